@@ -1,0 +1,173 @@
+"""Values that cross module boundaries: job specs, queued tasks, pages.
+
+A *job* is what the user wrote in a job file (one ``[[job]]`` table). The planner
+(``core.plan``) turns a job into *tasks*: one task per paginated stream of pages (a search, one
+user's timeline, one 100-id lookup chunk). The queue stores tasks; a worker claims a task, fetches
+its next page, and commits the page together with the task's new cursor. A task is done when its
+pagination ends.
+
+All values are frozen, slotted, keyword-only dataclasses: they are safe to share between workers
+and cheap to compare in tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+KINDS = (
+    "search",
+    "timeline",
+    "mentions",
+    "followers",
+    "following",
+    "lookup_tweets",
+    "lookup_users",
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobSpec:
+    """One harvest job, as validated from a job file.
+
+    Attributes:
+        name: unique across all job files; safe as a file name (``[A-Za-z0-9_.-]``).
+        kind: one of :data:`KINDS`.
+        source: the job file it came from (for error messages).
+        query: search query (``search``).
+        archive: ``search`` over the full archive (``/2/tweets/search/all``) instead of recent.
+        start_time, end_time: ISO-8601 ``YYYY-MM-DDTHH:MM:SSZ`` bounds (search, timeline, mentions).
+        since_id, until_id: id bounds (search, timeline, mentions).
+        user_ids, usernames: the users of a user-scoped job (timeline, mentions, followers,
+            following, lookup_users).
+        tweet_ids: the posts of ``lookup_tweets``.
+        tweet_fields, user_fields, expansions: sent comma-joined.
+        max_results: page size; ``None`` means the endpoint's maximum.
+        priority: higher first.
+        auth: name of the auth context (or pool) to send through; ``"app"`` is the bearer token.
+        extra: job keys that later features read (mode, schedule, intervals, ...).
+    """
+
+    name: str
+    kind: str
+    source: str = "<memory>"
+    query: str | None = None
+    archive: bool = False
+    start_time: str | None = None
+    end_time: str | None = None
+    since_id: str | None = None
+    until_id: str | None = None
+    user_ids: tuple[str, ...] = ()
+    usernames: tuple[str, ...] = ()
+    tweet_ids: tuple[str, ...] = ()
+    tweet_fields: tuple[str, ...] = ()
+    user_fields: tuple[str, ...] = ()
+    expansions: tuple[str, ...] = ()
+    max_results: int | None = None
+    priority: int = 0
+    auth: str = "app"
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+class TaskState(StrEnum):
+    """Where a task is in its life."""
+
+    PENDING = "pending"  # waiting to be claimed (maybe not before ``not_before``)
+    CLAIMED = "claimed"  # a worker holds it until ``lease_until``
+    DONE = "done"  # pagination ended
+    FAILED = "failed"  # a non-retryable error; ``last_error`` says why
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewTask:
+    """A task to enqueue.
+
+    Attributes:
+        job: the job's name.
+        key: unique within the job (``"search"``, ``"user:12"``, ``"ids:0003"``); enqueueing the
+            same (job, key) twice keeps the first, so re-planning a job is idempotent.
+        endpoint: the route template, e.g. ``"/2/users/:id/tweets"`` (the rate-limit bucket).
+        path_params: values for the template's ``:name`` parts.
+        params: fixed query parameters (the cursor is added per page).
+        priority: higher first.
+        not_before: epoch seconds before which the task is not claimed.
+        auth: auth context (or pool) name.
+        write: whether its pages go to the job's output file (resolve steps do not).
+    """
+
+    job: str
+    key: str
+    endpoint: str
+    path_params: Mapping[str, str] = field(default_factory=dict)
+    params: Mapping[str, str] = field(default_factory=dict)
+    priority: int = 0
+    not_before: float = 0.0
+    auth: str = "app"
+    write: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Task:
+    """A queued task as claimed from the store."""
+
+    id: int
+    job: str
+    key: str
+    endpoint: str
+    path_params: Mapping[str, str]
+    params: Mapping[str, str]
+    priority: int
+    auth: str
+    write: bool
+    cursor: str | None  # the next page's token; None before the first page
+    pages: int  # pages committed so far
+    items: int  # items (``data`` entries) committed so far
+    attempts: int  # failed attempts since the last committed page
+    state: TaskState = TaskState.CLAIMED
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PageCommit:
+    """Everything a page changes, committed in one transaction.
+
+    Attributes:
+        task_id: the claimed task.
+        next_cursor: the token for the following page, or None when pagination ended.
+        items: ``data`` entries on this page.
+        output_job: the job whose output file got the page (None if nothing was written).
+        output_offset: that file's length after the page was appended and flushed.
+        spawn: tasks this page creates (e.g. per-user tasks after resolving usernames).
+    """
+
+    task_id: int
+    next_cursor: str | None
+    items: int
+    output_job: str | None = None
+    output_offset: int | None = None
+    spawn: tuple[NewTask, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobStats:
+    """Per-job progress as ``harvester status`` shows it."""
+
+    job: str
+    tasks: int
+    pending: int
+    claimed: int
+    done: int
+    failed: int
+    pages: int
+    items: int
+    last_error: str | None
+
+    @property
+    def state(self) -> str:
+        if self.failed and not (self.pending or self.claimed):
+            return "failed"
+        if self.pending or self.claimed:
+            return "running" if self.pages else "queued"
+        return "done"

@@ -1,0 +1,85 @@
+"""The store interface: queue, cursors, output offsets (and later ledger, cache, limiter state).
+
+Theory of operation
+-------------------
+Everything that must survive a crash lives behind :class:`Store`. Two backends implement it:
+SQLite (WAL, the embedded default) and PostgreSQL (several hosts). One contract test suite
+(``tests/store/test_contract.py``) runs on both.
+
+*Atomic progress.* A page changes three things: the output file (bytes appended), the task's
+cursor (and counters), and possibly new tasks. The worker appends and fsyncs the page first, then
+calls :meth:`Store.commit_page`, which records the cursor and the output file's new length in
+one transaction. On start, each output file is cut back to its committed length, so bytes whose
+commit never happened disappear and their page is fetched again: nothing lost, nothing twice.
+
+*Claims.* :meth:`Store.claim` hands out pending tasks whose ``not_before`` has passed, highest
+priority first, and marks them claimed with a lease. A single-host run calls
+:meth:`Store.recover` on start to put claims left by a dead process back to pending; a
+multi-host store instead lets leases expire.
+
+*Batching.* Backends may group several commits into one transaction (group commit); a call
+returns only after its own change is durable in the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from harvester.core.model import JobStats, NewTask, PageCommit, Task
+
+
+class Store(Protocol):
+    """Persistent state shared by workers (and, on PostgreSQL, by hosts)."""
+
+    async def open(self) -> None:
+        """Connect, and create or migrate the schema."""
+        ...
+
+    async def close(self) -> None:
+        """Flush pending commits and disconnect."""
+        ...
+
+    async def enqueue(self, tasks: Sequence[NewTask]) -> int:
+        """Add tasks; a (job, key) already present is left unchanged. Returns how many were new."""
+        ...
+
+    async def claim(self, worker: str, now: float, lease: float, limit: int = 1) -> list[Task]:
+        """Claim up to ``limit`` due pending tasks, highest priority first, oldest first."""
+        ...
+
+    async def commit_page(self, commit: PageCommit) -> None:
+        """Record a fetched page atomically: cursor, counters, output offset, spawned tasks.
+
+        With ``next_cursor`` None the task becomes done; otherwise it goes back to pending,
+        claimable at once.
+        """
+        ...
+
+    async def release(self, task_id: int, *, not_before: float, error: str | None) -> None:
+        """Give a claimed task back without progress (retry later); counts an attempt if error."""
+        ...
+
+    async def fail(self, task_id: int, error: str) -> None:
+        """Mark a claimed task failed for good, keeping the error for ``harvester status``."""
+        ...
+
+    async def recover(self) -> int:
+        """Return every claimed task to pending (single host, on start). Returns the count."""
+        ...
+
+    async def output_offsets(self) -> Mapping[str, int]:
+        """Committed length of each job's output file."""
+        ...
+
+    async def job_stats(self) -> list[JobStats]:
+        """Progress per job, for status and the demo summary."""
+        ...
+
+    async def pending_count(self) -> int:
+        """Tasks pending or claimed (the queue depth)."""
+        ...
+
+    async def next_due(self) -> float | None:
+        """Earliest ``not_before`` among pending tasks, or None if there are none."""
+        ...
