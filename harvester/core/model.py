@@ -140,6 +140,8 @@ class PageCommit:
         output_job: the job whose output file got the page (None if nothing was written).
         output_offset: that file's length after the page was appended and flushed.
         spawn: tasks this page creates (e.g. per-user tasks after resolving usernames).
+        ledger: the page's settled charge (``core.budget.LedgerEntry.to_dict()``), persisted in
+            the same transaction so money spent and pages kept can never disagree.
     """
 
     task_id: int
@@ -148,6 +150,7 @@ class PageCommit:
     output_job: str | None = None
     output_offset: int | None = None
     spawn: tuple[NewTask, ...] = ()
+    ledger: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

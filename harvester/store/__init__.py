@@ -1,1 +1,53 @@
-"""See README 'How it works'."""
+"""Persistent state behind one :class:`~harvester.store.base.Store` interface.
+
+:func:`open_store` picks the backend from the configured location, so the rest of the program
+never names a backend class. :class:`ClaimLost` lives here, not in a backend, because every
+backend raises it for the same reason.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from harvester.errors import StoreError
+
+if TYPE_CHECKING:
+    from harvester.store.base import Store
+
+__all__ = ["ClaimLost", "open_store"]
+
+_URL_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+
+
+class ClaimLost(StoreError):
+    """The task is not claimed any more (committed twice, released, failed or recovered)."""
+
+    def __init__(self, task_id: int) -> None:
+        super().__init__(f"task {task_id} is not claimed (already committed, released, failed or recovered)")
+        self.task_id = task_id
+
+
+def open_store(location: str | Path) -> Store:
+    """The store at ``location``: a file path or ``sqlite:///path`` (SQLite), ``postgresql://``.
+
+    The store is not opened yet; call ``await store.open()``. As in SQLAlchemy,
+    ``sqlite:///state.db`` is relative and ``sqlite:////var/lib/state.db`` absolute.
+    """
+    if isinstance(location, str):
+        match = _URL_SCHEME.match(location)
+        if match:
+            scheme = match[1].lower()
+            if scheme == "sqlite":
+                path = location[len("sqlite:///") :] if location.startswith("sqlite:///") else ""
+                if not path:
+                    raise StoreError(f"{location}: expected sqlite:///path/to/state.db")
+                location = path
+            elif scheme in ("postgresql", "postgres"):
+                raise NotImplementedError("the PostgreSQL store is not implemented yet")
+            else:
+                raise StoreError(f"{location}: unknown store scheme {scheme!r} (use a path or sqlite:///)")
+    from harvester.store.sqlite import SqliteStore  # here, so importing the package stays light
+
+    return SqliteStore(location)

@@ -1,0 +1,156 @@
+"""Command line: ``harvester run | demo | sandbox | status | plan | report``.
+
+The CLI is the only place that turns errors into exit codes (procrastinate's rule):
+
+- 0: success, or an expected early end (budget reached, credits depleted, cap reached);
+- 1: a runtime failure (a job failed, the store is unreadable, the network gave up);
+- 2: a usage or input error (bad config, bad job file, bad option), one line naming the
+  file, job or key, and nothing queued.
+
+Tracebacks appear only with ``-v``. Every option that names a file has an environment mirror
+(``HARVESTER_CONFIG``, ``HARVESTER_JOBS``); tokens are read from the environment only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from harvester import __version__
+from harvester.errors import HarvesterError, UserError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="harvester",
+        description="Rate-limit- and budget-aware bulk harvesting from the X API v2.",
+        allow_abbrev=False,
+    )
+    p.add_argument("-V", "--version", action="version", version=f"harvester {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def common(sp: argparse.ArgumentParser, jobs: bool = True) -> None:
+        sp.add_argument(
+            "--config",
+            default=os.environ.get("HARVESTER_CONFIG"),
+            help="config file (env HARVESTER_CONFIG; default ./config.toml if present)",
+        )
+        if jobs:
+            sp.add_argument(
+                "--jobs",
+                action="append",
+                default=None,
+                help="job file or folder, repeatable (env HARVESTER_JOBS; default ./jobs)",
+            )
+        sp.add_argument("-v", "--verbose", action="count", default=0, help="more logs; tracebacks")
+        sp.add_argument("--json-logs", action="store_true", help="JSON log lines even on a TTY")
+
+    run = sub.add_parser("run", help="harvest the jobs until done (resumes an interrupted run)")
+    common(run)
+    run.add_argument("--max-usd", type=float, default=None, help="budget for this run, USD")
+    run.add_argument("--workers", type=int, default=None, help="override [harvest] workers")
+
+    demo = sub.add_parser("demo", help="harvest the example jobs from the built-in sandbox")
+    common(demo)
+    demo.add_argument("--out", default="demo-out", help="folder for the demo's state and output")
+    demo.add_argument("--seed", type=int, default=7, help="sandbox world seed")
+    demo.add_argument("--max-usd", type=float, default=None, help="budget for this run, USD")
+
+    sb = sub.add_parser("sandbox", help="serve the fake X API v2 on 127.0.0.1")
+    common(sb, jobs=False)
+    sb.add_argument("--host", default="127.0.0.1")
+    sb.add_argument("--port", type=int, default=8899)
+    sb.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
+    sb.add_argument("--seed", type=int, default=7)
+    sb.add_argument("--epoch", type=float, default=None, help="simulated start time (epoch seconds)")
+    sb.add_argument("--token-env", default="X_BEARER_TOKEN",
+                    help="env var holding the bearer token the sandbox accepts")
+    sb.add_argument("--latency", type=float, default=0.0, help="seconds added to each response")
+    sb.add_argument("--window", type=float, default=None, help="rate-limit window seconds")
+
+    st = sub.add_parser("status", help="progress per job from the state store")
+    common(st)
+    st.add_argument("--json", action="store_true", help="machine-readable output")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``harvester`` console script."""
+    args = _parser().parse_args(argv)
+    from harvester import log as logsetup
+
+    logsetup.configure(
+        json=True if args.json_logs else None,
+        level=logging.DEBUG if args.verbose > 1 else logging.INFO,
+    )
+    try:
+        return _dispatch(args)
+    except UserError as exc:
+        _fail(exc, args, 2)
+        return 2
+    except HarvesterError as exc:
+        _fail(exc, args, 1)
+        return 1
+    except KeyboardInterrupt:
+        print("harvester: interrupted; state is saved, run again to resume", file=sys.stderr)
+        return 130
+
+
+def _fail(exc: BaseException, args: argparse.Namespace, code: int) -> None:
+    if args.verbose:
+        import traceback
+
+        traceback.print_exception(exc, file=sys.stderr)
+    print(f"harvester: error: {' '.join(str(exc).split())}", file=sys.stderr)
+
+
+def _config_path(args: argparse.Namespace) -> Path | None:
+    if args.config:
+        return Path(args.config)
+    default = Path("config.toml")
+    return default if default.exists() else None
+
+
+def _job_paths(args: argparse.Namespace) -> list[Path]:
+    if args.jobs:
+        return [Path(j) for j in args.jobs]
+    env = os.environ.get("HARVESTER_JOBS")
+    if env:
+        return [Path(j) for j in env.split(os.pathsep) if j]
+    return [Path("jobs")]
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from harvester.config import load_config
+    from harvester.jobspec import load_jobs
+
+    if args.command == "sandbox":
+        from harvester.runtime.sandbox_cmd import serve_sandbox
+
+        return serve_sandbox(args)
+    config = load_config(_config_path(args))
+    if args.command == "status":
+        from harvester.runtime.report import print_status
+
+        return print_status(config, as_json=args.json)
+    specs = load_jobs(_job_paths(args))
+    if args.command == "run":
+        from harvester.runtime.run_cmd import run_command
+
+        return run_command(config, specs, max_usd=args.max_usd, workers=args.workers)
+    if args.command == "demo":
+        from harvester.runtime.demo import run_demo
+
+        return run_demo(config, specs, out=Path(args.out), seed=args.seed, max_usd=args.max_usd)
+    raise UserError(f"unknown command {args.command!r}")
+
+
+def dump_json(obj: Any) -> str:
+    """JSON for ``--json`` outputs: stable key order, no secrets (callers pass plain figures)."""
+    return json.dumps(obj, indent=2, sort_keys=True, default=str)

@@ -1,0 +1,263 @@
+"""Jobs -> tasks, tasks -> page requests, response bodies -> page results. Pure functions.
+
+Theory of operation
+-------------------
+Rule 1: this module does no I/O and reads no clock. It takes a job spec, a task or a decoded
+JSON body and returns values; the worker does the fetching, writing and committing.
+
+Rule 2: every endpoint fact (which parameter carries the cursor, how many ids fit in a lookup,
+the page-size bounds) comes from :mod:`harvester.core.endpoints`; nothing here branches on a
+route name except to pick the row.
+
+The model. A job becomes one task per independent paginated stream:
+
+- ``search``: one task, key ``"search"``, on recent or (``archive``) full-archive search;
+- ``timeline``/``mentions``/``followers``/``following``: one task per user id, key
+  ``"user:<id>"``. Usernames are first resolved on ``/2/users/by`` by *resolve* tasks (key
+  ``"resolve:NNNN"``, up to 100 names each, ``write=False``: their pages are not output); each
+  resolve page spawns the per-user tasks, built exactly as :func:`plan_job` builds them, so a
+  user given both by id and by name is harvested once (same key, and enqueueing keeps the first);
+- ``lookup_tweets``/``lookup_users``: chunks of up to 100 ids (``"ids:NNNNN"``) or usernames
+  (``"usernames:NNNNN"``), one page each.
+
+A task's fixed parameters are stored with it; :func:`page_request` adds the cursor under the
+endpoint's token parameter (``next_token`` for search, ``pagination_token`` elsewhere).
+:func:`interpret_page` checks a body's shape (``BadResponse`` when it is not what §2 of the
+spec describes) and reads the next cursor, the item count, the newest id and spawned tasks. A
+body with only ``errors`` (every requested id unknown) is a valid page with no items.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from harvester.core.endpoints import (
+    ARCHIVE_SEARCH,
+    ID_PATTERN,
+    KIND_ENDPOINT,
+    RESOLVE_USERNAMES,
+    Endpoint,
+    endpoint,
+    fill_route,
+)
+from harvester.core.model import JobSpec, NewTask, Task
+from harvester.errors import BadResponse
+
+_ID = re.compile(ID_PATTERN)
+USER_KINDS = frozenset({"timeline", "mentions", "followers", "following"})
+SEARCH_KEY = "search"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PageRequest:
+    """What to GET for a task's next page.
+
+    Attributes:
+        path: the route with its ``:name`` parts filled, e.g. ``/2/users/12/tweets``.
+        params: query parameters, the cursor included.
+    """
+
+    path: str
+    params: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PageResult:
+    """What a page says.
+
+    Attributes:
+        next_cursor: ``meta.next_token``; None when pagination ended or the endpoint has none.
+        items: ``data`` entries on the page.
+        spawn: tasks the page creates (per-user tasks from a resolve page).
+        newest_id: ``meta.newest_id`` when present (the next poll's ``since_id``).
+        errors: per-item ``errors`` entries (partial errors arrive with HTTP 200).
+    """
+
+    next_cursor: str | None
+    items: int
+    spawn: tuple[NewTask, ...] = ()
+    newest_id: str | None = None
+    errors: int = 0
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def _chunks(values: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _fields(spec: JobSpec) -> dict[str, str]:
+    params: dict[str, str] = {}
+    if spec.tweet_fields:
+        params["tweet.fields"] = ",".join(spec.tweet_fields)
+    if spec.user_fields:
+        params["user.fields"] = ",".join(spec.user_fields)
+    if spec.expansions:
+        params["expansions"] = ",".join(spec.expansions)
+    return params
+
+
+def _bounds(spec: JobSpec) -> dict[str, str]:
+    bounds = {
+        "start_time": spec.start_time,
+        "end_time": spec.end_time,
+        "since_id": spec.since_id,
+        "until_id": spec.until_id,
+    }
+    return {k: v for k, v in bounds.items() if v is not None}
+
+
+def _page_size(spec: JobSpec, ep: Endpoint) -> dict[str, str]:
+    size = spec.max_results if spec.max_results is not None else ep.max_results
+    return {} if size is None else {"max_results": str(size)}
+
+
+def _task(spec: JobSpec, key: str, route: str, params: Mapping[str, str], **kw: Any) -> NewTask:
+    return NewTask(
+        job=spec.name,
+        key=key,
+        endpoint=route,
+        params=dict(params),
+        priority=spec.priority,
+        auth=spec.auth,
+        **kw,
+    )
+
+
+def user_tasks(spec: JobSpec, user_ids: Iterable[str]) -> list[NewTask]:
+    """One task per user of a user-scoped job (timeline, mentions, followers, following)."""
+    if spec.kind not in USER_KINDS:
+        raise ValueError(f"job {spec.name!r} of kind {spec.kind!r} has no per-user tasks")
+    route = KIND_ENDPOINT[spec.kind]
+    ep = endpoint(route)
+    params = _page_size(spec, ep)
+    if spec.kind in ("timeline", "mentions"):
+        params |= _bounds(spec)
+    params |= _fields(spec)
+    return [
+        _task(spec, f"user:{uid}", route, params, path_params={"id": uid}) for uid in dict.fromkeys(user_ids)
+    ]
+
+
+def _lookup_tasks(spec: JobSpec, route: str, values: Sequence[str], key: str, **kw: Any) -> list[NewTask]:
+    ep = endpoint(route)
+    assert ep.ids_param is not None and ep.max_ids is not None, route
+    return [
+        _task(spec, f"{key}:{n:05d}", route, {ep.ids_param: ",".join(chunk), **_fields(spec)}, **kw)
+        for n, chunk in enumerate(_chunks(values, ep.max_ids))
+    ]
+
+
+def plan_job(spec: JobSpec) -> list[NewTask]:
+    """The tasks that harvest ``spec``; planning the same spec twice gives the same keys."""
+    kind = spec.kind
+    if kind == "search":
+        route = ARCHIVE_SEARCH if spec.archive else KIND_ENDPOINT["search"]
+        if spec.query is None:
+            raise ValueError(f"search job {spec.name!r} has no query")
+        params = {"query": spec.query, **_bounds(spec), **_page_size(spec, endpoint(route)), **_fields(spec)}
+        return [_task(spec, SEARCH_KEY, route, params)]
+    if kind in USER_KINDS:
+        tasks = user_tasks(spec, spec.user_ids)
+        ep = endpoint(RESOLVE_USERNAMES)
+        assert ep.ids_param is not None and ep.max_ids is not None
+        for n, chunk in enumerate(_chunks(spec.usernames, ep.max_ids)):
+            params = {ep.ids_param: ",".join(chunk)}
+            tasks.append(_task(spec, f"resolve:{n:04d}", RESOLVE_USERNAMES, params, write=False))
+        return tasks
+    if kind == "lookup_tweets":
+        return _lookup_tasks(spec, KIND_ENDPOINT["lookup_tweets"], spec.tweet_ids, "ids")
+    if kind == "lookup_users":
+        return _lookup_tasks(spec, KIND_ENDPOINT["lookup_users"], spec.user_ids, "ids") + _lookup_tasks(
+            spec, RESOLVE_USERNAMES, spec.usernames, "usernames"
+        )
+    raise ValueError(f"job {spec.name!r} has unknown kind {kind!r}")
+
+
+# --------------------------------------------------------------------------- pages
+
+
+def page_request(task: Task) -> PageRequest:
+    """The path and parameters of ``task``'s next page."""
+    ep = endpoint(task.endpoint)
+    params = dict(task.params)
+    if task.cursor is not None:
+        if ep.token_param is None:
+            raise ValueError(f"task {task.job}/{task.key}: {task.endpoint} is not paginated but has a cursor")
+        params[ep.token_param] = task.cursor
+    return PageRequest(path=fill_route(task.endpoint, dict(task.path_params)), params=params)
+
+
+def is_resolve(task: Task) -> bool:
+    """Whether ``task`` resolves usernames for a user-scoped job (its pages spawn tasks)."""
+    return task.endpoint == RESOLVE_USERNAMES and not task.write
+
+
+def interpret_page(task: Task, body: Mapping[str, Any], spec: JobSpec | None = None) -> PageResult:
+    """Read a decoded 200 body of ``task``'s endpoint.
+
+    Args:
+        spec: the task's job; required for resolve tasks, whose users become new tasks.
+
+    Raises:
+        BadResponse: the body's shape is not a v2 page.
+        ValueError: a resolve task without its job spec.
+    """
+    where = f"{task.endpoint} ({task.job}/{task.key})"
+    if not isinstance(body, Mapping):
+        raise BadResponse(f"{where}: body is {type(body).__name__}, not a JSON object")
+    if not any(k in body for k in ("data", "meta", "errors")):
+        keys = ", ".join(sorted(map(str, body))[:5]) or "none"
+        raise BadResponse(f"{where}: body has no data, meta or errors (keys: {keys})")
+
+    data = body.get("data", [])
+    if data is None:
+        data = []
+    if not isinstance(data, list):
+        raise BadResponse(f"{where}: data is {type(data).__name__}, not a list")
+    for i, item in enumerate(data):
+        if not isinstance(item, Mapping):
+            raise BadResponse(f"{where}: data[{i}] is {type(item).__name__}, not an object")
+
+    errors = body.get("errors", [])
+    if not isinstance(errors, list):
+        raise BadResponse(f"{where}: errors is {type(errors).__name__}, not a list")
+
+    meta = body.get("meta", {})
+    if not isinstance(meta, Mapping):
+        raise BadResponse(f"{where}: meta is {type(meta).__name__}, not an object")
+    next_token = meta.get("next_token")
+    if next_token is not None and (not isinstance(next_token, str) or not next_token):
+        raise BadResponse(f"{where}: meta.next_token is {type(next_token).__name__} {next_token!r:.40}")
+    newest_id = meta.get("newest_id")
+    if newest_id is not None and not isinstance(newest_id, str):
+        raise BadResponse(f"{where}: meta.newest_id is {type(newest_id).__name__}, not a string")
+
+    ep = endpoint(task.endpoint)
+    next_cursor = next_token if ep.paginated else None
+    if next_cursor is not None and next_cursor == task.cursor:
+        # The same token would fetch the same page forever.
+        raise BadResponse(f"{where}: meta.next_token repeats the cursor just sent")
+
+    spawn: tuple[NewTask, ...] = ()
+    if is_resolve(task):
+        if spec is None:
+            raise ValueError(f"{where}: a resolve page needs its job spec to spawn tasks")
+        if spec.name != task.job:
+            raise ValueError(f"{where}: spec is job {spec.name!r}, not {task.job!r}")
+        ids: list[str] = []
+        for i, user in enumerate(data):
+            uid = user.get("id")
+            if not isinstance(uid, str) or not _ID.match(uid):
+                raise BadResponse(f"{where}: data[{i}].id is {uid!r:.40}, not a numeric id string")
+            ids.append(uid)
+        spawn = tuple(user_tasks(spec, ids))
+
+    return PageResult(
+        next_cursor=next_cursor, items=len(data), spawn=spawn, newest_id=newest_id, errors=len(errors)
+    )

@@ -1,0 +1,831 @@
+"""The rate-limit engine: buckets that take time, headers and outcomes and return decisions.
+
+Theory of operation
+-------------------
+A *bucket* is the server's counter for one (route template, auth context) pair: a per-app bucket
+for the Bearer token, a per-user bucket for each user token (x-api-spec.md §3.1, §7). The server
+allows ``limit`` requests per window (``WINDOW_SECONDS``, 15 minutes); its window opens at the
+first request and ends at ``x-rate-limit-reset``. Some buckets also have a 24-hour window
+(``x-*-limit-24hour-*``), and full-archive search has a hidden 1 request/second limiter.
+
+A worker asks :meth:`Bucket.reserve` before sending. The answer is a :class:`Send` carrying a
+:class:`Ticket`, or :class:`WaitUntil` ``t`` with a reason. A granted ticket is *in flight* and
+counts against what is left at once, so N workers together never send more than the bucket
+allows. The worker then settles it: :meth:`Bucket.observe` with the response's headers (or
+none: a timeout or a connection dropped mid-body may have reached the server, so it counts), or
+:meth:`Bucket.cancel` only when the request surely never left (a connect error before sending).
+
+Three ledgers bound a grant; the strictest wins.
+
+1. *The window, from headers.* Headers are authoritative. ``remaining`` counts *settled* requests
+   only, so what may still go out is ``remaining - in_flight``. In the same window (same
+   ``reset``) a response can only lower the figure: we keep ``min(our count - 1, header)``, so an
+   older response arriving late never hands back requests. A later ``reset`` means a new window
+   began: we take its figures. A response without headers keeps our own count going.
+2. *The sliding guard.* Every grant is logged. At most ``limit`` grants may fall within any span
+   of ``window + max_latency`` seconds, not counting grants that a header proved belong to a
+   window which has surely ended. This is what holds when the window is unknown: before the
+   first response (a fresh window with the prior limit is assumed), after a reset passes with no
+   fresh headers, and around resets when responses arrive out of order or without headers. It
+   never assumes more than one window's limit is available. Why it is safe: a server window is
+   ``window`` long, and a request reaches the server within ``max_latency`` of its grant, so
+   every request that lands in one server window was granted within one such span
+   (``tests/core/test_ratelimit_property.py`` checks this against a simulated server).
+3. *The 24-hour buckets*, tracked like the window once their headers are seen.
+
+Then come the spacing rules: the per-second limiter (a minimum gap between grants) and pacing.
+``spread`` spreads what is left evenly up to the reset: the next grant may start at the earliest
+``t`` with ``t - last >= (reset - t) / available``, i.e. ``(available*last + reset) /
+(available + 1)``; ``burst`` sends at once while anything is left. :meth:`Bucket.interval`
+exposes the spread interval for an aiolimiter. The ``t`` of a :class:`WaitUntil` is exact: if
+nothing else happens, reserving at ``t`` grants, so the shell may simply sleep until it.
+
+*Skew.* ``reset`` is server time. The server's ``Date`` header (whole seconds, stamped after the
+request arrived) gives samples of ``local - server`` that are never below the true offset, so the
+smallest recent sample (:class:`ServerClock`) turns a reset into a local time that is never
+early. Without any ``Date`` a zero offset is assumed for the window ledger, and the sliding guard
+(which only uses durations) stops excluding proven-old grants.
+
+*429s.* A 429 with ``remaining`` 0 empties the window (and holds the bucket at least a second);
+with ``remaining`` > 0 and no 24-hour bucket at 0 it holds the bucket for the per-second gap; a
+429 with no headers empties a known window, or holds the bucket ``blind_429_hold`` seconds.
+Two window 429s in one window are a sign that our model of the bucket is wrong, and repeated
+429s get apps denylisted (x-api-rate-limits.txt "Denylist"), so the bucket stops itself for the
+rest of that window.
+
+Rules this file owns: everything about when a request may be sent on a bucket. What a response
+means for the *job* (usage cap, credits, fatal errors) is ``core.classify``'s; retry delays are
+``core.backoff``'s. Nothing here sleeps, reads a clock, logs or does I/O.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Literal
+
+from harvester.core.classify import AuthKind, Quota, RateHeaders, parse_rate_headers
+from harvester.core.endpoints import ENDPOINTS, WINDOW_SECONDS
+
+Pacing = Literal["spread", "burst"]
+RESET_JITTER = 1.0  # resets within a second of each other name the same window
+_SKEW_SAMPLES = 16
+_STATE_VERSION = 1
+_KINDS: tuple[AuthKind, ...] = ("app", "user")
+
+
+class WaitReason(StrEnum):
+    """Why a bucket said wait: stable names for logs and metrics."""
+
+    WINDOW = "window_exhausted"  # the header window has nothing left until its reset
+    DAILY = "daily_exhausted"  # a 24-hour bucket has nothing left
+    SLIDING = "window_guard"  # one window's limit already granted within window + latency
+    PER_SECOND = "per_second"  # the per-second limiter's gap
+    PACING = "pacing"  # spread mode: not yet this request's turn
+    HOLD = "rate_limited"  # a 429 told us to pause
+    DENYLIST = "denylist_guard"  # repeated window 429s: stopped for the rest of the window
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ticket:
+    """A granted request. Settle it exactly once: ``observe`` or ``cancel``."""
+
+    route: str
+    auth: str
+    id: int
+    granted_at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Send:
+    """Send the request now; settle ``ticket`` when it ends."""
+
+    ticket: Ticket
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WaitUntil:
+    """Do not send before ``t`` (local epoch seconds). ``detail`` is for humans."""
+
+    t: float
+    reason: WaitReason
+    detail: str
+
+
+Decision = Send | WaitUntil
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BucketFigures:
+    """One bucket's live figures, for ``harvester status`` and metrics.
+
+    Attributes:
+        remaining, reset: the header window's estimate (settled requests only) and its reset
+            (server epoch seconds); None while the window is unknown.
+        available: how many grants the bucket would allow now, all ledgers considered
+            (spacing rules aside).
+        sent, rejected: grants settled as sent, and 429s seen, over the bucket's life.
+        daily_remaining, daily_reset: the tightest known 24-hour bucket, if any.
+        stopped_until: end of a denylist-guard stop or a 429 hold, if one is active.
+    """
+
+    route: str
+    auth: str
+    auth_kind: AuthKind
+    limit: int
+    remaining: int | None
+    reset: float | None
+    available: int
+    in_flight: int
+    sent: int
+    rejected: int
+    daily_remaining: int | None
+    daily_reset: float | None
+    stopped_until: float | None
+
+
+class ServerClock:
+    """The server's clock as seen from ours, from ``Date`` headers.
+
+    Each sample is ``local receive time - Date``. The server stamps ``Date`` (rounded down to
+    the second) after the request arrived and before we receive the answer, so every sample is
+    at least the true offset; the smallest of the last few samples is the estimate. Hence
+    :meth:`to_server` never runs ahead of the server and :meth:`to_local` never places a server
+    instant too early. Only recent samples are kept so that a stepped local clock is followed.
+    """
+
+    __slots__ = ("_samples",)
+
+    def __init__(self, samples: Iterable[float] = ()) -> None:
+        self._samples: deque[float] = deque(samples, maxlen=_SKEW_SAMPLES)
+
+    def observe(self, now: float, date: float) -> None:
+        """Record a response received at local ``now`` with server ``Date`` ``date``."""
+        self._samples.append(now - date)
+
+    @property
+    def known(self) -> bool:
+        """Whether any ``Date`` was seen."""
+        return bool(self._samples)
+
+    @property
+    def skew(self) -> float:
+        """Estimated ``local - server`` seconds (0 when unknown)."""
+        return min(self._samples) if self._samples else 0.0
+
+    def to_local(self, server_t: float) -> float:
+        """A server instant in local time (never early)."""
+        return server_t + self.skew
+
+    def to_server(self, now: float) -> float:
+        """Local ``now`` in server time (never ahead)."""
+        return now - self.skew
+
+    def samples(self) -> list[float]:
+        """The kept samples, oldest first (for persistence)."""
+        return list(self._samples)
+
+    def load(self, samples: Iterable[float]) -> None:
+        """Replace the samples (restoring persisted state)."""
+        self._samples = deque(samples, maxlen=_SKEW_SAMPLES)
+
+    def __repr__(self) -> str:
+        return f"<ServerClock skew={self.skew:+.3f}s samples={len(self._samples)}>"
+
+
+class _Entry:
+    """One grant in a bucket's log."""
+
+    __slots__ = ("cancelled", "granted_at", "window")
+
+    def __init__(self, granted_at: float, window: float | None = None) -> None:
+        self.granted_at = granted_at
+        self.window = window  # the reset of the server window a header proved it landed in
+        self.cancelled = False
+
+    def __repr__(self) -> str:
+        state = "cancelled" if self.cancelled else f"window={self.window}"
+        return f"<_Entry granted_at={self.granted_at:.3f} {state}>"
+
+
+class _Quota:
+    """A header-tracked window: settled-request estimate of ``remaining`` until ``reset``."""
+
+    __slots__ = ("limit", "remaining", "reset")
+
+    def __init__(self, limit: int | None, remaining: int, reset: float) -> None:
+        self.limit = limit
+        self.remaining = remaining
+        self.reset = reset
+
+    def update(self, q: Quota) -> _Quota | None:
+        """Fold in a header; returns a replacement when a new window began (else updates in place)."""
+        if q.reset > self.reset + RESET_JITTER:
+            return _Quota(q.limit or self.limit, q.remaining, q.reset)
+        if q.reset >= self.reset - RESET_JITTER:  # same window: only ever lower
+            self.remaining = max(0, min(self.remaining - 1, q.remaining))
+            self.limit = q.limit or self.limit
+        return None  # (an older window's header says nothing about this one)
+
+    def __repr__(self) -> str:
+        return f"<_Quota limit={self.limit} remaining={self.remaining} reset={self.reset:.0f}>"
+
+    def to_dict(self, in_flight: int) -> dict[str, object]:
+        return {"limit": self.limit, "remaining": max(0, self.remaining - in_flight), "reset": self.reset}
+
+
+class Bucket:
+    """One (route, auth context) bucket. See the module docstring for the rules.
+
+    Args:
+        route, auth, auth_kind: what the bucket is for.
+        limit: the prior (table) limit per window, replaced by ``x-rate-limit-limit``.
+        window: window length, seconds.
+        per_second: the hidden requests-per-second limit, if any.
+        mode: ``"spread"`` or ``"burst"`` pacing.
+        reset_margin: seconds added after a reset before it is trusted to have passed (covers
+            a reset reported rounded down).
+        max_latency: the longest a granted request may take to reach the server. The sliding
+            guard is only as good as this bound; the shell must not start a request later than
+            this after its grant (cancel and reserve again instead).
+        per_second_margin: added to the per-second gap.
+        blind_429_hold: how long a 429 without headers holds an unknown window (and the
+            shortest denylist stop).
+        clock: the shared :class:`ServerClock` (one per API host).
+    """
+
+    __slots__ = (
+        "_daily",
+        "_last_send",
+        "_log",
+        "_next_id",
+        "_now",
+        "_tickets",
+        "_w429",
+        "_window",
+        "auth",
+        "auth_kind",
+        "blind_429_hold",
+        "clock",
+        "hold_detail",
+        "hold_until",
+        "limit",
+        "max_latency",
+        "mode",
+        "per_second",
+        "per_second_margin",
+        "rejected",
+        "reset_margin",
+        "route",
+        "sent",
+        "stop_detail",
+        "stop_until",
+        "window",
+    )
+
+    def __init__(
+        self,
+        *,
+        route: str,
+        auth: str,
+        auth_kind: AuthKind,
+        limit: int,
+        window: float = WINDOW_SECONDS,
+        per_second: float | None = None,
+        mode: Pacing = "spread",
+        reset_margin: float = 2.0,
+        max_latency: float = 5.0,
+        per_second_margin: float = 0.1,
+        blind_429_hold: float = 60.0,
+        clock: ServerClock | None = None,
+    ) -> None:
+        if limit < 1 or window <= 0 or max_latency < 0 or reset_margin < 0:
+            raise ValueError("need limit >= 1, window > 0, max_latency >= 0, reset_margin >= 0")
+        self.route = route
+        self.auth = auth
+        self.auth_kind: AuthKind = auth_kind
+        self.limit = limit
+        self.window = window
+        self.per_second = per_second
+        self.mode: Pacing = mode
+        self.reset_margin = reset_margin
+        self.max_latency = max_latency
+        self.per_second_margin = per_second_margin
+        self.blind_429_hold = blind_429_hold
+        self.clock = clock if clock is not None else ServerClock()
+        self._window: _Quota | None = None
+        self._daily: dict[str, _Quota] = {}
+        self._log: deque[_Entry] = deque()
+        self._tickets: dict[int, _Entry] = {}
+        self._next_id = 1
+        self._last_send: float | None = None
+        self._now = float("-inf")
+        self._w429: dict[float | None, list[float]] = {}
+        self.hold_until = float("-inf")
+        self.hold_detail = ""
+        self.stop_until = float("-inf")
+        self.stop_detail = ""
+        self.sent = 0
+        self.rejected = 0
+
+    # --- time ----------------------------------------------------------------------------
+
+    @property
+    def _span(self) -> float:
+        return self.window + self.max_latency
+
+    def _ends_at(self, server_reset: float) -> float:
+        """Local time from which a window ending at ``server_reset`` has surely ended."""
+        return self.clock.to_local(server_reset) + self.reset_margin
+
+    def _advance(self, now: float) -> float:
+        """Move the bucket's time to ``now`` (never back) and drop what expired."""
+        now = max(now, self._now)
+        self._now = now
+        log = self._log
+        while log and (log[0].cancelled or log[0].granted_at + self._span <= now):
+            log.popleft()
+        if self._window is not None and now >= self._ends_at(self._window.reset):
+            self._window = None
+        for kind, d in list(self._daily.items()):
+            if now >= self._ends_at(d.reset):
+                del self._daily[kind]
+        # 429 counts outlive their window by a span: a 429 that cites a reset we believed
+        # passed is exactly the kind of repeat the denylist guard is for.
+        for key in [k for k in self._w429 if k is not None and now >= self._ends_at(k) + self._span]:
+            del self._w429[key]
+        return now
+
+    # --- ledgers at a (future) time t, assuming no new events -------------------------------
+
+    def _excluded(self, reset: float | None, t: float) -> bool:
+        return reset is not None and self.clock.known and t >= self._ends_at(reset)
+
+    def _counted(self, t: float) -> list[float]:
+        """Grant times the sliding guard counts at ``t`` (oldest first)."""
+        span = self._span
+        return [
+            e.granted_at
+            for e in self._log
+            if not e.cancelled and e.granted_at + span > t and not self._excluded(e.window, t)
+        ]
+
+    def _guard_release(self, t: float) -> float:
+        """Earliest time >= t at which fewer than ``limit`` grants are counted."""
+        # Exclusions switch on at known times; between two switches only expiry changes counts.
+        switches = sorted({self._ends_at(e.window) for e in self._log if e.window is not None})
+        starts = [t] + [s for s in switches if s > t] if self.clock.known else [t]
+        for i, start in enumerate(starts):
+            counted = self._counted(start)
+            if len(counted) < self.limit:
+                return start
+            release = counted[len(counted) - self.limit] + self._span
+            if i + 1 == len(starts) or release < starts[i + 1]:
+                return max(release, start)
+        raise AssertionError("unreachable")
+
+    def _window_at(self, t: float) -> _Quota | None:
+        w = self._window
+        return w if w is not None and t < self._ends_at(w.reset) else None
+
+    def available(self, now: float) -> int:
+        """How many more grants the ledgers allow at ``now`` (spacing rules aside)."""
+        now = self._advance(now)
+        return self._available_at(now)
+
+    def _available_at(self, t: float) -> int:
+        in_flight = len(self._tickets)
+        avail = self.limit - len(self._counted(t))
+        w = self._window_at(t)
+        if w is not None:
+            avail = min(avail, w.remaining - in_flight)
+        for d in self._daily.values():
+            if t < self._ends_at(d.reset):
+                avail = min(avail, d.remaining - in_flight)
+        return max(0, avail)
+
+    def _requirements(self, t: float) -> Iterator[tuple[float, WaitReason, str]]:
+        """Every rule's earliest allowed time, as seen at ``t``."""
+        if self.stop_until > t:
+            yield self.stop_until, WaitReason.DENYLIST, self.stop_detail
+        if self.hold_until > t:
+            yield self.hold_until, WaitReason.HOLD, self.hold_detail
+        in_flight = len(self._tickets)
+        w = self._window_at(t)
+        w_avail: int | None = None
+        if w is not None:
+            w_avail = w.remaining - in_flight
+            if w_avail <= 0:
+                yield (
+                    self._ends_at(w.reset),
+                    WaitReason.WINDOW,
+                    f"window spent: remaining {w.remaining}, in flight {in_flight}, reset {w.reset:.0f}",
+                )
+        for kind, d in self._daily.items():
+            if t < self._ends_at(d.reset) and d.remaining - in_flight <= 0:
+                yield self._ends_at(d.reset), WaitReason.DAILY, f"{kind} 24-hour bucket spent"
+        counted = len(self._counted(t))
+        if counted >= self.limit:
+            yield (
+                self._guard_release(t),
+                WaitReason.SLIDING,
+                f"{counted} grants within {self._span:.0f}s, limit {self.limit}",
+            )
+        last = self._last_send
+        if last is None:
+            return
+        if self.per_second:
+            yield last + 1.0 / self.per_second + self.per_second_margin, WaitReason.PER_SECOND, "1 request/second"
+        if self.mode == "spread":
+            a = self.limit - counted
+            if w is not None and w_avail is not None:
+                a = min(a, w_avail)
+                if a > 0:
+                    horizon = self._ends_at(w.reset)
+                    yield (a * last + horizon) / (a + 1), WaitReason.PACING, f"spreading {a} over the window"
+            elif a > 0:
+                yield last + self._span / self.limit, WaitReason.PACING, "spreading a window of unknown reset"
+
+    def next_send(self, now: float) -> tuple[float, WaitReason | None, str]:
+        """The earliest time at which :meth:`reserve` would grant, with the binding reason."""
+        now = self._advance(now)
+        t, reason, detail = now, None, ""
+        for _ in range(8):  # rules only relax with time except at a window's end: converges fast
+            worst = max(self._requirements(t), key=lambda r: r[0], default=None)
+            if worst is None or worst[0] <= t:
+                return t, reason, detail
+            t, reason, detail = worst
+        return t, reason, detail
+
+    # --- events ---------------------------------------------------------------------------
+
+    def reserve(self, now: float) -> Decision:
+        """Grant a request now (:class:`Send`) or say when to ask again (:class:`WaitUntil`)."""
+        t, reason, detail = self.next_send(now)
+        now = self._now
+        if t > now:
+            assert reason is not None
+            return WaitUntil(t=t, reason=reason, detail=detail)
+        entry = _Entry(now)
+        self._log.append(entry)
+        ticket = Ticket(route=self.route, auth=self.auth, id=self._next_id, granted_at=now)
+        self._next_id += 1
+        self._tickets[ticket.id] = entry
+        self._last_send = now
+        return Send(ticket=ticket)
+
+    def _settle(self, ticket: Ticket) -> _Entry:
+        entry = self._tickets.pop(ticket.id, None) if ticket.auth == self.auth else None
+        if entry is None or ticket.route != self.route:
+            raise ValueError(f"unknown or already settled ticket {ticket!r} on {self!r}")
+        return entry
+
+    def cancel(self, ticket: Ticket) -> None:
+        """The request never reached the server (connect error before sending): hand it back."""
+        self._settle(ticket).cancelled = True
+
+    def observe(
+        self, ticket: Ticket, now: float, headers: Mapping[str, str] | None, status: int | None = None
+    ) -> None:
+        """Settle a request that may have reached the server.
+
+        Args:
+            ticket: from :class:`Send`.
+            now: when the response (or the failure) arrived.
+            headers: the response headers; None or empty when there was no response (timeout,
+                connection dropped mid-body): the request still counts.
+            status: the HTTP status (None without a response).
+        """
+        now = self._advance(now)
+        entry = self._settle(ticket)
+        self.sent += 1
+        h = parse_rate_headers(headers)
+        if h.date is not None:
+            self.clock.observe(now, h.date)
+        q = h.window
+        if q is None:
+            if self._window is not None:
+                self._window.remaining = max(0, self._window.remaining - 1)
+        else:
+            if q.limit:
+                self.limit = q.limit
+            entry.window = q.reset
+            if self._window is None:
+                self._window = _Quota(q.limit, q.remaining, q.reset)
+            else:
+                self._window = self._window.update(q) or self._window
+        for kind in _KINDS:
+            dq = h.daily(kind)
+            d = self._daily.get(kind)
+            if dq is not None:
+                self._daily[kind] = _Quota(dq.limit, dq.remaining, dq.reset) if d is None else d.update(dq) or d
+            elif d is not None:
+                d.remaining = max(0, d.remaining - 1)
+        if status == 429:
+            self._on_429(now, h)
+        self._advance(now)
+
+    def _hold(self, until: float, detail: str) -> None:
+        if until > self.hold_until:
+            self.hold_until, self.hold_detail = until, detail
+
+    def _on_429(self, now: float, h: RateHeaders) -> None:
+        self.rejected += 1
+        q = h.window
+        if h.any_daily_exhausted:
+            return  # the 24-hour ledger now holds the bucket until that reset
+        key: float | None
+        if q is None:  # no headers: we cannot tell which limiter, so assume the window's
+            if self._window is not None:
+                self._window.remaining = 0
+                key = self._window.reset
+            else:
+                self._hold(now + self.blind_429_hold, "429 without rate-limit headers")
+                key = None
+        elif q.remaining <= 0:
+            key = q.reset
+            self._hold(max(self._ends_at(q.reset), now + 1.0), f"429: window spent until reset {q.reset:.0f}")
+        else:
+            gap = 1.0 / self.per_second if self.per_second else 1.0
+            self._hold(now + gap + self.per_second_margin, "429 with remaining > 0 (per-second limiter)")
+            return
+        seen = self._w429.setdefault(key, [])
+        seen.append(now)
+        if key is None:
+            seen[:] = [s for s in seen if s > now - self._span]
+        if len(seen) >= 2:
+            until = max(self._ends_at(key) if key is not None else seen[0] + self._span, now + self.blind_429_hold)
+            if until > self.stop_until:
+                self.stop_until = until
+                self.stop_detail = f"{len(seen)} window 429s in one window: stopped until its end"
+
+    # --- views ----------------------------------------------------------------------------
+
+    def interval(self, now: float) -> float:
+        """Seconds between sends the pacing rules ask for now (0 in burst mode without a limiter)."""
+        now = self._advance(now)
+        gap = 1.0 / self.per_second + self.per_second_margin if self.per_second else 0.0
+        if self.mode == "burst":
+            return gap
+        a = self._available_at(now)
+        w = self._window_at(now)
+        if w is not None:
+            spread = (self._ends_at(w.reset) - now) / a if a > 0 else self._ends_at(w.reset) - now
+        else:
+            spread = self._span / self.limit
+        return max(gap, spread, 0.0)
+
+    def figures(self, now: float | None = None) -> BucketFigures:
+        """Frozen live figures (at ``now``, or at the latest time the bucket saw)."""
+        if now is not None:
+            self._advance(now)
+        t = self._now
+        w = self._window_at(t)
+        daily = min(self._daily.values(), key=lambda d: d.remaining, default=None)
+        stopped = max(self.stop_until, self.hold_until)
+        return BucketFigures(
+            route=self.route,
+            auth=self.auth,
+            auth_kind=self.auth_kind,
+            limit=self.limit,
+            remaining=w.remaining if w else None,
+            reset=w.reset if w else None,
+            available=self._available_at(t),
+            in_flight=len(self._tickets),
+            sent=self.sent,
+            rejected=self.rejected,
+            daily_remaining=daily.remaining if daily else None,
+            daily_reset=daily.reset if daily else None,
+            stopped_until=stopped if stopped > t else None,
+        )
+
+    def __repr__(self) -> str:
+        w = self._window
+        win = f"remaining={w.remaining} reset={w.reset:.0f}" if w else "window=unknown"
+        return (
+            f"<Bucket {self.route} {self.auth_kind}:{self.auth} limit={self.limit} {win} "
+            f"in_flight={len(self._tickets)} logged={len(self._log)} sent={self.sent} "
+            f"429s={self.rejected} mode={self.mode}>"
+        )
+
+    # --- persistence ----------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain-data state. Requests still in flight are saved as sent (they may have landed)."""
+        in_flight = len(self._tickets)
+        return {
+            "route": self.route,
+            "auth": self.auth,
+            "auth_kind": self.auth_kind,
+            "limit": self.limit,
+            "window": self._window.to_dict(in_flight) if self._window else None,
+            "daily": {k: d.to_dict(in_flight) for k, d in self._daily.items()},
+            "log": [[e.granted_at, e.window] for e in self._log if not e.cancelled],
+            "last_send": self._last_send,
+            "hold_until": self.hold_until if self.hold_until > self._now else None,
+            "hold_detail": self.hold_detail,
+            "stop_until": self.stop_until if self.stop_until > self._now else None,
+            "stop_detail": self.stop_detail,
+            "sent": self.sent + in_flight,
+            "rejected": self.rejected,
+        }
+
+    def load(self, state: Mapping[str, object]) -> None:
+        """Restore what :meth:`to_dict` saved (route, auth and settings stay as constructed)."""
+        self.limit = _int(state.get("limit"), self.limit)
+        self._window = _quota_from(state.get("window"))
+        daily = state.get("daily")
+        self._daily = {}
+        if isinstance(daily, Mapping):
+            for k, v in daily.items():
+                d = _quota_from(v)
+                if d is not None and k in ("app", "user"):
+                    self._daily[k] = d
+        self._log = deque()
+        self._tickets = {}
+        log = state.get("log")
+        if isinstance(log, Sequence):
+            for item in log:
+                if isinstance(item, Sequence) and len(item) == 2:
+                    self._log.append(_Entry(_float(item[0], 0.0), _opt_float(item[1])))
+        self._last_send = _opt_float(state.get("last_send"))
+        self.hold_until = _float(state.get("hold_until"), float("-inf"))
+        self.hold_detail = str(state.get("hold_detail") or "")
+        self.stop_until = _float(state.get("stop_until"), float("-inf"))
+        self.stop_detail = str(state.get("stop_detail") or "")
+        self.sent = _int(state.get("sent"), 0)
+        self.rejected = _int(state.get("rejected"), 0)
+        self._now = max([self._now, *(e.granted_at for e in self._log)])
+
+
+def _opt_float(v: object) -> float | None:
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+
+
+def _float(v: object, default: float) -> float:
+    f = _opt_float(v)
+    return default if f is None else f
+
+
+def _int(v: object, default: int) -> int:
+    return int(v) if isinstance(v, int | float) and not isinstance(v, bool) else default
+
+
+def _quota_from(v: object) -> _Quota | None:
+    if not isinstance(v, Mapping):
+        return None
+    reset = _opt_float(v.get("reset"))
+    if reset is None:
+        return None
+    limit = v.get("limit")
+    return _Quota(_int(limit, 0) or None, _int(v.get("remaining"), 0), reset)
+
+
+class RateLimits:
+    """Every bucket, created on first use from ``core.endpoints`` and overrides.
+
+    Args:
+        limits: ``{route: (app_limit, user_limit)}`` merged over the table (None: the auth kind
+            cannot call the route).
+        window: window length, seconds.
+        mode: pacing for every bucket (``"spread"`` or ``"burst"``).
+        reset_margin, max_latency: see :class:`Bucket`.
+    """
+
+    __slots__ = ("_buckets", "clock", "limits", "max_latency", "mode", "reset_margin", "window")
+
+    def __init__(
+        self,
+        limits: Mapping[str, tuple[int | None, int | None]] | None = None,
+        *,
+        window: float = WINDOW_SECONDS,
+        mode: Pacing = "spread",
+        reset_margin: float = 2.0,
+        max_latency: float = 5.0,
+    ) -> None:
+        self.limits = dict(limits or {})
+        self.window = window
+        self.mode: Pacing = mode
+        self.reset_margin = reset_margin
+        self.max_latency = max_latency
+        self.clock = ServerClock()
+        self._buckets: dict[tuple[str, str], Bucket] = {}
+
+    def bucket(self, route: str, auth: str, auth_kind: AuthKind) -> Bucket:
+        """The bucket for (route, auth), created from the table on first use."""
+        b = self._buckets.get((route, auth))
+        if b is not None:
+            if b.auth_kind != auth_kind:
+                raise ValueError(f"auth context {auth!r} is {b.auth_kind}, not {auth_kind}")
+            return b
+        row = ENDPOINTS.get(route)
+        if route in self.limits:
+            app, user = self.limits[route]
+        elif row is not None:
+            app, user = row.app_limit, row.user_limit
+        else:
+            raise KeyError(f"no rate limit known for route {route!r}; add it to the limits overrides")
+        limit = app if auth_kind == "app" else user
+        if limit is None:
+            raise ValueError(f"{route} cannot be called with {auth_kind} auth")
+        b = Bucket(
+            route=route,
+            auth=auth,
+            auth_kind=auth_kind,
+            limit=limit,
+            window=self.window,
+            per_second=row.per_second if row is not None else None,
+            mode=self.mode,
+            reset_margin=self.reset_margin,
+            max_latency=self.max_latency,
+            clock=self.clock,
+        )
+        self._buckets[(route, auth)] = b
+        return b
+
+    def reserve(self, route: str, auth: str, auth_kind: AuthKind, now: float) -> Decision:
+        """Ask (route, auth)'s bucket for a grant."""
+        return self.bucket(route, auth, auth_kind).reserve(now)
+
+    def choose(self, route: str, contexts: Sequence[str], now: float, auth_kind: AuthKind = "user") -> Decision:
+        """Reserve on whichever context in the pool can send soonest (most available on ties).
+
+        The granted ticket's ``auth`` names the context to send with. ``WaitUntil`` is the
+        earliest time any of them could send.
+        """
+        if not contexts:
+            raise ValueError("choose() needs at least one auth context")
+        best: tuple[float, int, int] | None = None
+        best_b: Bucket | None = None
+        best_wait: tuple[WaitReason | None, str] = (None, "")
+        for i, ctx in enumerate(contexts):
+            b = self.bucket(route, ctx, auth_kind)
+            t, reason, detail = b.next_send(now)
+            key = (t, -b.available(now), i)
+            if best is None or key < best:
+                best, best_b, best_wait = key, b, (reason, f"{ctx}: {detail}")
+        assert best is not None and best_b is not None
+        decision = best_b.reserve(now)
+        if isinstance(decision, WaitUntil) and best_wait[0] is not None:
+            return WaitUntil(t=decision.t, reason=decision.reason, detail=best_wait[1])
+        return decision
+
+    def _owner(self, ticket: Ticket) -> Bucket:
+        b = self._buckets.get((ticket.route, ticket.auth))
+        if b is None:
+            raise ValueError(f"unknown ticket {ticket!r}")
+        return b
+
+    def observe(
+        self, ticket: Ticket, now: float, headers: Mapping[str, str] | None, status: int | None = None
+    ) -> None:
+        """Settle a request that may have reached the server (see :meth:`Bucket.observe`)."""
+        self._owner(ticket).observe(ticket, now, headers, status)
+
+    def cancel(self, ticket: Ticket) -> None:
+        """Hand back a request that never reached the server."""
+        self._owner(ticket).cancel(ticket)
+
+    def interval(self, route: str, auth: str, auth_kind: AuthKind, now: float) -> float:
+        """The pacing interval of (route, auth), for an aiolimiter."""
+        return self.bucket(route, auth, auth_kind).interval(now)
+
+    def snapshot(self, now: float | None = None) -> tuple[BucketFigures, ...]:
+        """Every bucket's figures, sorted by (route, auth)."""
+        return tuple(self._buckets[k].figures(now) for k in sorted(self._buckets))
+
+    def export_state(self) -> dict[str, object]:
+        """Plain data (JSON-safe) for the store: buckets and the clock-skew samples."""
+        return {
+            "version": _STATE_VERSION,
+            "skew_samples": self.clock.samples(),
+            "buckets": [self._buckets[k].to_dict() for k in sorted(self._buckets)],
+        }
+
+    def load_state(self, state: Mapping[str, object]) -> None:
+        """Restore :meth:`export_state` output; buckets of unknown routes or kinds are skipped."""
+        if state.get("version") != _STATE_VERSION:
+            raise ValueError(f"unsupported rate-limit state version {state.get('version')!r}")
+        samples = state.get("skew_samples")
+        if isinstance(samples, Sequence):
+            self.clock.load(s for s in map(_opt_float, samples) if s is not None)
+        buckets = state.get("buckets")
+        if not isinstance(buckets, Sequence):
+            return
+        for item in buckets:
+            if not isinstance(item, Mapping):
+                continue
+            route, auth, kind = item.get("route"), item.get("auth"), item.get("auth_kind")
+            if not isinstance(route, str) or not isinstance(auth, str) or kind not in ("app", "user"):
+                continue
+            try:
+                b = self.bucket(route, auth, "app" if kind == "app" else "user")
+            except (KeyError, ValueError):
+                continue
+            b.load(item)
+
+    def __repr__(self) -> str:
+        in_flight = sum(len(b._tickets) for b in self._buckets.values())
+        return f"<RateLimits buckets={len(self._buckets)} in_flight={in_flight} {self.clock!r}>"

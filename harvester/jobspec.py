@@ -1,0 +1,468 @@
+"""``jobs/*.toml`` -> validated :class:`~harvester.core.model.JobSpec` values.
+
+Theory of operation
+-------------------
+A job file holds one or more ``[[job]]`` tables. :func:`load_jobs` reads every file it is
+given (a directory means its ``*.toml`` files, sorted), validates every job, and only then
+returns them: one bad key anywhere queues nothing. Each problem raises
+``JobSpecError(file, job, key, problem)``, whose message is one line naming all three.
+
+What is checked, and against what:
+
+- keys: known keys only (with a "did you mean" hint), and only the keys that apply to the job's
+  kind (a ``query`` on a timeline job is a mistake, not something to ignore);
+- values: types, id and username patterns, times (``YYYY-MM-DDTHH:MM:SSZ``, or TOML datetimes
+  with an offset, converted to UTC), ``start_time < end_time``;
+- endpoint bounds from :mod:`harvester.core.endpoints`: ``max_results`` within the kind's
+  endpoint range, query length within the endpoint's limit, fields and expansions within the
+  OpenAPI enums;
+- names: unique across all files, safe as file names;
+- ``auth``: when a :class:`~harvester.config.Config` is given, one of its auth names.
+
+Keys that later features read (``mode``, ``schedule``, ``min_interval``, ``max_interval``,
+``active_since``) are validated here and kept, normalised, in ``JobSpec.extra``: intervals as
+whole seconds, ``active_since`` as a tuple of id strings.
+
+Ints are accepted for ids and converted to strings; duplicate ids (or usernames, ignoring case)
+are dropped silently, keeping the first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tomllib
+from collections.abc import Collection, Mapping, Sequence
+from pathlib import Path
+from typing import Any, NoReturn, cast
+
+from croniter import croniter
+
+from harvester.config import APP_AUTH, Config, hint, quote_key
+from harvester.core.endpoints import (
+    ARCHIVE_SEARCH,
+    ENDPOINTS,
+    ID_PATTERN,
+    KIND_ENDPOINT,
+    TIME_FORMAT,
+    TWEET_EXPANSIONS,
+    TWEET_FIELDS,
+    USER_EXPANSIONS,
+    USER_FIELDS,
+    USERNAME_PATTERN,
+    Endpoint,
+)
+from harvester.core.model import KINDS, JobSpec
+from harvester.errors import JobSpecError
+
+NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+_NAME = re.compile(NAME_PATTERN)
+_ID = re.compile(ID_PATTERN)
+_USERNAME = re.compile(USERNAME_PATTERN)
+_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+_DURATION = re.compile(r"^(?:\d+[smhd])+$")
+_DURATION_PART = re.compile(r"(\d+)([smhd])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MODES = ("once", "poll")
+
+# Keys every kind accepts.
+_COMMON = frozenset(
+    {"name", "kind", "priority", "auth", "mode", "schedule", "min_interval", "max_interval", "active_since"}
+)
+_TIME_BOUNDS = frozenset({"start_time", "end_time", "since_id", "until_id"})
+_FIELDS = frozenset({"tweet_fields", "user_fields", "expansions"})
+_USERS = frozenset({"user_ids", "usernames"})
+
+# Which keys apply to which kind (besides _COMMON).
+KIND_KEYS: dict[str, frozenset[str]] = {
+    "search": frozenset({"query", "archive", "max_results"}) | _TIME_BOUNDS | _FIELDS,
+    "timeline": frozenset({"max_results"}) | _USERS | _TIME_BOUNDS | _FIELDS,
+    "mentions": frozenset({"max_results"}) | _USERS | _TIME_BOUNDS | _FIELDS,
+    "followers": frozenset({"max_results"}) | _USERS | _FIELDS,
+    "following": frozenset({"max_results"}) | _USERS | _FIELDS,
+    "lookup_tweets": frozenset({"tweet_ids"}) | _FIELDS,
+    "lookup_users": _USERS | _FIELDS,
+}
+ALL_KEYS = frozenset().union(_COMMON, *KIND_KEYS.values())
+
+# Kinds whose items are Posts take Post expansions; the rest return users.
+_TWEET_KINDS = frozenset({"search", "timeline", "mentions", "lookup_tweets"})
+
+
+def load_jobs(paths: Sequence[Path | str], *, config: Config | None = None) -> list[JobSpec]:
+    """Read and validate every job in ``paths`` (files, or directories of ``*.toml``).
+
+    Args:
+        paths: job files or directories; a directory contributes its ``*.toml`` files, sorted.
+        config: when given, each job's ``auth`` must be ``"app"`` or one of its user contexts
+            or pools.
+
+    Returns:
+        The jobs in file order, then table order.
+
+    Raises:
+        JobSpecError: on the first problem; nothing is returned when any job is invalid.
+    """
+    if isinstance(paths, str | Path):
+        paths = [paths]  # one path, not a sequence of characters
+    if not paths:
+        raise JobSpecError("<jobs>", None, None, "no job files given")
+    files: list[Path] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            found = sorted(p for p in path.glob("*.toml") if p.is_file())
+            if not found:
+                raise JobSpecError(str(path), None, None, "directory has no *.toml job files")
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        elif path.exists():
+            raise JobSpecError(str(path), None, None, "not a file or directory")
+        else:
+            raise JobSpecError(str(path), None, None, "no such file or directory")
+
+    auth_names = config.auth_names() if config is not None else None
+    jobs: list[JobSpec] = []
+    first_seen: dict[str, str] = {}
+    seen_files: set[Path] = set()
+    for path in files:
+        if path.resolve() in seen_files:
+            continue  # the same file named twice (e.g. a directory and a file in it)
+        seen_files.add(path.resolve())
+        for spec in _load_file(path, auth_names):
+            if spec.name in first_seen:
+                raise JobSpecError(
+                    spec.source,
+                    spec.name,
+                    "name",
+                    f"duplicate job name; first defined in {first_seen[spec.name]}",
+                )
+            first_seen[spec.name] = spec.source
+            jobs.append(spec)
+    return jobs
+
+
+def _load_file(path: Path, auth_names: Collection[str] | None) -> list[JobSpec]:
+    file = str(path)
+    try:
+        data = tomllib.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise JobSpecError(file, None, None, f"not UTF-8 text (byte {e.start})") from None
+    except tomllib.TOMLDecodeError as e:
+        raise JobSpecError(file, None, None, f"invalid TOML: {e}") from None
+    except OSError as e:
+        raise JobSpecError(file, None, None, f"cannot read: {e.strerror or e}") from None
+    for key in data:
+        if key != "job":
+            tip = hint(key, ["job"])
+            raise JobSpecError(
+                file, None, quote_key(key), f"unknown top-level key; job files hold [[job]] tables{tip}"
+            )
+    tables = data.get("job")
+    if tables is None:
+        raise JobSpecError(file, None, None, "no [[job]] tables")
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise JobSpecError(
+            file, None, "job", "must be an array of tables: write [[job]], not [job] or job = ..."
+        )
+    return [_JobReader(file, i, cast("dict[str, Any]", t), auth_names).spec() for i, t in enumerate(tables)]
+
+
+def _show(value: object, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _type_name(value: object) -> str:
+    for t, name in (
+        (bool, "a boolean"),
+        (int, "an integer"),
+        (float, "a float"),
+        (str, "a string"),
+        (list, "a list"),
+        (dict, "a table"),
+        (dt.datetime, "a datetime"),
+        (dt.date, "a date"),
+        (dt.time, "a time"),
+    ):
+        if isinstance(value, t):
+            return name
+    return f"a {type(value).__name__}"
+
+
+def parse_interval(value: object) -> int | None:
+    """Seconds from an int or a string like ``"90s"``, ``"15m"``, ``"2h"``, ``"1d"``, ``"1h30m"``.
+
+    Returns None when ``value`` is not a positive interval.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value > 0 else None
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if not _DURATION.match(text):
+            return None
+        seconds = sum(int(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(text))
+        return seconds if seconds > 0 else None
+    return None
+
+
+class _JobReader:
+    """Validates one ``[[job]]`` table."""
+
+    def __init__(self, file: str, index: int, data: Mapping[str, Any], auth_names: Collection[str] | None):
+        self.file = file
+        self.data = data
+        self.auth_names = auth_names
+        name = data.get("name")
+        # Until the name is known to be valid, call the job by its position.
+        self.job = name if isinstance(name, str) and _NAME.match(name) else f"#{index + 1}"
+
+    def fail(self, key: str | None, problem: str) -> NoReturn:
+        raise JobSpecError(self.file, self.job, key, problem)
+
+    def expect(self, key: str, value: object, what: str) -> NoReturn:
+        self.fail(key, f"must be {what}, got {_type_name(value)} {_show(value)}")
+
+    # -- whole job
+
+    def spec(self) -> JobSpec:
+        name = self.data.get("name")
+        if name is None:
+            self.fail("name", "is required")
+        if not isinstance(name, str):
+            self.expect("name", name, "a string")
+        if not _NAME.match(name):
+            self.fail("name", f"must be 1-64 of A-Z a-z 0-9 _ . - (it names a file), got {_show(name)}")
+
+        kind = self.data.get("kind")
+        if kind is None:
+            self.fail("kind", f"is required: one of {', '.join(KINDS)}")
+        if not isinstance(kind, str):
+            self.expect("kind", kind, "a string")
+        if kind not in KINDS:
+            self.fail("kind", f"unknown kind {_show(kind)}{hint(kind, KINDS)} (one of {', '.join(KINDS)})")
+
+        allowed = _COMMON | KIND_KEYS[kind]
+        for key in self.data:
+            if key not in ALL_KEYS:
+                self.fail(quote_key(key), f"unknown key{hint(key, sorted(allowed))}")
+            if key not in allowed:
+                kinds = [k for k, keys in KIND_KEYS.items() if key in keys]
+                self.fail(key, f"does not apply to kind {kind!r} (only to {', '.join(kinds)})")
+
+        archive = self.boolean("archive")
+        route = ARCHIVE_SEARCH if archive else KIND_ENDPOINT[kind]
+        endpoint = ENDPOINTS[route]
+
+        query = self.query(endpoint) if kind == "search" else None
+        start_time, end_time = self.time("start_time"), self.time("end_time")
+        if start_time is not None and end_time is not None and start_time >= end_time:
+            self.fail("end_time", f"must be after start_time ({start_time}), got {end_time}")
+        since_id, until_id = self.one_id("since_id"), self.one_id("until_id")
+        if since_id is not None and until_id is not None and int(since_id) >= int(until_id):
+            self.fail("until_id", f"must be greater than since_id ({since_id}), got {until_id}")
+        if kind == "search":
+            # OpenAPI 2.167: at most one of start_time/since_id and of end_time/until_id.
+            if start_time is not None and since_id is not None:
+                self.fail("since_id", "search takes start_time or since_id, not both")
+            if end_time is not None and until_id is not None:
+                self.fail("until_id", "search takes end_time or until_id, not both")
+
+        user_ids = self.ids("user_ids")
+        usernames = self.usernames()
+        tweet_ids = self.ids("tweet_ids")
+        if kind in ("timeline", "mentions", "followers", "following", "lookup_users") and not (
+            user_ids or usernames
+        ):
+            self.fail("user_ids", f"kind {kind!r} needs at least one user in user_ids or usernames")
+        if kind == "lookup_tweets" and not tweet_ids:
+            self.fail("tweet_ids", "kind 'lookup_tweets' needs at least one id")
+
+        expansions_enum = TWEET_EXPANSIONS if kind in _TWEET_KINDS else USER_EXPANSIONS
+        auth = self.auth(endpoint)
+        return JobSpec(
+            name=name,
+            kind=kind,
+            source=self.file,
+            query=query,
+            archive=archive,
+            start_time=start_time,
+            end_time=end_time,
+            since_id=since_id,
+            until_id=until_id,
+            user_ids=user_ids,
+            usernames=usernames,
+            tweet_ids=tweet_ids,
+            tweet_fields=self.enum_list("tweet_fields", TWEET_FIELDS),
+            user_fields=self.enum_list("user_fields", USER_FIELDS),
+            expansions=self.enum_list("expansions", expansions_enum),
+            max_results=self.max_results(endpoint),
+            priority=self.priority(),
+            auth=auth,
+            extra=self.extra(),
+        )
+
+    # -- single keys
+
+    def boolean(self, key: str) -> bool:
+        value = self.data.get(key, False)
+        if not isinstance(value, bool):
+            self.expect(key, value, "true or false")
+        return value
+
+    def query(self, endpoint: Endpoint) -> str:
+        value = self.data.get("query")
+        if value is None:
+            self.fail("query", "is required for kind 'search'")
+        if not isinstance(value, str):
+            self.expect("query", value, "a string")
+        if not value.strip():
+            self.fail("query", "must not be empty")
+        limit = endpoint.max_query_len
+        if limit is not None and len(value) > limit:
+            which = "full-archive" if endpoint.route == ARCHIVE_SEARCH else "recent"
+            self.fail("query", f"is {len(value)} characters; {which} search allows at most {limit}")
+        return value
+
+    def time(self, key: str) -> str | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, dt.datetime):
+            if value.tzinfo is None:
+                self.fail(key, f"has no UTC offset; write it as {value:%Y-%m-%dT%H:%M:%S}Z")
+            if value.microsecond:
+                self.fail(key, "must be whole seconds (the API takes second granularity)")
+            return value.astimezone(dt.UTC).strftime(TIME_FORMAT)
+        if not isinstance(value, str):
+            self.expect(key, value, "a time like 2026-01-31T00:00:00Z")
+        if not _TIME.match(value):
+            self.fail(key, f"must look like 2026-01-31T00:00:00Z (UTC, whole seconds), got {_show(value)}")
+        try:
+            dt.datetime.strptime(value, TIME_FORMAT)  # noqa: DTZ007 - only validating the text
+        except ValueError:
+            self.fail(key, f"is not a real date and time: {_show(value)}")
+        return value
+
+    def _id(self, key: str, value: object, where: str = "") -> str:
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            value = str(value)
+        if not isinstance(value, str):
+            self.fail(key, f"{where}must be an id string, got {_type_name(value)} {_show(value)}")
+        if not _ID.match(value):
+            self.fail(key, f"{where}must be a numeric id of 1-19 digits, got {_show(value)}")
+        return value
+
+    def one_id(self, key: str) -> str | None:
+        value = self.data.get(key)
+        return None if value is None else self._id(key, value)
+
+    def _list(self, key: str) -> list[object]:
+        value = self.data.get(key, [])
+        if not isinstance(value, list):
+            self.expect(key, value, "a list")
+        return cast("list[object]", value)
+
+    def ids(self, key: str) -> tuple[str, ...]:
+        items = self._list(key)
+        return tuple(dict.fromkeys(self._id(key, v, f"item {i} ") for i, v in enumerate(items)))
+
+    def usernames(self) -> tuple[str, ...]:
+        result: dict[str, str] = {}
+        for i, value in enumerate(self._list("usernames")):
+            if not isinstance(value, str):
+                self.fail("usernames", f"item {i} must be a string, got {_type_name(value)} {_show(value)}")
+            name = value.removeprefix("@")
+            if not _USERNAME.match(name):
+                self.fail("usernames", f"item {i} must be 1-15 of A-Z a-z 0-9 _, got {_show(value)}")
+            result.setdefault(name.lower(), name)  # usernames are case-insensitive
+        return tuple(result.values())
+
+    def enum_list(self, key: str, allowed: frozenset[str]) -> tuple[str, ...]:
+        result: list[str] = []
+        for i, value in enumerate(self._list(key)):
+            if not isinstance(value, str):
+                self.fail(key, f"item {i} must be a string, got {_type_name(value)} {_show(value)}")
+            if value not in allowed:
+                self.fail(key, f"unknown value {_show(value)}{hint(value, sorted(allowed))}")
+            if value not in result:
+                result.append(value)
+        return tuple(result)
+
+    def max_results(self, endpoint: Endpoint) -> int | None:
+        value = self.data.get("max_results")
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.expect("max_results", value, "an integer")
+        lo, hi = endpoint.min_results, endpoint.max_results
+        if lo is None or hi is None:  # pragma: no cover - KIND_KEYS keeps it off lookups
+            self.fail("max_results", f"{endpoint.route} takes no max_results")
+        if not lo <= value <= hi:
+            self.fail("max_results", f"must be between {lo} and {hi} for {endpoint.route}, got {value}")
+        return value
+
+    def priority(self) -> int:
+        value = self.data.get("priority", 0)
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.expect("priority", value, "an integer")
+        if not -1_000_000 <= value <= 1_000_000:
+            self.fail("priority", f"must be between -1000000 and 1000000, got {value}")
+        return value
+
+    def auth(self, endpoint: Endpoint) -> str:
+        value = self.data.get("auth", APP_AUTH)
+        if not isinstance(value, str):
+            self.expect("auth", value, "a string")
+        if not value.strip():
+            self.fail("auth", "must not be empty")
+        if self.auth_names is not None and value not in self.auth_names:
+            self.fail(
+                "auth",
+                f"unknown auth {_show(value)}{hint(value, sorted(self.auth_names))}"
+                " (use 'app' or a name from [auth.users] / [auth.pools] in the config)",
+            )
+        if value != APP_AUTH and endpoint.user_limit is None:
+            self.fail("auth", f"{endpoint.route} is app-only; use auth = 'app'")
+        return value
+
+    def extra(self) -> dict[str, Any]:
+        extra: dict[str, Any] = {}
+        mode = self.data.get("mode")
+        if mode is not None:
+            if not isinstance(mode, str) or mode not in MODES:
+                self.fail("mode", f"must be 'once' or 'poll', got {_show(mode)}")
+            extra["mode"] = mode
+        schedule = self.data.get("schedule")
+        if schedule is not None:
+            if not isinstance(schedule, str):
+                self.expect("schedule", schedule, "a cron expression string")
+            if not _valid_cron(schedule):
+                self.fail("schedule", f"is not a valid cron expression: {_show(schedule)}")
+            if mode == "once":
+                self.fail("schedule", "a schedule needs mode = 'poll'")
+            extra["schedule"] = schedule
+        for key in ("min_interval", "max_interval"):
+            value = self.data.get(key)
+            if value is None:
+                continue
+            seconds = parse_interval(value)
+            if seconds is None:
+                self.fail(key, f"must be seconds > 0 or a duration like '15m' or '2h', got {_show(value)}")
+            extra[key] = seconds
+        lo, hi = extra.get("min_interval"), extra.get("max_interval")
+        if lo is not None and hi is not None and lo > hi:
+            self.fail(
+                "min_interval",
+                f"({lo}s) must not exceed max_interval ({hi}s)",
+            )
+        if "active_since" in self.data:
+            extra["active_since"] = self.ids("active_since")
+        return extra
+
+
+def _valid_cron(expr: str) -> bool:
+    return bool(croniter.is_valid(expr))

@@ -1,0 +1,56 @@
+"""structlog setup: key-value lines on a TTY, JSON lines otherwise; secrets scrubbed.
+
+Events are stable snake_case names with key-value fields (``page_committed``, ``budget_stop``).
+A last processor replaces any registered secret value (tokens) with ``***`` wherever it appears,
+so a token that slips into an exception text still never reaches the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import MutableMapping
+from typing import Any, TextIO
+
+import structlog
+
+_SECRETS: list[str] = []
+
+
+def register_secret(value: str) -> None:
+    """Never log ``value``."""
+    if value and value not in _SECRETS:
+        _SECRETS.append(value)
+
+
+def _scrub(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    if not _SECRETS:
+        return event
+    for key, value in list(event.items()):
+        if isinstance(value, str):
+            for s in _SECRETS:
+                if s in value:
+                    value = value.replace(s, "***")
+            event[key] = value
+    return event
+
+
+def configure(*, json: bool | None = None, level: int = logging.INFO, stream: TextIO | None = None) -> None:
+    """Configure structlog once per process. ``json=None`` picks JSON unless ``stream`` is a TTY."""
+    out = stream or sys.stderr
+    use_json = (not out.isatty()) if json is None else json
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _scrub,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(file=out),
+        cache_logger_on_first_use=False,
+    )

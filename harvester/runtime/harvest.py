@@ -1,0 +1,114 @@
+"""One harvest run, wired end to end: store, plan, outputs, session, gates, pool.
+
+``harvest`` is what ``harvester run`` and ``harvester demo`` call. It opens the store, puts back
+claims a dead process left, plans the jobs (enqueueing is idempotent, so a rerun continues
+rather than restarts), cuts output files back to their committed lengths, and runs the pool
+until the queue is drained or something stops it. State is saved whatever happens: every page
+is committed as it is written, so there is nothing to flush at the end but the store.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+import anyio
+import structlog
+
+from harvester.api.client import ApiClient
+from harvester.clock import Clock, LoopClock
+from harvester.config import Config
+from harvester.core import plan
+from harvester.core.model import JobSpec, JobStats
+from harvester.output import OutputFiles
+from harvester.runtime.gates import Gates, build_gates
+from harvester.runtime.pool import run_pool
+from harvester.runtime.signals import RunSignals, StopReason
+from harvester.runtime.stats import RunStats
+from harvester.runtime.worker import Runtime
+from harvester.store import open_store
+from harvester.store.base import Store
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class RunResult:
+    """What a run did, and why it ended."""
+
+    stats: RunStats
+    jobs: list[JobStats]
+    stop: StopReason | None
+    gates: Gates
+    recovered: int = 0
+    truncated: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> bool:
+        return any(j.failed for j in self.jobs) or (self.stop is not None and not self.stop.clean)
+
+
+async def harvest(
+    config: Config,
+    specs: Sequence[JobSpec],
+    *,
+    clock: Clock | None = None,
+    base_url: str | None = None,
+    max_usd: float | None = None,
+    handle_signals: bool = False,
+    on_runtime: Callable[[Runtime], None] | None = None,
+) -> RunResult:
+    """Harvest ``specs`` to completion (or until stopped); returns the run's figures."""
+    clock = clock or LoopClock()
+    store = open_store(config.harvest.state)
+    await store.open()
+    outputs = OutputFiles(Path(config.harvest.output_dir), fsync=config.harvest.fsync)
+    try:
+        recovered = await store.recover()
+        await store.enqueue([t for s in specs for t in plan.plan_job(s)])
+        known = {j.job for j in await store.job_stats()} | {s.name for s in specs}
+        truncated = outputs.prepare(await store.output_offsets(), known)
+        if truncated:
+            log.info("output_truncated_to_commit", jobs=truncated)
+        gates = await build_gates(config, store, clock, max_usd=max_usd)
+        async with aiohttp.ClientSession() as session:
+            client = ApiClient(
+                session,
+                base_url or config.api.base_url,
+                timeout=config.api.timeout_seconds,
+                user_agent=config.api.user_agent,
+            )
+            rt = Runtime(
+                clock=clock, store=store, outputs=outputs, client=client, gates=gates,
+                specs={s.name: s for s in specs}, signals=RunSignals(),
+                lease=config.harvest.lease_seconds, max_attempts=config.harvest.max_attempts,
+            )
+            if on_runtime is not None:
+                on_runtime(rt)
+            async with anyio.create_task_group() as tg:
+                if handle_signals:
+                    tg.start_soon(_stop_on_signals, rt.signals)
+                await run_pool(rt, config.harvest.workers)
+                tg.cancel_scope.cancel()
+        jobs = await store.job_stats()
+        return RunResult(stats=rt.stats, jobs=jobs, stop=rt.signals.stop, gates=gates,
+                         recovered=recovered, truncated=truncated)
+    finally:
+        outputs.close()
+        await store.close()
+
+
+async def _stop_on_signals(signals: RunSignals) -> None:
+    """SIGINT/SIGTERM: stop claiming; in-flight pages finish and commit; then the run ends."""
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as received:
+        async for signum in received:
+            log.warning("stop_requested", signal=signal.Signals(signum).name)
+            signals.request_stop(StopReason(f"stopped by {signal.Signals(signum).name}", clean=False))
+
+
+async def read_status(store: Store) -> list[JobStats]:
+    """Job progress straight from the store (works while another process runs)."""
+    return await store.job_stats()

@@ -1,0 +1,81 @@
+"""Tables for people and JSON for scripts: the run summary and ``harvester status``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from harvester.clock import run as run_loop
+from harvester.config import Config
+from harvester.core.model import JobSpec, JobStats
+from harvester.store import open_store
+
+USER_KINDS = frozenset({"followers", "following", "lookup_users"})
+
+
+def _console() -> Console:
+    return Console(file=sys.stdout, width=120, highlight=False)
+
+
+def summary_rows(jobs: Sequence[JobStats], specs: Mapping[str, JobSpec]) -> list[dict[str, Any]]:
+    """One row per job: state, pages, tweets, users, last error."""
+    rows = []
+    for j in jobs:
+        kind = specs[j.job].kind if j.job in specs else "?"
+        users = j.items if kind in USER_KINDS else 0
+        rows.append({
+            "job": j.job, "kind": kind, "state": j.state, "tasks": j.tasks, "done": j.done,
+            "failed": j.failed, "pages": j.pages, "tweets": j.items - users, "users": users,
+            "last_error": j.last_error,
+        })
+    return rows
+
+
+def print_summary(
+    rows: Sequence[dict[str, Any]], *, requests: int, spend_usd: float | None, too_many: int, title: str
+) -> None:
+    """The table a run (or the demo) ends with."""
+    table = Table(title=title)
+    for col in ("job", "kind", "state", "pages", "tweets", "users", "last error"):
+        table.add_column(col, justify="right" if col in ("pages", "tweets", "users") else "left")
+    for r in rows:
+        table.add_row(r["job"], r["kind"], r["state"], str(r["pages"]), str(r["tweets"]),
+                      str(r["users"]), (r["last_error"] or "")[:60])
+    table.add_section()
+    table.add_row("total", "", "", str(sum(r["pages"] for r in rows)),
+                  str(sum(r["tweets"] for r in rows)), str(sum(r["users"] for r in rows)), "")
+    con = _console()
+    con.print(table)
+    spend = "n/a" if spend_usd is None else f"${spend_usd:,.3f}"
+    con.print(f"requests: {requests}   429s: {too_many}   simulated spend: {spend}")
+
+
+def print_status(config: Config, *, as_json: bool) -> int:
+    """``harvester status``: progress per job, read straight from the store."""
+
+    async def read() -> list[JobStats]:
+        store = open_store(config.harvest.state)
+        await store.open()
+        try:
+            return await store.job_stats()
+        finally:
+            await store.close()
+
+    jobs = run_loop(read)
+    rows = summary_rows(jobs, {})
+    if as_json:
+        print(json.dumps({"jobs": rows}, indent=2, sort_keys=True))
+        return 0
+    table = Table(title=f"harvester status ({config.harvest.state})")
+    for col in ("job", "state", "tasks", "done", "failed", "pages", "items", "last error"):
+        table.add_column(col)
+    for j in jobs:
+        table.add_row(j.job, j.state, str(j.tasks), str(j.done), str(j.failed), str(j.pages),
+                      str(j.items), (j.last_error or "")[:70])
+    _console().print(table)
+    return 0

@@ -1,0 +1,48 @@
+"""Shared run state the workers coordinate through: the stop flag and the wake-up event.
+
+Workers sleep when nothing is claimable and wake when something may have changed (a page
+committed, a task released, a bucket reopened, a stop requested). One ``asyncio.Event`` per
+generation keeps that cheap: ``notify`` sets the current event and starts a new one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class StopReason:
+    """Why the run is ending early (budget, credits, signal); ``clean`` ends exit 0."""
+
+    message: str
+    clean: bool = True
+
+
+@dataclass
+class RunSignals:
+    """Stop flag and wake-ups shared by every worker of one run."""
+
+    stop: StopReason | None = None
+    _event: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def notify(self) -> None:
+        """Wake every waiting worker."""
+        self._event.set()
+        self._event = asyncio.Event()
+
+    def request_stop(self, reason: StopReason) -> None:
+        """Stop taking work (first reason wins); in-flight pages still finish and commit."""
+        if self.stop is None:
+            self.stop = reason
+        self.notify()
+
+    async def wait(self, timeout: float | None) -> None:
+        """Wait for a notification, or ``timeout`` seconds of loop time."""
+        event = self._event
+        if timeout is not None and timeout <= 0:
+            return
+        try:
+            await asyncio.wait_for(event.wait(), timeout)
+        except TimeoutError:
+            pass

@@ -1,0 +1,196 @@
+"""A worker: claim a task, pass the gates, fetch one page, write it and commit, repeat.
+
+One page per step, and every step ends in exactly one store change: a commit (page written and
+cursor advanced together), a release (retry later, with the reason), or a failure (kept for
+``harvester status``). The decisions (may we send now? what did this response mean? how long to
+back off?) come from ``harvester.core`` through :class:`~harvester.runtime.gates.Gates`; the
+worker only carries them out.
+
+A worker never holds a task while it waits for a rate-limit window: if the task's bucket is
+closed, the task goes back to the queue and the bucket is skipped by later claims until it
+reopens, so a waiting bucket never holds back another that has room.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import assert_never
+
+import structlog
+
+from harvester.api.client import ApiClient, Response
+from harvester.clock import Clock
+from harvester.core import plan
+from harvester.core.backoff import Backoff
+from harvester.core.model import JobSpec, PageCommit, Task
+from harvester.errors import BadResponse, TransportError
+from harvester.output import OutputFiles, encode_page
+from harvester.runtime.gates import Gates, Go, Park, Permit, Stop, Verdict
+from harvester.runtime.signals import RunSignals, StopReason
+from harvester.runtime.stats import RunStats
+from harvester.store.base import Store
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Runtime:
+    """Everything the workers of one run share."""
+
+    clock: Clock
+    store: Store
+    outputs: OutputFiles
+    client: ApiClient
+    gates: Gates
+    specs: Mapping[str, JobSpec]
+    signals: RunSignals = field(default_factory=RunSignals)
+    stats: RunStats = field(default_factory=RunStats)
+    lease: float = 300.0
+    max_attempts: int = 8
+    backoff: Backoff = field(default_factory=Backoff)
+    rng: random.Random = field(default_factory=lambda: random.Random(0))
+    worker_prefix: str = ""
+    idle_poll: float = 5.0
+
+
+class Worker:
+    """One claim-fetch-commit loop."""
+
+    def __init__(self, rt: Runtime, name: str) -> None:
+        self.rt = rt
+        self.name = name
+
+    async def run(self) -> None:
+        rt = self.rt
+        while rt.signals.stop is None:
+            now = rt.clock.now()
+            claimed = await rt.store.claim(
+                self.name, now, rt.lease, 1, skip=rt.gates.closed_buckets(now)
+            )
+            if not claimed:
+                if not await self._wait_for_work():
+                    return
+                continue
+            await self.step(claimed[0])
+
+    async def _wait_for_work(self) -> bool:
+        """Sleep until something may be claimable; False when the queue is drained."""
+        rt = self.rt
+        if await rt.store.pending_count() == 0:
+            rt.signals.notify()  # wake the others so they see it too
+            return False
+        now = rt.clock.now()
+        wake = [t for t in (await rt.store.next_due(), rt.gates.next_reopen(now)) if t is not None]
+        timeout = min([t - now for t in wake] + [rt.idle_poll])
+        await rt.signals.wait(max(timeout, 0.0) + 1e-3)
+        return True
+
+    async def step(self, task: Task) -> None:
+        """Take one claimed task through one page."""
+        rt = self.rt
+        spec = rt.specs.get(task.job)
+        if spec is None:
+            await rt.store.release(task.id, not_before=rt.clock.now() + 3600.0, error="job removed")
+            return
+        request = plan.page_request(task)
+        verdict = rt.gates.before_send(task, request, rt.clock.now())
+        match verdict:
+            case Go():
+                pass
+            case Park(until=until, reason=reason):
+                await rt.store.release(task.id, not_before=until, error=None)
+                log.debug("task_parked", job=task.job, task=task.key, reason=reason, until=until)
+                rt.signals.notify()
+                return
+            case Stop(reason=reason):
+                await rt.store.release(task.id, not_before=0.0, error=None)
+                rt.signals.request_stop(StopReason(reason, clean=True))
+                return
+            case _:
+                assert_never(verdict)
+        await self._send(task, spec, verdict.permit)
+
+    async def _send(self, task: Task, spec: JobSpec, permit: Permit) -> None:
+        rt = self.rt
+        rt.stats.requests += 1
+        try:
+            resp = await rt.client.get(
+                permit.request.path, permit.request.params, permit.auth, now=rt.clock.now()
+            )
+        except TransportError as exc:
+            rt.gates.transport_failed(permit, rt.clock.now())
+            await self._retry(task, str(exc))
+            return
+        rt.stats.count_status(permit.route, resp.status)
+        verdict = rt.gates.after_response(permit, resp, rt.clock.now())
+        match verdict:
+            case Verdict.OK:
+                await self._commit(task, spec, permit, resp)
+            case Verdict.RETRY:
+                await self._retry(task, rt.gates.describe(resp))
+            case Verdict.WAIT:
+                until = rt.gates.reopen_time(permit, rt.clock.now())
+                await rt.store.release(task.id, not_before=until, error=None)
+                rt.signals.notify()
+            case Verdict.FAIL:
+                reason = rt.gates.describe(resp)
+                await rt.store.fail(task.id, reason)
+                log.warning("task_failed", job=task.job, task=task.key, status=resp.status, error=reason)
+                rt.signals.notify()
+            case Verdict.STOP:
+                reason = rt.gates.describe(resp)
+                await rt.store.release(task.id, not_before=0.0, error=reason)
+                rt.signals.request_stop(StopReason(reason, clean=True))
+            case _:
+                assert_never(verdict)
+
+    async def _commit(self, task: Task, spec: JobSpec, permit: Permit, resp: Response) -> None:
+        rt = self.rt
+        try:
+            result = plan.interpret_page(task, resp.body, spec)
+        except BadResponse as exc:
+            rt.gates.settle_failed(permit)
+            await self._retry(task, f"bad response: {exc}")
+            return
+        now = rt.clock.now()
+        charge = rt.gates.charge(permit, resp.body, now)
+        if task.write:
+            line = encode_page(
+                resp.body,
+                {"job": task.job, "task": task.key, "page": task.pages + 1,
+                 "path": permit.request.path, "retrieved_at": round(now, 3)},
+            )
+            async with rt.outputs.locked(task.job):
+                offset = rt.outputs.append(task.job, line)
+                await rt.store.commit_page(
+                    PageCommit(task_id=task.id, next_cursor=result.next_cursor, items=result.items,
+                               output_job=task.job, output_offset=offset, spawn=result.spawn,
+                               charges=charge)
+                )
+        else:
+            await rt.store.commit_page(
+                PageCommit(task_id=task.id, next_cursor=result.next_cursor, items=result.items,
+                           spawn=result.spawn, charges=charge)
+            )
+        rt.gates.committed(permit, charge, now)
+        rt.stats.pages += 1
+        rt.stats.items += result.items
+        log.info("page_committed", job=task.job, task=task.key, page=task.pages + 1,
+                 items=result.items, more=result.next_cursor is not None)
+        rt.signals.notify()
+
+    async def _retry(self, task: Task, reason: str) -> None:
+        rt = self.rt
+        rt.stats.retries += 1
+        attempt = task.attempts + 1
+        if attempt >= rt.max_attempts:
+            await rt.store.fail(task.id, f"gave up after {attempt} attempts: {reason}")
+            log.warning("task_failed", job=task.job, task=task.key, error=reason, attempts=attempt)
+        else:
+            delay = rt.backoff.delay(attempt, rt.rng)
+            await rt.store.release(task.id, not_before=rt.clock.now() + delay, error=reason)
+            log.info("retry_scheduled", job=task.job, task=task.key, error=reason,
+                     attempt=attempt, wait=round(delay, 2))
+        rt.signals.notify()

@@ -1,0 +1,118 @@
+"""JSON shapes of posts, users and per-item errors, with sparse fields as on X.
+
+Only requested fields appear (plus the defaults ``id``, ``text``, ``edit_history_tweet_ids`` /
+``id``, ``name``, ``username``); a requested field the world has no value for is left out,
+which is what X does for ``entities`` and friends.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from harvester.sandbox.params import PROBLEM
+from harvester.sandbox.world import Tweet, User, World
+
+Json = dict[str, Any]
+
+
+def iso_ms(ms: int) -> str:
+    """Epoch ms as X's ``created_at``: ``2021-01-06T18:40:40.000Z``."""
+    dt = datetime.fromtimestamp(ms // 1000, tz=UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S") + f".{ms % 1000:03d}Z"
+
+
+def _mix(x: int) -> int:
+    x = (x ^ (x >> 31)) * 0x9E3779B97F4A7C15 & 0xFFFFFFFFFFFFFFFF
+    return x ^ (x >> 29)
+
+
+def tweet_json(world: World, t: Tweet, tf: frozenset[str]) -> Json:
+    sid = str(t.id)
+    out: Json = {"id": sid, "text": t.text, "edit_history_tweet_ids": [sid]}
+    if "author_id" in tf:
+        out["author_id"] = world.users[t.author].id
+    if "created_at" in tf:
+        out["created_at"] = iso_ms(t.created_ms)
+    if "conversation_id" in tf:
+        out["conversation_id"] = sid
+    if "lang" in tf:
+        out["lang"] = t.lang
+    if "possibly_sensitive" in tf:
+        out["possibly_sensitive"] = False
+    if "reply_settings" in tf:
+        out["reply_settings"] = "everyone"
+    if "public_metrics" in tf:
+        h, pop = _mix(t.id), world.users[t.author].popularity
+        likes = int((h % 1000) / 1000 * pop * 20)
+        out["public_metrics"] = {
+            "retweet_count": likes // 7, "reply_count": likes // 11, "like_count": likes,
+            "quote_count": likes // 29, "bookmark_count": likes // 13, "impression_count": likes * 40 + h % 97,
+        }  # fmt: skip
+    if "entities" in tf and t.mentions:
+        out["entities"] = {"mentions": _mention_entities(world, t)}
+    return out
+
+
+def _mention_entities(world: World, t: Tweet) -> list[Json]:
+    found = []
+    for m in t.mentions:
+        u = world.users[m]
+        start = t.text.find("@" + u.username)
+        found.append({"start": start, "end": start + len(u.username) + 1, "username": u.username, "id": u.id})
+    return found
+
+
+def user_json(world: World, u: User, uf: frozenset[str]) -> Json:
+    out: Json = {"id": u.id, "name": u.name, "username": u.username}
+    if "created_at" in uf:
+        out["created_at"] = iso_ms(int(u.created_at * 1000))
+    if "description" in uf:
+        out["description"] = u.description
+    if "location" in uf and u.location:
+        out["location"] = u.location
+    if "protected" in uf:
+        out["protected"] = False
+    if "verified" in uf:
+        out["verified"] = u.verified
+    if "verified_type" in uf:
+        out["verified_type"] = "blue" if u.verified else "none"
+    if "profile_image_url" in uf:
+        out["profile_image_url"] = f"https://pbs.twimg.com/profile_images/{u.id}/normal.jpg"
+    if "url" in uf:
+        out["url"] = ""
+    if "public_metrics" in uf:
+        days = max(1.0, (world.start_ms / 1000 - u.created_at) / 86400 + world.cfg.history_days)
+        out["public_metrics"] = {
+            "followers_count": len(world.followers[u.idx]), "following_count": len(world.following[u.idx]),
+            "tweet_count": int(u.rate * days), "listed_count": int(u.popularity), "like_count": int(u.rate * 3),
+        }  # fmt: skip
+    return out
+
+
+def tweet_includes(world: World, tweets: list[Tweet], ex: frozenset[str], uf: frozenset[str]) -> Json:
+    """``includes.users`` for the expansions that yield users; each user once per page."""
+    order: dict[int, None] = {}
+    for t in tweets:
+        if "author_id" in ex:
+            order[t.author] = None
+        if "entities.mentions.username" in ex:
+            for m in t.mentions:
+                order[m] = None
+    if not order:
+        return {}
+    return {"users": [user_json(world, world.users[i], uf) for i in order]}
+
+
+def not_found(kind: str, param: str, value: str, plural: bool) -> Json:
+    """Per-item resource-not-found error as in §2.2 (``ids``: "with ids: [x]")."""
+    label = param if plural else param.rstrip("s")
+    return {
+        "value": value,
+        "detail": f"Could not find {kind} with {label}: [{value}].",
+        "title": "Not Found Error",
+        "resource_type": kind,
+        "parameter": param,
+        "resource_id": value,
+        "type": PROBLEM + "resource-not-found",
+    }

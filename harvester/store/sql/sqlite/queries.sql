@@ -1,0 +1,89 @@
+-- Named queries of the SQLite store, parsed by harvester.store.sql_loader.
+-- A query starts at a `-- name --` line and runs to the next one.
+
+-- insert_job --
+-- A job row must exist before its tasks (foreign key, and the counters live there).
+INSERT INTO jobs (job) VALUES (?) ON CONFLICT (job) DO NOTHING
+
+-- insert_task --
+-- Re-planning a job is idempotent: an existing (job, key) keeps its state.
+INSERT INTO tasks (job, key, endpoint, path_params, params, priority, not_before, auth, write)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (job, key) DO NOTHING
+
+-- claim_tasks --
+-- One statement: find the due tasks through tasks_claim and mark them claimed. INDEXED BY pins
+-- the plan (after ANALYZE the planner may prefer tasks_due and sort every due task). RETURNING
+-- does not keep the subquery's order, so the caller sorts.
+UPDATE tasks
+SET state = 'claimed', claimed_by = :worker, lease_until = :lease_until
+WHERE id IN (
+    SELECT id FROM tasks INDEXED BY tasks_claim
+    WHERE state = 'pending' AND not_before <= :now
+    ORDER BY priority DESC, id
+    LIMIT :limit
+)
+RETURNING id, job, key, endpoint, path_params, params, priority, auth, write,
+          cursor, pages, items, attempts, last_error
+
+-- commit_page --
+-- Guarded by state: a second commit of the same claim (or one after release/recover) changes
+-- nothing, and the caller turns rowcount 0 into ClaimLost.
+UPDATE tasks
+SET cursor = :cursor,
+    pages = pages + 1,
+    items = items + :items,
+    attempts = 0,
+    state = CASE WHEN :cursor IS NULL THEN 'done' ELSE 'pending' END,
+    claimed_by = NULL,
+    lease_until = NULL
+WHERE id = :id AND state = 'claimed'
+
+-- set_output_length --
+-- Never shrinks: if two commits of one file arrive out of order, the longer committed length wins
+-- (bytes under a committed length are never cut back).
+INSERT INTO outputs (job, length) VALUES (:job, :length)
+ON CONFLICT (job) DO UPDATE SET length = max(length, excluded.length)
+
+-- release_task --
+UPDATE tasks
+SET state = 'pending',
+    not_before = :not_before,
+    attempts = attempts + (:error IS NOT NULL),
+    last_error = coalesce(:error, last_error),
+    claimed_by = NULL,
+    lease_until = NULL
+WHERE id = :id AND state = 'claimed'
+RETURNING job
+
+-- fail_task --
+UPDATE tasks
+SET state = 'failed',
+    attempts = attempts + 1,
+    last_error = :error,
+    claimed_by = NULL,
+    lease_until = NULL
+WHERE id = :id AND state = 'claimed'
+RETURNING job
+
+-- set_job_error --
+UPDATE jobs SET last_error = :error WHERE job = :job
+
+-- recover --
+UPDATE tasks
+SET state = 'pending', claimed_by = NULL, lease_until = NULL
+WHERE state = 'claimed'
+
+-- output_lengths --
+SELECT job, length FROM outputs ORDER BY job
+
+-- job_stats --
+SELECT job, tasks, pending, claimed, done, failed, pages, items, last_error
+FROM jobs
+ORDER BY job
+
+-- pending_count --
+SELECT coalesce(sum(pending + claimed), 0) FROM jobs
+
+-- next_due --
+SELECT min(not_before) FROM tasks WHERE state = 'pending'
