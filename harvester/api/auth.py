@@ -20,9 +20,14 @@ AuthKind = Literal["app", "user"]
 class AuthContext(Protocol):
     """Something that can authorize a GET request."""
 
-    name: str
-    kind: AuthKind
-    user_id: str | None
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def kind(self) -> AuthKind: ...
+
+    @property
+    def user_id(self) -> str | None: ...
 
     def authorization(self, url: str, params: Mapping[str, str]) -> str:
         """The ``Authorization`` header value for a GET of ``url`` with ``params``."""

@@ -30,7 +30,7 @@ def demo_config(config: Config, out: Path, base_url: str) -> Config:
     return replace(
         config,
         api=replace(config.api, base_url=base_url),
-        harvest=replace(config.harvest, output_dir=str(out / "output"), state=str(out / "state.db")),
+        harvest=replace(config.harvest, output_dir=out / "output", state=str(out / "state.db")),
     )
 
 

@@ -9,6 +9,7 @@ is committed as it is written, so there is nothing to flush at the end but the s
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -58,6 +59,7 @@ async def harvest(
     clock: Clock | None = None,
     base_url: str | None = None,
     max_usd: float | None = None,
+    bearer: str | None = None,
     handle_signals: bool = False,
     on_runtime: Callable[[Runtime], None] | None = None,
 ) -> RunResult:
@@ -73,7 +75,10 @@ async def harvest(
         truncated = outputs.prepare(await store.output_offsets(), known)
         if truncated:
             log.info("output_truncated_to_commit", jobs=truncated)
-        gates = await build_gates(config, store, clock, max_usd=max_usd)
+        specs_by_name = {s.name: s for s in specs}
+        run_id = f"run-{int(clock.now())}-{os.getpid()}"
+        gates = await build_gates(config, store, clock, specs_by_name, max_usd=max_usd, bearer=bearer,
+                                  run=run_id)
         async with aiohttp.ClientSession() as session:
             client = ApiClient(
                 session,
@@ -83,15 +88,20 @@ async def harvest(
             )
             rt = Runtime(
                 clock=clock, store=store, outputs=outputs, client=client, gates=gates,
-                specs={s.name: s for s in specs}, signals=RunSignals(),
+                specs=specs_by_name, signals=RunSignals(),
                 lease=config.harvest.lease_seconds, max_attempts=config.harvest.max_attempts,
+                jobs=frozenset(specs_by_name),
             )
             if on_runtime is not None:
                 on_runtime(rt)
             async with anyio.create_task_group() as tg:
                 if handle_signals:
                     tg.start_soon(_stop_on_signals, rt.signals)
-                await run_pool(rt, config.harvest.workers)
+                try:
+                    await run_pool(rt, config.harvest.workers)
+                finally:
+                    for key, value in gates.export().items():
+                        await store.put_state(key, value)
                 tg.cancel_scope.cancel()
         jobs = await store.job_stats()
         return RunResult(stats=rt.stats, jobs=jobs, stop=rt.signals.stop, gates=gates,

@@ -35,7 +35,7 @@ def serve_sandbox(args: argparse.Namespace) -> int:
     async def main() -> None:
         clock = LoopClock(epoch=epoch)
         print(f"sandbox: serving http://{args.host}:{args.port} (speed {args.speed})", file=sys.stderr)
-        await serve(cfg, args.host, args.port, clock=clock, app_tokens=[token])
+        await serve(cfg, args.host, args.port, [token], clock=clock)
 
     try:
         run_loop(main, speed=args.speed)

@@ -8,6 +8,7 @@ generation keeps that cheap: ``notify`` sets the current event and starts a new 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, field
 
 
@@ -37,12 +38,10 @@ class RunSignals:
             self.stop = reason
         self.notify()
 
-    async def wait(self, timeout: float | None) -> None:
+    async def wait(self, timeout: float | None) -> None:  # noqa: ASYNC109 -- a wake-up or a deadline, both normal
         """Wait for a notification, or ``timeout`` seconds of loop time."""
         event = self._event
         if timeout is not None and timeout <= 0:
             return
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), timeout)
-        except TimeoutError:
-            pass

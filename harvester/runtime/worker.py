@@ -49,8 +49,8 @@ class Runtime:
     stats: RunStats = field(default_factory=RunStats)
     lease: float = 300.0
     max_attempts: int = 8
-    backoff: Backoff = field(default_factory=Backoff)
-    rng: random.Random = field(default_factory=lambda: random.Random(0))
+    backoff: Backoff = field(default_factory=lambda: Backoff(random.Random(0)))
+    jobs: frozenset[str] | None = None
     worker_prefix: str = ""
     idle_poll: float = 5.0
 
@@ -67,7 +67,7 @@ class Worker:
         while rt.signals.stop is None:
             now = rt.clock.now()
             claimed = await rt.store.claim(
-                self.name, now, rt.lease, 1, skip=rt.gates.closed_buckets(now)
+                self.name, now, rt.lease, 1, skip=rt.gates.closed_buckets(now), jobs=rt.jobs
             )
             if not claimed:
                 if not await self._wait_for_work():
@@ -78,11 +78,11 @@ class Worker:
     async def _wait_for_work(self) -> bool:
         """Sleep until something may be claimable; False when the queue is drained."""
         rt = self.rt
-        if await rt.store.pending_count() == 0:
+        if await rt.store.pending_count(rt.jobs) == 0:
             rt.signals.notify()  # wake the others so they see it too
             return False
         now = rt.clock.now()
-        wake = [t for t in (await rt.store.next_due(), rt.gates.next_reopen(now)) if t is not None]
+        wake = [t for t in (await rt.store.next_due(rt.jobs), rt.gates.next_reopen(now)) if t is not None]
         timeout = min([t - now for t in wake] + [rt.idle_poll])
         await rt.signals.wait(max(timeout, 0.0) + 1e-3)
         return True
@@ -121,37 +121,39 @@ class Worker:
             )
         except TransportError as exc:
             rt.gates.transport_failed(permit, rt.clock.now())
+            await rt.store.add_ledger(rt.gates.take_pending_entries())
             await self._retry(task, str(exc))
             return
         rt.stats.count_status(permit.route, resp.status)
-        verdict = rt.gates.after_response(permit, resp, rt.clock.now())
-        match verdict:
+        reaction = rt.gates.after_response(permit, resp, rt.clock.now())
+        match reaction.verdict:
             case Verdict.OK:
                 await self._commit(task, spec, permit, resp)
             case Verdict.RETRY:
-                await self._retry(task, rt.gates.describe(resp))
+                await rt.store.add_ledger(rt.gates.take_pending_entries())
+                await self._retry(task, reaction.reason)
             case Verdict.WAIT:
-                until = rt.gates.reopen_time(permit, rt.clock.now())
-                await rt.store.release(task.id, not_before=until, error=None)
+                await rt.store.release(task.id, not_before=reaction.until, error=None)
+                log.info("task_waiting", job=task.job, task=task.key, reason=reaction.reason,
+                         until=round(reaction.until, 1))
                 rt.signals.notify()
             case Verdict.FAIL:
-                reason = rt.gates.describe(resp)
-                await rt.store.fail(task.id, reason)
-                log.warning("task_failed", job=task.job, task=task.key, status=resp.status, error=reason)
+                await rt.store.fail(task.id, reaction.reason)
+                log.warning("task_failed", job=task.job, task=task.key, error=reaction.reason)
                 rt.signals.notify()
             case Verdict.STOP:
-                reason = rt.gates.describe(resp)
-                await rt.store.release(task.id, not_before=0.0, error=reason)
-                rt.signals.request_stop(StopReason(reason, clean=True))
+                await rt.store.release(task.id, not_before=0.0, error=reaction.reason)
+                rt.signals.request_stop(StopReason(reaction.reason, clean=True))
             case _:
-                assert_never(verdict)
+                assert_never(reaction.verdict)
 
     async def _commit(self, task: Task, spec: JobSpec, permit: Permit, resp: Response) -> None:
         rt = self.rt
         try:
             result = plan.interpret_page(task, resp.body, spec)
         except BadResponse as exc:
-            rt.gates.settle_failed(permit)
+            rt.gates.abandon(permit, rt.clock.now())
+            await rt.store.add_ledger(rt.gates.take_pending_entries())
             await self._retry(task, f"bad response: {exc}")
             return
         now = rt.clock.now()
@@ -167,14 +169,13 @@ class Worker:
                 await rt.store.commit_page(
                     PageCommit(task_id=task.id, next_cursor=result.next_cursor, items=result.items,
                                output_job=task.job, output_offset=offset, spawn=result.spawn,
-                               charges=charge)
+                               ledger=charge)
                 )
         else:
             await rt.store.commit_page(
                 PageCommit(task_id=task.id, next_cursor=result.next_cursor, items=result.items,
-                           spawn=result.spawn, charges=charge)
+                           spawn=result.spawn, ledger=charge)
             )
-        rt.gates.committed(permit, charge, now)
         rt.stats.pages += 1
         rt.stats.items += result.items
         log.info("page_committed", job=task.job, task=task.key, page=task.pages + 1,
@@ -189,7 +190,7 @@ class Worker:
             await rt.store.fail(task.id, f"gave up after {attempt} attempts: {reason}")
             log.warning("task_failed", job=task.job, task=task.key, error=reason, attempts=attempt)
         else:
-            delay = rt.backoff.delay(attempt, rt.rng)
+            delay = rt.backoff.delay(attempt - 1)
             await rt.store.release(task.id, not_before=rt.clock.now() + delay, error=reason)
             log.info("retry_scheduled", job=task.job, task=task.key, error=reason,
                      attempt=attempt, wait=round(delay, 2))

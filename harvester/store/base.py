@@ -23,8 +23,8 @@ returns only after its own change is durable in the database.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Protocol
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any, Protocol
 
 from harvester.core.model import JobStats, NewTask, PageCommit, Task
 
@@ -44,8 +44,21 @@ class Store(Protocol):
         """Add tasks; a (job, key) already present is left unchanged. Returns how many were new."""
         ...
 
-    async def claim(self, worker: str, now: float, lease: float, limit: int = 1) -> list[Task]:
-        """Claim up to ``limit`` due pending tasks, highest priority first, oldest first."""
+    async def claim(
+        self,
+        worker: str,
+        now: float,
+        lease: float,
+        limit: int = 1,
+        *,
+        skip: Collection[tuple[str, str]] = (),
+        jobs: Collection[str] | None = None,
+    ) -> list[Task]:
+        """Claim up to ``limit`` due pending tasks, highest priority first, oldest first.
+
+        ``skip`` leaves out tasks whose ``(endpoint, auth)`` bucket is closed right now, so a
+        waiting bucket never holds a worker; ``jobs`` limits the claim to this run's jobs.
+        """
         ...
 
     async def commit_page(self, commit: PageCommit) -> None:
@@ -76,10 +89,26 @@ class Store(Protocol):
         """Progress per job, for status and the demo summary."""
         ...
 
-    async def pending_count(self) -> int:
-        """Tasks pending or claimed (the queue depth)."""
+    async def pending_count(self, jobs: Collection[str] | None = None) -> int:
+        """Tasks pending or claimed (the queue depth), of ``jobs`` if given."""
         ...
 
-    async def next_due(self) -> float | None:
-        """Earliest ``not_before`` among pending tasks, or None if there are none."""
+    async def next_due(self, jobs: Collection[str] | None = None) -> float | None:
+        """Earliest ``not_before`` among pending tasks (of ``jobs``), or None if there are none."""
+        ...
+
+    async def ledger_entries(self, since: float) -> list[dict[str, Any]]:
+        """Settled charges at or after ``since``, oldest first (``LedgerEntry.to_dict`` shape)."""
+        ...
+
+    async def add_ledger(self, entries: Sequence[Mapping[str, Any]]) -> None:
+        """Persist charges settled outside a page commit (a request that failed but may be billed)."""
+        ...
+
+    async def get_state(self, key: str) -> Any:
+        """A saved JSON document (engine state), or None."""
+        ...
+
+    async def put_state(self, key: str, value: Any) -> None:
+        """Save a JSON document under ``key``, replacing any earlier one."""
         ...

@@ -59,7 +59,7 @@ import contextlib
 import functools
 import json
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -219,13 +219,27 @@ class SqliteStore:
             return 0
         return await self._submit(lambda conn: _insert_tasks(conn, tasks))
 
-    async def claim(self, worker: str, now: float, lease: float, limit: int = 1) -> list[Task]:
+    async def claim(
+        self,
+        worker: str,
+        now: float,
+        lease: float,
+        limit: int = 1,
+        *,
+        skip: Collection[tuple[str, str]] = (),
+        jobs: Collection[str] | None = None,
+    ) -> list[Task]:
         if limit < 1:
             return []
-        args = {"worker": worker, "now": now, "lease_until": now + lease, "limit": limit}
+        args: dict[str, Any] = {"worker": worker, "now": now, "lease_until": now + lease, "limit": limit}
+        query = _Q["claim_tasks"]
+        if skip or jobs is not None:
+            query = _Q["claim_tasks_filtered"]
+            args["skip"] = json.dumps([f"{e} {a}" for e, a in skip])
+            args["jobs"] = None if jobs is None else json.dumps(sorted(jobs))
 
         def apply(conn: sqlite3.Connection) -> list[Task]:
-            rows = conn.execute(_Q["claim_tasks"], args).fetchall()
+            rows = conn.execute(query, args).fetchall()
             rows.sort(key=lambda r: (-r[6], r[0]))
             return [_task(row) for row in rows]
 
@@ -273,14 +287,41 @@ class SqliteStore:
             for job, tasks, pending, claimed, done, failed, pages, items, last_error in rows
         ]  # fmt: skip
 
-    async def pending_count(self) -> int:
-        rows = await self._read(_Q["pending_count"])
+    async def pending_count(self, jobs: Collection[str] | None = None) -> int:
+        if jobs is None:
+            rows = await self._read(_Q["pending_count"])
+        else:
+            rows = await self._read(_Q["pending_count_jobs"], {"jobs": json.dumps(sorted(jobs))})
         return int(rows[0][0])
 
-    async def next_due(self) -> float | None:
-        rows = await self._read(_Q["next_due"])
+    async def next_due(self, jobs: Collection[str] | None = None) -> float | None:
+        if jobs is None:
+            rows = await self._read(_Q["next_due"])
+        else:
+            rows = await self._read(_Q["next_due_jobs"], {"jobs": json.dumps(sorted(jobs))})
         value = rows[0][0]
         return None if value is None else float(value)
+
+    async def ledger_entries(self, since: float) -> list[dict[str, Any]]:
+        rows = await self._read(_Q["ledger_since"], {"since": since})
+        return [
+            {"at": at, "run": run, "job": job, "route": route, "day": day, "micros": micros,
+             "reserved": reserved, "keys": json.loads(keys)}
+            for at, run, job, route, day, micros, reserved, keys in rows
+        ]  # fmt: skip
+
+    async def add_ledger(self, entries: Sequence[Mapping[str, Any]]) -> None:
+        if entries:
+            rows = list(entries)
+            await self._submit(lambda conn: _insert_ledger(conn, rows))
+
+    async def get_state(self, key: str) -> Any:
+        rows = await self._read(_Q["get_kv"], {"key": key})
+        return json.loads(rows[0][0]) if rows else None
+
+    async def put_state(self, key: str, value: Any) -> None:
+        text = json.dumps(value, separators=(",", ":"), sort_keys=True)
+        await self._submit(lambda conn: conn.execute(_Q["put_kv"], {"key": key, "value": text}))
 
     # -- machinery -------------------------------------------------------------------------
 
@@ -290,12 +331,12 @@ class SqliteStore:
             return fn(*args)
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
-    async def _read(self, sql: str) -> list[Any]:
+    async def _read(self, sql: str, args: Mapping[str, Any] | None = None) -> list[Any]:
         conn = self._require_open()
 
         def run() -> list[Any]:
             try:
-                return conn.execute(sql).fetchall()
+                return conn.execute(sql, args or {}).fetchall()
             except sqlite3.Error as exc:
                 raise self._store_error(exc) from exc
 
@@ -460,6 +501,16 @@ def _commit_page(conn: sqlite3.Connection, commit: PageCommit) -> None:
         conn.execute(_Q["set_output_length"], {"job": commit.output_job, "length": commit.output_offset})
     if commit.spawn:
         _insert_tasks(conn, commit.spawn)
+    if commit.ledger is not None:
+        _insert_ledger(conn, [commit.ledger])
+
+
+def _insert_ledger(conn: sqlite3.Connection, entries: Sequence[Mapping[str, Any]]) -> None:
+    for e in entries:
+        row = dict(e)
+        row["keys"] = json.dumps(row.get("keys", []), separators=(",", ":"))
+        row.setdefault("reserved", 0)
+        conn.execute(_Q["insert_ledger"], row)
 
 
 def _release_apply(

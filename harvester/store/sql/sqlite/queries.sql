@@ -26,6 +26,21 @@ WHERE id IN (
 RETURNING id, job, key, endpoint, path_params, params, priority, auth, write,
           cursor, pages, items, attempts, last_error
 
+-- claim_tasks_filtered --
+-- As claim_tasks, leaving out closed buckets (endpoint, auth) and jobs outside this run.
+UPDATE tasks
+SET state = 'claimed', claimed_by = :worker, lease_until = :lease_until
+WHERE id IN (
+    SELECT id FROM tasks INDEXED BY tasks_claim
+    WHERE state = 'pending' AND not_before <= :now
+      AND (endpoint || ' ' || auth) NOT IN (SELECT value FROM json_each(:skip))
+      AND (:jobs IS NULL OR job IN (SELECT value FROM json_each(:jobs)))
+    ORDER BY priority DESC, id
+    LIMIT :limit
+)
+RETURNING id, job, key, endpoint, path_params, params, priority, auth, write,
+          cursor, pages, items, attempts, last_error
+
 -- commit_page --
 -- Guarded by state: a second commit of the same claim (or one after release/recover) changes
 -- nothing, and the caller turns rowcount 0 into ClaimLost.
@@ -87,3 +102,24 @@ SELECT coalesce(sum(pending + claimed), 0) FROM jobs
 
 -- next_due --
 SELECT min(not_before) FROM tasks WHERE state = 'pending'
+
+-- pending_count_jobs --
+SELECT coalesce(sum(pending + claimed), 0) FROM jobs WHERE job IN (SELECT value FROM json_each(:jobs))
+
+-- next_due_jobs --
+SELECT min(not_before) FROM tasks
+WHERE state = 'pending' AND job IN (SELECT value FROM json_each(:jobs))
+
+-- insert_ledger --
+INSERT INTO ledger (at, run, job, route, day, micros, reserved, keys)
+VALUES (:at, :run, :job, :route, :day, :micros, :reserved, :keys)
+
+-- ledger_since --
+SELECT at, run, job, route, day, micros, reserved, keys FROM ledger WHERE at >= :since ORDER BY id
+
+-- get_kv --
+SELECT value FROM kv WHERE key = :key
+
+-- put_kv --
+INSERT INTO kv (key, value) VALUES (:key, :value)
+ON CONFLICT (key) DO UPDATE SET value = excluded.value
