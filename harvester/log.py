@@ -35,6 +35,24 @@ def _scrub(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[s
     return event
 
 
+class _StderrLogger:
+    """Writes each line to the *current* ``sys.stderr`` (or a fixed stream), looked up per call.
+
+    structlog's PrintLogger binds its file once; a stream swapped later (pytest's capture, a
+    daemon redirect) would then be written after it closed.
+    """
+
+    def __init__(self, stream: TextIO | None) -> None:
+        self._stream = stream
+
+    def msg(self, message: str) -> None:
+        out = self._stream or sys.stderr
+        out.write(message + "\n")
+        out.flush()
+
+    log = debug = info = warn = warning = error = critical = exception = fatal = msg
+
+
 def configure(*, json: bool | None = None, level: int = logging.INFO, stream: TextIO | None = None) -> None:
     """Configure structlog once per process. ``json=None`` picks JSON unless ``stream`` is a TTY."""
     out = stream or sys.stderr
@@ -51,6 +69,6 @@ def configure(*, json: bool | None = None, level: int = logging.INFO, stream: Te
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=out),
+        logger_factory=lambda *_: _StderrLogger(stream),
         cache_logger_on_first_use=False,
     )
