@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,24 +53,29 @@ class RunResult:
         return any(j.failed for j in self.jobs) or (self.stop is not None and not self.stop.clean)
 
 
-async def harvest(
+@asynccontextmanager
+async def open_runtime(
     config: Config,
     specs: Sequence[JobSpec],
     *,
-    clock: Clock | None = None,
+    clock: Clock,
     base_url: str | None = None,
     max_usd: float | None = None,
     bearer: str | None = None,
-    handle_signals: bool = False,
-    on_runtime: Callable[[Runtime], None] | None = None,
-) -> RunResult:
-    """Harvest ``specs`` to completion (or until stopped); returns the run's figures."""
-    clock = clock or LoopClock()
+    recover: bool = True,
+) -> AsyncIterator[Runtime]:
+    """Everything a pool of workers needs, opened and restored; saved and closed on exit.
+
+    On entry: open the store, put back claims a dead process left (single host), enqueue the
+    jobs' tasks (idempotent), cut output files back to their committed lengths, and restore the
+    engines (buckets, cap, ledger). On exit, whatever happened: save the engines' state, close
+    the output files and the store. Used by ``harvest`` (one run) and the daemon.
+    """
     store = open_store(config.harvest.state)
     await store.open()
     outputs = OutputFiles(Path(config.harvest.output_dir), fsync=config.harvest.fsync)
     try:
-        recovered = await store.recover()
+        recovered = await store.recover() if recover else 0
         await store.enqueue([t for s in specs for t in plan.plan_job(s)])
         known = {j.job for j in await store.job_stats()} | {s.name for s in specs}
         truncated = outputs.prepare(await store.output_offsets(), known)
@@ -90,25 +96,43 @@ async def harvest(
                 clock=clock, store=store, outputs=outputs, client=client, gates=gates,
                 specs=specs_by_name, signals=RunSignals(),
                 lease=config.harvest.lease_seconds, max_attempts=config.harvest.max_attempts,
-                jobs=frozenset(specs_by_name),
+                jobs=frozenset(specs_by_name), recovered=recovered, truncated=truncated,
             )
-            if on_runtime is not None:
-                on_runtime(rt)
-            async with anyio.create_task_group() as tg:
-                if handle_signals:
-                    tg.start_soon(_stop_on_signals, rt.signals)
-                try:
-                    await run_pool(rt, config.harvest.workers)
-                finally:
-                    for key, value in gates.export().items():
-                        await store.put_state(key, value)
-                tg.cancel_scope.cancel()
-        jobs = await store.job_stats()
-        return RunResult(stats=rt.stats, jobs=jobs, stop=rt.signals.stop, gates=gates,
-                         recovered=recovered, truncated=truncated)
+            try:
+                yield rt
+            finally:
+                for key, value in gates.export().items():
+                    await store.put_state(key, value)
     finally:
         outputs.close()
         await store.close()
+
+
+async def harvest(
+    config: Config,
+    specs: Sequence[JobSpec],
+    *,
+    clock: Clock | None = None,
+    base_url: str | None = None,
+    max_usd: float | None = None,
+    bearer: str | None = None,
+    handle_signals: bool = False,
+    on_runtime: Callable[[Runtime], None] | None = None,
+) -> RunResult:
+    """Harvest ``specs`` to completion (or until stopped); returns the run's figures."""
+    clock = clock or LoopClock()
+    async with open_runtime(config, specs, clock=clock, base_url=base_url, max_usd=max_usd,
+                            bearer=bearer) as rt:
+        if on_runtime is not None:
+            on_runtime(rt)
+        async with anyio.create_task_group() as tg:
+            if handle_signals:
+                tg.start_soon(_stop_on_signals, rt.signals)
+            await run_pool(rt, config.harvest.workers)
+            tg.cancel_scope.cancel()
+        jobs = await rt.store.job_stats()
+        return RunResult(stats=rt.stats, jobs=jobs, stop=rt.signals.stop, gates=rt.gates,
+                         recovered=rt.recovered, truncated=rt.truncated)
 
 
 async def _stop_on_signals(signals: RunSignals) -> None:

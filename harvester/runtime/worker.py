@@ -51,6 +51,9 @@ class Runtime:
     max_attempts: int = 8
     backoff: Backoff = field(default_factory=lambda: Backoff(random.Random(0)))
     jobs: frozenset[str] | None = None
+    exit_when_drained: bool = True  # a run ends when the queue is empty; a daemon waits
+    recovered: int = 0
+    truncated: dict[str, int] = field(default_factory=dict)
     worker_prefix: str = ""
     idle_poll: float = 5.0
 
@@ -78,7 +81,7 @@ class Worker:
     async def _wait_for_work(self) -> bool:
         """Sleep until something may be claimable; False when the queue is drained."""
         rt = self.rt
-        if await rt.store.pending_count(rt.jobs) == 0:
+        if rt.exit_when_drained and await rt.store.pending_count(rt.jobs) == 0:
             rt.signals.notify()  # wake the others so they see it too
             return False
         now = rt.clock.now()
