@@ -85,9 +85,12 @@ class Worker:
             rt.signals.notify()  # wake the others so they see it too
             return False
         now = rt.clock.now()
-        wake = [t for t in (await rt.store.next_due(rt.jobs), rt.gates.next_reopen(now)) if t is not None]
+        # A task already due but not claimable sits in a closed bucket: its bucket's reopening,
+        # not its own ``not_before``, is what to wait for (else this would spin).
+        wake = [t for t in (await rt.store.next_due(rt.jobs), rt.gates.next_reopen(now))
+                if t is not None and t > now]
         timeout = min([t - now for t in wake] + [rt.idle_poll])
-        await rt.signals.wait(max(timeout, 0.0) + 1e-3)
+        await rt.signals.wait(timeout + 1e-3)
         return True
 
     async def step(self, task: Task) -> None:
