@@ -14,6 +14,7 @@ reopens, so a waiting bucket never holds back another that has room.
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import assert_never
@@ -53,6 +54,8 @@ class Runtime:
     jobs: frozenset[str] | None = None
     exit_when_drained: bool = True  # a run ends when the queue is empty; a daemon waits
     recovered: int = 0
+    in_flight: int = 0  # tasks some worker of this process holds right now
+    park_horizon: float = 3600.0  # a run ends when nothing can proceed sooner than this
     truncated: dict[str, int] = field(default_factory=dict)
     worker_prefix: str = ""
     idle_poll: float = 5.0
@@ -76,7 +79,11 @@ class Worker:
                 if not await self._wait_for_work():
                     return
                 continue
-            await self.step(claimed[0])
+            rt.in_flight += 1
+            try:
+                await self.step(claimed[0])
+            finally:
+                rt.in_flight -= 1
 
     async def _wait_for_work(self) -> bool:
         """Sleep until something may be claimable; False when the queue is drained."""
@@ -85,6 +92,14 @@ class Worker:
             rt.signals.notify()  # wake the others so they see it too
             return False
         now = rt.clock.now()
+        if rt.exit_when_drained and rt.in_flight == 0:
+            due = await rt.store.next_due(rt.jobs)
+            if due is not None and due > now + rt.park_horizon:
+                # Only parked work is left (a monthly cap, a distant 24-hour reset): a run ends
+                # here, cleanly; a later run (or the daemon) picks the tasks up when they are due.
+                when = datetime.fromtimestamp(due, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+                rt.signals.request_stop(StopReason(f"the remaining tasks wait until {when}"))
+                return False
         # A task already due but not claimable sits in a closed bucket: its bucket's reopening,
         # not its own ``not_before``, is what to wait for (else this would spin).
         wake = [t for t in (await rt.store.next_due(rt.jobs), rt.gates.next_reopen(now))
