@@ -74,9 +74,19 @@ def _parser() -> argparse.ArgumentParser:
     sb.add_argument("--latency", type=float, default=0.0, help="seconds added to each response")
     sb.add_argument("--window", type=float, default=None, help="rate-limit window seconds")
 
-    st = sub.add_parser("status", help="progress per job from the state store")
+    st = sub.add_parser("status", help="jobs, buckets, spend and cap from the state store")
     common(st)
     st.add_argument("--json", action="store_true", help="machine-readable output")
+
+    rp = sub.add_parser("report", help="spend and resources by UTC day, endpoint and job")
+    common(rp, jobs=False)
+    rp.add_argument("--format", choices=["table", "csv", "json"], default="table")
+
+    pl = sub.add_parser("plan", help="estimate requests, cost, time and cap use before spending")
+    common(pl)
+    pl.add_argument("--json", action="store_true", help="machine-readable output")
+    pl.add_argument("--probe", action="store_true",
+                    help="buy the volumes first (counts per search, a user lookup per 100 users)")
     return p
 
 
@@ -136,10 +146,18 @@ def _dispatch(args: argparse.Namespace) -> int:
         return serve_sandbox(args)
     config = load_config(_config_path(args))
     if args.command == "status":
-        from harvester.runtime.report import print_status
+        from harvester.runtime.status import print_status
 
         return print_status(config, as_json=args.json)
-    specs = load_jobs(_job_paths(args))
+    if args.command == "report":
+        from harvester.runtime.usage import report_command
+
+        return report_command(config, args.format)
+    specs = load_jobs(_job_paths(args), config=config)
+    if args.command == "plan":
+        from harvester.runtime.plan_cmd import plan_command
+
+        return int(plan_command(config, specs, as_json=args.json, probe=args.probe))
     if args.command == "run":
         from harvester.runtime.run_cmd import run_command
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -10,10 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from harvester.clock import run as run_loop
-from harvester.config import Config
 from harvester.core.model import JobSpec, JobStats
-from harvester.store import open_store
 
 USER_KINDS = frozenset({"followers", "following", "lookup_users"})
 
@@ -53,29 +49,3 @@ def print_summary(
     con.print(table)
     spend = "n/a" if spend_usd is None else f"${spend_usd:,.3f}"
     con.print(f"requests: {requests}   429s: {too_many}   simulated spend: {spend}")
-
-
-def print_status(config: Config, *, as_json: bool) -> int:
-    """``harvester status``: progress per job, read straight from the store."""
-
-    async def read() -> list[JobStats]:
-        store = open_store(config.harvest.state)
-        await store.open()
-        try:
-            return await store.job_stats()
-        finally:
-            await store.close()
-
-    jobs = run_loop(read)
-    rows = summary_rows(jobs, {})
-    if as_json:
-        print(json.dumps({"jobs": rows}, indent=2, sort_keys=True))
-        return 0
-    table = Table(title=f"harvester status ({config.harvest.state})")
-    for col in ("job", "state", "tasks", "done", "failed", "pages", "items", "last error"):
-        table.add_column(col)
-    for j in jobs:
-        table.add_row(j.job, j.state, str(j.tasks), str(j.done), str(j.failed), str(j.pages),
-                      str(j.items), (j.last_error or "")[:70])
-    _console().print(table)
-    return 0

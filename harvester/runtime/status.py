@@ -1,0 +1,120 @@
+"""``harvester status``: jobs, rate-limit buckets, money and cap, read from the state store.
+
+Everything comes from the store, so status works from another process while a run or the
+daemon is going (SQLite in WAL mode lets readers in beside the writer). The engines are rebuilt
+from what the store keeps (bucket state, the ledger's charges, the cap counts) and asked for a
+snapshot at the wall clock's ``now``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from harvester.clock import run as run_loop
+from harvester.clock import wall_time
+from harvester.config import Config
+from harvester.core import budget as money
+from harvester.core import cap as capmod
+from harvester.core import pricing, ratelimit
+from harvester.errors import StoreError
+from harvester.runtime.gates import STATE_CAP, STATE_LIMITS
+from harvester.store import open_store
+
+
+async def collect_status(config: Config, now: float) -> dict[str, Any]:
+    """Every figure ``harvester status --json`` prints."""
+    state = config.harvest.state
+    store = open_store(state)
+    await store.open()
+    try:
+        jobs = await store.job_stats()
+        saved_limits = await store.get_state(STATE_LIMITS)
+        saved_cap = await store.get_state(STATE_CAP)
+        entries = [money.LedgerEntry.from_dict(e) for e in await store.ledger_entries(0.0)]
+        queue = await store.pending_count()
+    finally:
+        await store.close()
+    limits = ratelimit.RateLimits(window=config.limits.window_seconds)
+    if saved_limits:
+        limits.load_state(saved_limits)
+    b = config.budget
+    budget = money.Budget(max_usd_per_run=b.max_usd_per_run, spending_limit_usd=b.spending_limit_usd,
+                          cycle_start_day=b.cycle_start_day, balance_usd=b.balance_usd, warn_at=b.warn_at)
+    last_run = entries[-1].run if entries else "none"
+    ledger = money.Ledger.replay(budget, entries, run=last_run)
+    cap_cfg = capmod.CapConfig(limit=config.cap.monthly_posts, routes=frozenset(config.cap.capped_endpoints),
+                               cycle_start_day=b.cycle_start_day)
+    cap = capmod.CapTracker.load_state(cap_cfg, saved_cap) if saved_cap else capmod.CapTracker(cap_cfg)
+    return {
+        "state": state,
+        "queue_depth": queue,
+        "jobs": [
+            {"job": j.job, "state": j.state, "tasks": j.tasks, "done": j.done, "failed": j.failed,
+             "pending": j.pending, "pages": j.pages, "items": j.items, "last_error": j.last_error}
+            for j in jobs
+        ],
+        "buckets": [
+            {"route": f.route, "auth": f.auth, "limit": f.limit, "remaining": f.remaining,
+             "reset": f.reset, "sent": f.sent, "429s": f.rejected, "stopped_until": f.stopped_until}
+            for f in limits.snapshot(now)
+        ],
+        "budget": {**ledger.status(now).to_json(), "last_run": last_run},
+        "cap": cap.status(now).to_json(),
+    }
+
+
+def _ts(t: float | None, now: float) -> str:
+    if t is None:
+        return "-"
+    delta = t - now
+    return f"in {delta:,.0f}s" if delta > 0 else "passed"
+
+
+def print_status(config: Config, *, as_json: bool) -> int:
+    """Print the status as tables, or as JSON for scripts."""
+    now = wall_time()
+    state = config.harvest.state
+    if "://" not in state and not Path(state).exists():
+        raise StoreError(f"{state}: no state store here yet (nothing has been run with this config)")
+    data = run_loop(lambda: collect_status(config, now))
+    if as_json:
+        print(json.dumps(data, indent=2, sort_keys=True, default=str))
+        return 0
+    con = Console(file=sys.stdout, width=130, highlight=False)
+    jobs = Table(title=f"jobs ({data['state']}; queue depth {data['queue_depth']})")
+    for col in ("job", "state", "tasks", "done", "failed", "pages", "items", "last error"):
+        jobs.add_column(col)
+    for j in data["jobs"]:
+        jobs.add_row(j["job"], j["state"], str(j["tasks"]), str(j["done"]), str(j["failed"]),
+                     str(j["pages"]), str(j["items"]), (j["last_error"] or "")[:60])
+    con.print(jobs)
+    if data["buckets"]:
+        buckets = Table(title="rate-limit buckets")
+        for col in ("route", "auth", "limit", "remaining", "reset", "sent", "429s"):
+            buckets.add_column(col)
+        for bk in data["buckets"]:
+            buckets.add_row(bk["route"], bk["auth"], str(bk["limit"]),
+                            "-" if bk["remaining"] is None else str(bk["remaining"]),
+                            _ts(bk["reset"], now), str(bk["sent"]), str(bk["429s"]))
+        con.print(buckets)
+    money_ = data["budget"]
+    con.print(
+        f"spend: today ${money_.get('spent_today_usd', 0):,.3f}  last run ${money_.get('spent_run_usd', 0):,.3f}"
+        f"  this cycle ${money_.get('spent_cycle_usd', 0):,.3f}"
+    )
+    for w in money_.get("warnings", []):
+        con.print(f"warning: {w.get('message', w)}")
+    cap = data["cap"]
+    con.print(f"post cap: {cap['used']:,} of {cap['cap']:,} used this cycle")
+    return 0
+
+
+def usd(micros: int) -> str:
+    """Dollars for tables."""
+    return f"${pricing.micros_to_usd(micros):,.3f}"
