@@ -10,6 +10,12 @@ A naive baseline runs in the same process on a smaller count: the same store wit
 a straightforward "one call, one transaction" store does. The ratio is what group commit buys.
 
 Targets (2 cores): >= 20,000 enqueues/s, >= 5,000 claims+completes/s, peak RSS < 300 MB.
+
+PostgreSQL (``--backend postgresql --url URL --processes 1|2|4``): the tasks (default 100k) are
+enqueued into a fresh schema, then ``--processes`` OS processes, each with its own
+``PostgresStore`` and ``--workers`` workers, drain the queue together from one start time; the
+schema is dropped afterwards. An SQLite run on the same task count is measured in the same run,
+for comparison. Printed: enqueue/s, claim+complete/s over all processes, peak RSS per process.
 """
 
 from __future__ import annotations
@@ -25,13 +31,20 @@ if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
 import argparse
 import asyncio
 import itertools
+import multiprocessing
 import resource
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
+import asyncpg
+
 from harvester.core.model import NewTask, PageCommit
+from harvester.store.base import Store
+from harvester.store.postgres import PostgresStore, redact_url
 from harvester.store.sqlite import SqliteStore
 
 JOBS = 10
@@ -90,41 +103,51 @@ class StallMonitor:
         return lags[int(len(lags) * 0.99)] * 1000, lags[-1] * 1000
 
 
+async def enqueue_all(store: Store, tasks: int, chunk: int) -> int:
+    stream = new_tasks(tasks)
+    added = 0
+    while batch := list(itertools.islice(stream, chunk)):
+        added += await store.enqueue(batch)
+    return added
+
+
+async def drain(store: Store, now: float, workers: int, claim_limit: int) -> int:
+    """Claim and complete until the queue is empty; returns how many tasks were completed."""
+    offsets = dict.fromkeys((f"job{j}" for j in range(JOBS)), 0)
+    completed = 0
+
+    async def worker(name: str) -> None:
+        nonlocal completed
+        while claimed := await store.claim(name, now, 300.0, claim_limit):
+            for task in claimed:
+                offsets[task.job] += 180  # the page's bytes, appended and fsynced
+                commit = PageCommit(
+                    task_id=task.id, next_cursor=None, items=1,
+                    output_job=task.job, output_offset=offsets[task.job],
+                )  # fmt: skip
+                await store.commit_page(commit)
+                completed += 1
+
+    async with asyncio.TaskGroup() as group:
+        for w in range(workers):
+            group.create_task(worker(f"w{w}"))
+    return completed
+
+
 async def run_queue(store: SqliteStore, *, tasks: int, workers: int, chunk: int, claim_limit: int) -> Figures:
     await store.open()
     monitor = StallMonitor()
     watcher = asyncio.create_task(monitor.run())
     try:
         started = time.perf_counter()
-        stream = new_tasks(tasks)
-        added = 0
-        while batch := list(itertools.islice(stream, chunk)):
-            added += await store.enqueue(batch)
+        added = await enqueue_all(store, tasks, chunk)
         enqueue_s = time.perf_counter() - started
         enqueue_stall = monitor.take()
         assert added == tasks, (added, tasks)
 
-        now = time.time()
-        offsets = dict.fromkeys((f"job{j}" for j in range(JOBS)), 0)
-        completed = 0
-
-        async def worker(name: str) -> None:
-            nonlocal completed
-            while claimed := await store.claim(name, now, 300.0, claim_limit):
-                for task in claimed:
-                    offsets[task.job] += 180  # the page's bytes, appended and fsynced
-                    commit = PageCommit(
-                        task_id=task.id, next_cursor=None, items=1,
-                        output_job=task.job, output_offset=offsets[task.job],
-                    )  # fmt: skip
-                    await store.commit_page(commit)
-                    completed += 1
-
         tx0, ops0 = store.transactions, store.operations
         started = time.perf_counter()
-        async with asyncio.TaskGroup() as group:
-            for w in range(workers):
-                group.create_task(worker(f"w{w}"))
+        completed = await drain(store, time.time(), workers, claim_limit)
         complete_s = time.perf_counter() - started
         complete_stall = monitor.take()
         assert completed == tasks, (completed, tasks)
@@ -154,9 +177,82 @@ def report(label: str, f: Figures) -> None:
     )
 
 
+# -- PostgreSQL: several processes on one schema -----------------------------------------------
+
+
+def _drain_process(
+    url: str, schema: str, workers: int, claim_limit: int, start_at: float
+) -> tuple[int, float, float]:
+    """One process (spawned): open a store, wait for the common start, drain. -> (done, end, RSS)."""
+
+    async def run() -> tuple[int, float]:
+        store = PostgresStore(url, schema=schema, pool_size=workers)
+        await store.open()
+        try:
+            await asyncio.sleep(max(0.0, start_at - time.time()))
+            done = await drain(store, time.time(), workers, claim_limit)
+            return done, time.time()
+        finally:
+            await store.close()
+
+    done, end = asyncio.run(run())
+    return done, end, peak_rss_mb()
+
+
+async def run_postgres(args: argparse.Namespace, tasks: int) -> None:
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    store = PostgresStore(args.url, schema=schema, pool_size=args.workers)
+    await store.open()
+    try:
+        started = time.perf_counter()
+        added = await enqueue_all(store, tasks, args.chunk)
+        enqueue_s = time.perf_counter() - started
+        assert added == tasks, (added, tasks)
+        spawn = multiprocessing.get_context("spawn")
+        start_at = time.time() + 3.0  # time for every process to start and connect
+        with ProcessPoolExecutor(args.processes, mp_context=spawn) as pool:
+            futures = [
+                pool.submit(_drain_process, args.url, schema, args.workers, args.claim_limit, start_at)
+                for _ in range(args.processes)
+            ]
+            results = [await asyncio.wrap_future(f) for f in futures]
+        complete_s = max(end for _, end, _ in results) - start_at
+        completed = sum(done for done, _, _ in results)
+        assert completed == tasks, (completed, tasks)
+        assert await store.pending_count() == 0
+    finally:
+        await store.close()
+        conn = await asyncpg.connect(args.url)
+        try:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        finally:
+            await conn.close()
+    share = ", ".join(f"{done:,}" for done, _, _ in results)
+    rss = ", ".join(f"{r:.0f}" for _, _, r in results)
+    print(
+        f"{'postgresql':<28} {tasks:>9,} tasks  enqueue {tasks / enqueue_s:>9,.0f}/s  "
+        f"claim+complete {tasks / complete_s:>8,.0f}/s  ({args.processes} processes x {args.workers} "
+        f"workers; tasks per process {share})"
+    )
+    print(f"peak RSS per drain process: {rss} MB; main process {peak_rss_mb():.0f} MB")
+
+
 async def main(args: argparse.Namespace) -> None:
-    if args.backend != "sqlite":
-        raise SystemExit(f"--backend {args.backend}: only sqlite is implemented")
+    if args.backend == "postgresql":
+        if not args.url:
+            raise SystemExit("--backend postgresql needs --url postgresql://...")
+        tasks = args.tasks or 100_000
+        print(f"postgresql {redact_url(args.url)}, {args.processes} processes x {args.workers} workers, "
+              f"claim limit {args.claim_limit}; sqlite beside it on the same task count")  # fmt: skip
+        with tempfile.TemporaryDirectory(dir=args.dir, prefix="harvester-bench-") as tmp:
+            sqlite = await run_queue(
+                SqliteStore(Path(tmp) / "grouped.db", thread=args.thread),
+                tasks=tasks, workers=args.workers, chunk=args.chunk, claim_limit=args.claim_limit,
+            )  # fmt: skip
+            report("sqlite (1 process)", sqlite)
+        await run_postgres(args, tasks)
+        return
+    args.tasks = args.tasks or 1_000_000
     with tempfile.TemporaryDirectory(dir=args.dir, prefix="harvester-bench-") as tmp:
         print(f"sqlite {args.workers} workers, claim limit {args.claim_limit}, "
               f"{'thread' if args.thread else 'inline'} mode, in {tmp}")  # fmt: skip
@@ -184,13 +280,16 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--tasks", type=int, default=1_000_000)
+    parser.add_argument("--tasks", type=int, default=None, help="default 1M (sqlite), 100k (postgresql)")
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--baseline-tasks", type=int, default=20_000)
     parser.add_argument("--chunk", type=int, default=2_000, help="tasks per enqueue call")
     parser.add_argument("--claim-limit", type=int, default=1, help="tasks per claim call")
     parser.add_argument("--thread", action="store_true", help="run sqlite3 on a dedicated thread")
+    parser.add_argument("--url", default=None, help="postgresql://... (--backend postgresql)")
+    parser.add_argument("--processes", type=int, choices=[1, 2, 4], default=1,
+                        help="drain processes (--backend postgresql)")  # fmt: skip
     parser.add_argument("--dir", default=None, help="where the state files go (default: a temp dir)")
     return parser.parse_args()
 

@@ -82,6 +82,10 @@ def _parser() -> argparse.ArgumentParser:
     common(rp, jobs=False)
     rp.add_argument("--format", choices=["table", "csv", "json"], default="table")
 
+    from harvester.runtime.daemon_cmd import add_daemon_parser
+
+    add_daemon_parser(sub)
+
     pl = sub.add_parser("plan", help="estimate requests, cost, time and cap use before spending")
     common(pl)
     pl.add_argument("--json", action="store_true", help="machine-readable output")
@@ -140,6 +144,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     from harvester.config import load_config
     from harvester.jobspec import load_jobs
 
+    if args.command == "daemon":
+        from harvester.runtime.daemon_cmd import daemon_command
+
+        return int(daemon_command(args))
     if args.command == "sandbox":
         from harvester.runtime.sandbox_cmd import serve_sandbox
 

@@ -36,8 +36,6 @@ from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, cast
 
-from croniter import croniter
-
 from harvester.config import APP_AUTH, Config, hint, quote_key
 from harvester.core.endpoints import (
     ARCHIVE_SEARCH,
@@ -53,6 +51,7 @@ from harvester.core.endpoints import (
     Endpoint,
 )
 from harvester.core.model import KINDS, JobSpec
+from harvester.core.schedule import Schedule, ScheduleError
 from harvester.errors import JobSpecError
 
 NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
@@ -439,9 +438,11 @@ class _JobReader:
         schedule = self.data.get("schedule")
         if schedule is not None:
             if not isinstance(schedule, str):
-                self.expect("schedule", schedule, "a cron expression string")
-            if not _valid_cron(schedule):
-                self.fail("schedule", f"is not a valid cron expression: {_show(schedule)}")
+                self.expect("schedule", schedule, "'every 15m' or a cron expression")
+            try:
+                Schedule.parse(schedule)
+            except ScheduleError as exc:
+                self.fail("schedule", str(exc))
             if mode == "once":
                 self.fail("schedule", "a schedule needs mode = 'poll'")
             extra["schedule"] = schedule
@@ -463,6 +464,3 @@ class _JobReader:
             extra["active_since"] = self.ids("active_since")
         return extra
 
-
-def _valid_cron(expr: str) -> bool:
-    return bool(croniter.is_valid(expr))

@@ -17,9 +17,12 @@ import structlog
 _SECRETS: list[str] = []
 
 
+MIN_SECRET_LENGTH = 8  # real tokens are 40-120 characters; scrubbing "t" would garble every line
+
+
 def register_secret(value: str) -> None:
-    """Never log ``value``."""
-    if value and value not in _SECRETS:
+    """Never log ``value`` (values too short to be a real credential are not scrubbed)."""
+    if len(value) >= MIN_SECRET_LENGTH and value not in _SECRETS:
         _SECRETS.append(value)
 
 

@@ -436,9 +436,9 @@ def test_user_expansion_on_user_kind_is_fine(tmp_path: Path) -> None:
         ('min_interval = "soon"', "min_interval", "must be seconds > 0 or a duration"),
         ("max_interval = 0", "max_interval", "must be seconds > 0"),
         ('mode = "forever"', "mode", "must be 'once' or 'poll'"),
-        ('schedule = "every day"', "schedule", "is not a valid cron expression"),
+        ('schedule = "every day"', "schedule", "expected 'every <duration>'"),
         ('mode = "once"\nschedule = "0 * * * *"', "schedule", "needs mode = 'poll'"),
-        ("schedule = 5", "schedule", "must be a cron expression string"),
+        ("schedule = 5", "schedule", "must be 'every 15m' or a cron expression"),
     ],
 )
 def test_reserved_keys_validated(tmp_path: Path, extra: str, key: str, expected: str) -> None:

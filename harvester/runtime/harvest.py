@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import anyio
@@ -30,6 +31,7 @@ from harvester.runtime.gates import Gates, build_gates
 from harvester.runtime.pool import run_pool
 from harvester.runtime.signals import RunSignals, StopReason
 from harvester.runtime.stats import RunStats
+from harvester.runtime.usage_poll import poll_usage
 from harvester.runtime.worker import Runtime
 from harvester.store import open_store
 from harvester.store.base import Store
@@ -98,6 +100,7 @@ async def open_runtime(
                 lease=config.harvest.lease_seconds, max_attempts=config.harvest.max_attempts,
                 jobs=frozenset(specs_by_name), recovered=recovered, truncated=truncated,
             )
+            await poll_usage(rt)
             try:
                 yield rt
             finally:
@@ -118,6 +121,7 @@ async def harvest(
     bearer: str | None = None,
     handle_signals: bool = False,
     on_runtime: Callable[[Runtime], None] | None = None,
+    watch: Callable[[Runtime], Coroutine[Any, Any, None]] | None = None,
 ) -> RunResult:
     """Harvest ``specs`` to completion (or until stopped); returns the run's figures."""
     clock = clock or LoopClock()
@@ -128,6 +132,8 @@ async def harvest(
         async with anyio.create_task_group() as tg:
             if handle_signals:
                 tg.start_soon(_stop_on_signals, rt.signals)
+            if watch is not None:
+                tg.start_soon(watch, rt)
             await run_pool(rt, config.harvest.workers)
             tg.cancel_scope.cancel()
         jobs = await rt.store.job_stats()

@@ -11,6 +11,7 @@ from harvester.config import Config
 from harvester.core.model import JobSpec
 from harvester.log import register_secret
 from harvester.runtime.harvest import RunResult, harvest
+from harvester.runtime.progress import show_progress
 from harvester.runtime.report import print_summary, summary_rows
 
 
@@ -23,7 +24,7 @@ def run_command(
     register_secret(config.bearer_token())  # fail fast (exit 2) if the token is missing
 
     async def main() -> RunResult:
-        return await harvest(config, specs, max_usd=max_usd, handle_signals=True)
+        return await harvest(config, specs, max_usd=max_usd, handle_signals=True, watch=show_progress)
 
     result = run_loop(main)
     report(result, specs, title="harvester run")

@@ -14,9 +14,9 @@ reopens, so a waiting bucket never holds back another that has room.
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import assert_never
 
 import structlog
@@ -92,18 +92,16 @@ class Worker:
             rt.signals.notify()  # wake the others so they see it too
             return False
         now = rt.clock.now()
-        if rt.exit_when_drained and rt.in_flight == 0:
-            due = await rt.store.next_due(rt.jobs)
-            if due is not None and due > now + rt.park_horizon:
-                # Only parked work is left (a monthly cap, a distant 24-hour reset): a run ends
-                # here, cleanly; a later run (or the daemon) picks the tasks up when they are due.
-                when = datetime.fromtimestamp(due, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
-                rt.signals.request_stop(StopReason(f"the remaining tasks wait until {when}"))
-                return False
         # A task already due but not claimable sits in a closed bucket: its bucket's reopening,
         # not its own ``not_before``, is what to wait for (else this would spin).
         wake = [t for t in (await rt.store.next_due(rt.jobs), rt.gates.next_reopen(now))
                 if t is not None and t > now]
+        if rt.exit_when_drained and rt.in_flight == 0 and wake and min(wake) > now + rt.park_horizon:
+            # Only parked work is left (a monthly cap, a distant 24-hour reset): a run ends here,
+            # cleanly; a later run (or the daemon) picks the tasks up when they are due.
+            when = datetime.fromtimestamp(min(wake), tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+            rt.signals.request_stop(StopReason(f"the remaining tasks wait until {when}"))
+            return False
         timeout = min([t - now for t in wake] + [rt.idle_poll])
         await rt.signals.wait(timeout + 1e-3)
         return True

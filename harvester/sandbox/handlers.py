@@ -50,7 +50,11 @@ class Api:
             return self.follows(route, path["id"], q)
         if route == T.USAGE:
             days = P.int_in("days", q.get("days"), 1, 90, 7)
-            return Result(self.ledger.usage_body(now, P.csv("usage.fields", q.get("usage.fields"), T.USAGE_FIELDS), days))
+            return Result(
+                self.ledger.usage_body(
+                    now, P.csv("usage.fields", q.get("usage.fields"), T.USAGE_FIELDS), days
+                )
+            )
         return self.lookup(route, path, q, now)
 
     # -- helpers -------------------------------------------------------------------------
@@ -58,7 +62,9 @@ class Api:
     def _token(self, q: Mapping[str, str], names: tuple[str, ...], key: str) -> PageToken | None:
         given = [n for n in names if n in q]
         if len(given) > 1:
-            raise P.invalid({n: q[n] for n in given}, "At most one of `pagination_token`, `next_token` may be provided")
+            raise P.invalid(
+                {n: q[n] for n in given}, "At most one of `pagination_token`, `next_token` may be provided"
+            )
         if not given:
             return None
         name = given[0]
@@ -88,7 +94,9 @@ class Api:
 
     def _user(self, uid: str, name: str = "id") -> User | Result:
         if not P.ID_RE.match(uid):
-            raise P.invalid({name: uid}, f"The `{name}` query parameter value [{uid}] does not match ^[0-9]{{1,19}}$")
+            raise P.invalid(
+                {name: uid}, f"The `{name}` query parameter value [{uid}] does not match ^[0-9]{{1,19}}$"
+            )
         user = self.world.by_id.get(uid)
         return user if user is not None else Result({"errors": [R.not_found("user", name, uid, False)]})
 
@@ -101,7 +109,9 @@ class Api:
             raise P.invalid({"query": []}, "The `query` query parameter can not be empty")
         limit = T.QUERY_MAX_LEN[route]
         if len(text) > limit:
-            raise P.invalid({"query": text}, f"The `query` query parameter value is not between 1 and {limit} characters")
+            raise P.invalid(
+                {"query": text}, f"The `query` query parameter value is not between 1 and {limit} characters"
+            )
         try:
             query = parse(text, self.world)
         except QueryError as e:
@@ -110,13 +120,19 @@ class Api:
         b = T.MAX_RESULTS[route]
         high = 100 if archive and "context_annotations" in tf else b.high
         n = P.int_in("max_results", q.get("max_results"), b.low, high, b.default)
-        start, end = P.time_param("start_time", q.get("start_time")), P.time_param("end_time", q.get("end_time"))
+        start, end = (
+            P.time_param("start_time", q.get("start_time")),
+            P.time_param("end_time", q.get("end_time")),
+        )
         since, until = P.id_param("since_id", q.get("since_id")), P.id_param("until_id", q.get("until_id"))
         for a, b_, x, y in (("start_time", "since_id", start, since), ("end_time", "until_id", end, until)):
             if x is not None and y is not None:
                 raise P.invalid({a: q[a], b_: q[b_]}, f"At most one of `{a}`, `{b_}` may be provided")
         if q.get("sort_order", "recency") not in ("recency", "relevancy"):
-            raise P.invalid({"sort_order": q["sort_order"]}, "The `sort_order` query parameter value is not one of [recency,relevancy]")
+            raise P.invalid(
+                {"sort_order": q["sort_order"]},
+                "The `sort_order` query parameter value is not one of [recency,relevancy]",
+            )
         key = request_key(route, text, start, end, since, until)
         token = self._token(q, ("next_token", "pagination_token"), key)
         at_ms = token.at_ms if token else int(now * 1000)
@@ -139,7 +155,9 @@ class Api:
             lo = max(lo, int(floor * 1000))
         hi = int(end * 1000) if end is not None else (at_ms - 30_000 if until is None else at_ms + 1)
         rng = self._range(lo, hi, at_ms, since, until, token)
-        page = page_posts(stream(self.world, replace(rng, match=query.match)), n, token)
+        page = page_posts(
+            stream(self.world, replace(rng, match=query.match, index=query.candidates)), n, token
+        )
         return self._tweet_page(route, page.items, page.more_older, page.more_newer, at_ms, key, q, False)
 
     @staticmethod
@@ -157,7 +175,10 @@ class Api:
         b = T.MAX_RESULTS[route]
         n = P.int_in("max_results", q.get("max_results"), b.low, b.high, b.default)
         exclude = P.csv("exclude", q.get("exclude"), frozenset({"replies", "retweets"}))
-        start, end = P.time_param("start_time", q.get("start_time")), P.time_param("end_time", q.get("end_time"))
+        start, end = (
+            P.time_param("start_time", q.get("start_time")),
+            P.time_param("end_time", q.get("end_time")),
+        )
         since, until = P.id_param("since_id", q.get("since_id")), P.id_param("until_id", q.get("until_id"))
         P.fields(route, q)
         if isinstance(user, Result):
@@ -236,7 +257,9 @@ class Api:
                 P.id_param("id", path["id"])
             for sid in ids:
                 u = self.world.by_id.get(sid)
-                users.append(u) if u else errs.append(R.not_found("user", "id" if single else "ids", sid, not single))
+                users.append(u) if u else errs.append(
+                    R.not_found("user", "id" if single else "ids", sid, not single)
+                )
         else:
             single = route == T.USER_BY_USERNAME
             pat, shape = P.USERNAME_RE, "^[A-Za-z0-9_]{1,15}$"

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 
-from harvester.sandbox.query import Matcher
+from harvester.sandbox.query import Candidates, Matcher
 from harvester.sandbox.world import Tweet, World, tweet_ms
 
 
@@ -73,7 +73,8 @@ def page_posts(stream: Iterable[Tweet], n: int, token: PageToken | None) -> Page
 class PostRange:
     """Which posts a paginated request covers: created in ``[lo_ms, hi_ms)``, ids strictly
     between ``min_id`` and ``max_id``, optionally one author's / mentioning one user, matching a
-    query, and (timelines) only among the ``cap`` most recent posts visible at ``vis_ms``."""
+    query, and (timelines) only among the ``cap`` most recent posts visible at ``vis_ms``.
+    ``index`` narrows each hour to the query's candidates before ``match`` runs."""
 
     lo_ms: int
     hi_ms: int
@@ -84,17 +85,18 @@ class PostRange:
     mention: int | None = None
     match: Matcher | None = None
     cap: int | None = None
+    index: Candidates | None = None
 
 
 def stream(world: World, r: PostRange) -> Iterator[Tweet]:
     """Posts of ``r``, newest first, reading only the hours the bounds allow."""
-    min_id = r.min_id
+    min_id, max_id, match = r.min_id, r.max_id, r.match
     if r.cap is not None:
-        recent = list(islice(world.scan(world.start_ms, r.vis_ms + 1, r.author, r.mention), r.cap))
-        if len(recent) == r.cap:
-            min_id = max(min_id, recent[-1].id - 1)
+        oldest = world.nth_newest(r.vis_ms, r.cap, r.author, r.mention)
+        if oldest is not None:
+            min_id = max(min_id, oldest.id - 1)
     lo = max(r.lo_ms, tweet_ms(min_id) if min_id else 0)
-    hi = min(r.hi_ms, r.vis_ms + 1, tweet_ms(r.max_id) + 1)
-    for t in world.scan(lo, hi, r.author, r.mention):
-        if min_id < t.id < r.max_id and (r.match is None or r.match(t)):
+    hi = min(r.hi_ms, r.vis_ms + 1, tweet_ms(max_id) + 1)
+    for t in world.scan(lo, hi, r.author, r.mention, r.index):
+        if min_id < t.id < max_id and (match is None or match(t)):
             yield t

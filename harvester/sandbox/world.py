@@ -13,7 +13,7 @@ import bisect
 import math
 import random
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from harvester.sandbox.config import SandboxConfig
@@ -41,26 +41,54 @@ class User:
     verified: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Tweet:
-    """One post. ``mentions`` are user indexes, in text order."""
+    """One post. ``words`` are its distinct lower-cased words (``@name`` for mentions), in text
+    order; ``mentions`` are user indexes, in text order."""
 
     id: int
     author: int
     created_ms: int
     text: str
-    words: frozenset[str]
+    words: tuple[str, ...]
     mentions: tuple[int, ...]
     lang: str
 
 
-@dataclass(frozen=True)
 class HourBucket:
-    """All posts of one hour, newest first, indexed by author and by mentioned user."""
+    """All posts of one hour, newest first, indexed by author and by mentioned user, and by word
+    for the words that searches have asked about (each filled on first use: one pass over the
+    hour, then a dict lookup for every later page or poll)."""
 
-    tweets: tuple[Tweet, ...]
-    by_author: dict[int, tuple[Tweet, ...]]
-    by_mention: dict[int, tuple[Tweet, ...]]
+    __slots__ = ("_by_word", "by_author", "by_mention", "tweets")
+
+    def __init__(self, tweets: tuple[Tweet, ...], by_author: dict[int, tuple[Tweet, ...]],
+                 by_mention: dict[int, tuple[Tweet, ...]]) -> None:  # fmt: skip
+        self.tweets = tweets
+        self.by_author = by_author
+        self.by_mention = by_mention
+        self._by_word: dict[str, tuple[Tweet, ...]] = {}
+
+    def word(self, word: str) -> tuple[Tweet, ...]:
+        """Posts containing the lower-cased ``word``, newest first."""
+        found = self._by_word.get(word)
+        if found is None:
+            found = self._by_word[word] = tuple(t for t in self.tweets if word in t.words)
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class HourCounts:
+    """How many posts of an hour each author wrote and each user was mentioned in: kept far longer
+    than the posts themselves, so a timeline can skip (or count through) hours without
+    regenerating them."""
+
+    by_author: dict[int, int]
+    by_mention: dict[int, int]
+
+
+_EMPTY_BUCKET = HourBucket((), {}, {})
+_EMPTY_COUNTS = HourCounts({}, {})
 
 
 def tweet_ms(tweet_id: int) -> int:
@@ -83,7 +111,8 @@ def _poisson(rng: random.Random, lam: float) -> int:
 class World:
     """Deterministic users, follows and posts for one :class:`SandboxConfig`."""
 
-    def __init__(self, cfg: SandboxConfig, cache_hours: int = 4096) -> None:
+    def __init__(self, cfg: SandboxConfig, cache_hours: int = 4096, cache_posts: int = 120_000,
+                 count_hours: int = 24 * 400) -> None:  # fmt: skip
         if not 1 <= cfg.users < 1 << USER_BITS:
             raise ValueError("users must be in [1, 2**22)")
         self.cfg = cfg
@@ -103,8 +132,16 @@ class World:
                 followers[t].append(v)
         # Newest follower first: later "follow events" (higher follower index) come first.
         self.followers: list[tuple[int, ...]] = [tuple(sorted(f, reverse=True)) for f in followers]
+        self._at = ["@" + u.username for u in self.users]
+        # Posts of recent hours, LRU, bounded both in hours and in posts held (a post with its
+        # share of the indexes is ~1 kB); per-hour counts, LRU too but ~100x smaller per hour.
         self._cache: OrderedDict[int, HourBucket] = OrderedDict()
-        self._cache_hours = cache_hours
+        self._cache_hours = max(1, cache_hours)
+        self._cache_posts = cache_posts
+        self._cached_posts = 0
+        self._counts: OrderedDict[int, HourCounts] = OrderedDict()
+        self._count_hours = max(1, count_hours)
+        self.generated = 0  # hours generated so far (a regenerated hour counts again)
 
     def _rng(self, *parts: object) -> random.Random:
         return random.Random(":".join(str(p) for p in (self.cfg.seed, *parts)))
@@ -174,84 +211,202 @@ class World:
 
     def hour(self, h: int) -> HourBucket:
         """All posts created in hour ``h`` (epoch ms // HOUR_MS), cached LRU."""
-        bucket = self._cache.get(h)
+        cache = self._cache
+        bucket = cache.get(h)
         if bucket is not None:
-            self._cache.move_to_end(h)
+            cache.move_to_end(h)
             return bucket
         bucket = self._generate_hour(h)
-        self._cache[h] = bucket
-        if len(self._cache) > self._cache_hours:
-            self._cache.popitem(last=False)
+        cache[h] = bucket
+        self._cached_posts += len(bucket.tweets)
+        while len(cache) > 1 and (len(cache) > self._cache_hours or self._cached_posts > self._cache_posts):
+            _, old = cache.popitem(last=False)
+            self._cached_posts -= len(old.tweets)
         return bucket
+
+    def counts(self, h: int) -> HourCounts:
+        """Posts per author and mentions per user in hour ``h`` (generating the hour if its
+        counts were never taken or have been dropped). Counts are dropped oldest-taken first,
+        and reading them does not refresh them: they are small and kept for many months."""
+        c = self._counts.get(h)
+        if c is None:
+            bucket = self.hour(h)
+            c = self._counts.get(h) or _counts_of(bucket)
+            self._remember_counts(h, c)
+        return c
+
+    def _count_for(self, h: int, author: int | None, mention: int | None) -> int | None:
+        """Known count of ``author``'s posts / posts mentioning ``mention`` in hour ``h``, or None
+        when the hour's counts are not at hand (or no author/mention filter applies)."""
+        c = self._counts.get(h)
+        if c is None:
+            return None
+        if author is not None:
+            return c.by_author.get(author, 0)
+        return None if mention is None else c.by_mention.get(mention, 0)
 
     def _generate_hour(self, h: int) -> HourBucket:
         if h * HOUR_MS < self.start_ms:
-            return HourBucket((), {}, {})
+            self._remember_counts(h, _EMPTY_COUNTS)
+            return _EMPTY_BUCKET
+        self.generated += 1
+        # One RNG per hour, drawn in a fixed order: every draw below must stay exactly as it is
+        # (same calls, same order) or the world changes. Locals only make it cheaper.
         rng, cfg, tweets = self._rng("hour", h), self.cfg, []
+        rand, sample, choices, randint = rng.random, rng.sample, rng.choices, rng.randint
+        choice, randrange = rng.choice, rng.randrange
+        vocab, cum, at = self.vocab, self._word_cum, self._at
+        mention_p, pop_cum, last = cfg.mention_probability, self._pop_cum, len(self.users) - 1
+        pop_total = pop_cum[-1]
+        bisect_right = bisect.bisect_right
+        base, span = h * HOUR_MS, range(HOUR_MS)
         for user in self.users:
             n = _poisson(rng, user.rate / 24)
             if not n:
                 continue
-            for off in rng.sample(range(HOUR_MS), min(n, 3000)):
-                ms = h * HOUR_MS + off
-                words = rng.choices(self.vocab, cum_weights=self._word_cum, k=rng.randint(4, 14))
+            idx = user.idx
+            for off in sample(span, min(n, 3000)):
+                ms = base + off
+                words = choices(vocab, cum_weights=cum, k=randint(4, 14))
                 mentions: list[int] = []
-                if rng.random() < cfg.mention_probability:
-                    for _ in range(rng.choice((1, 1, 2))):
-                        m = self.pick_user(rng.random())
-                        if m != user.idx and m not in mentions:
+                if rand() < mention_p:
+                    for _ in range(choice((1, 1, 2))):
+                        m = min(bisect_right(pop_cum, rand() * pop_total), last)
+                        if m != idx and m not in mentions:
                             mentions.append(m)
-                            words.insert(rng.randrange(len(words) + 1), "@" + self.users[m].username)
+                            words.insert(randrange(len(words) + 1), at[m])
                 text = " ".join(words)
-                tweets.append(
-                    Tweet(
-                        id=((ms - TWEPOCH_MS) << USER_BITS) | user.idx, author=user.idx, created_ms=ms,
-                        text=text, words=frozenset(w.lower() for w in words), mentions=tuple(mentions),
-                        lang=rng.choice(LANGS),
-                    )
-                )  # fmt: skip
-        tweets.sort(key=lambda t: t.id, reverse=True)
+                if mentions:  # vocabulary words are lower-case already; names are not
+                    words = [w.lower() if w[0] == "@" else w for w in words]
+                tweets.append(Tweet(((ms - TWEPOCH_MS) << USER_BITS) | idx, idx, ms, text,
+                                    tuple(dict.fromkeys(words)), tuple(mentions), choice(LANGS)))  # fmt: skip
+        tweets.sort(key=_tweet_id, reverse=True)
         by_author: dict[int, list[Tweet]] = {}
         by_mention: dict[int, list[Tweet]] = {}
         for t in tweets:
-            by_author.setdefault(t.author, []).append(t)
+            got = by_author.get(t.author)
+            if got is None:
+                by_author[t.author] = [t]
+            else:
+                got.append(t)
             for m in t.mentions:
                 by_mention.setdefault(m, []).append(t)
-        return HourBucket(
+        bucket = HourBucket(
             tuple(tweets),
             {k: tuple(v) for k, v in by_author.items()},
             {k: tuple(v) for k, v in by_mention.items()},
         )
+        self._remember_counts(h, _counts_of(bucket))
+        return bucket
+
+    def _remember_counts(self, h: int, c: HourCounts) -> None:
+        self._counts[h] = c
+        while len(self._counts) > self._count_hours:
+            self._counts.popitem(last=False)
 
     def get_tweet(self, tweet_id: int) -> Tweet | None:
         """The post with this id, whether or not it is visible yet."""
         if tweet_id <= 0 or tweet_id.bit_length() > 63:
             return None
         ms, author = tweet_ms(tweet_id), tweet_id & ((1 << USER_BITS) - 1)
-        for t in self.hour(ms // HOUR_MS).by_author.get(author, ()):
-            if t.id == tweet_id:
-                return t
-        return None
+        h = ms // HOUR_MS
+        if self._count_for(h, author, None) == 0:
+            return None
+        items = self.hour(h).by_author.get(author, ())
+        i = bisect.bisect_left(items, -tweet_id, key=_neg_id)
+        return items[i] if i < len(items) and items[i].id == tweet_id else None
 
     def scan(
-        self, lo_ms: int, hi_ms: int, author: int | None = None, mention: int | None = None
+        self,
+        lo_ms: int,
+        hi_ms: int,
+        author: int | None = None,
+        mention: int | None = None,
+        index: Callable[[HourBucket], Sequence[Tweet]] | None = None,
     ) -> Iterator[Tweet]:
         """Posts with ``lo_ms <= created_ms < hi_ms``, newest first, optionally one author's or
-        mentioning one user."""
+        mentioning one user. ``index`` (ignored with an author or a mention) narrows each hour to
+        candidates, newest first, a superset of what the caller will keep (see
+        :attr:`harvester.sandbox.query.Query.candidates`)."""
         lo_ms = max(lo_ms, self.start_ms)
         if hi_ms <= lo_ms:
             return
-        for h in range((hi_ms - 1) // HOUR_MS, lo_ms // HOUR_MS - 1, -1):
+        top, bottom = (hi_ms - 1) // HOUR_MS, lo_ms // HOUR_MS
+        counts, key = self._counts, author if author is not None else mention
+        for h in range(top, bottom - 1, -1):
+            if key is not None:
+                c = counts.get(h)
+                if c is not None and (c.by_author if author is not None else c.by_mention).get(key, 0) == 0:
+                    continue  # nothing of this author / mention this hour: no need to generate it
             bucket = self.hour(h)
+            items: Sequence[Tweet]
             if author is not None:
                 items = bucket.by_author.get(author, ())
             elif mention is not None:
                 items = bucket.by_mention.get(mention, ())
+            elif index is not None:
+                items = index(bucket)
             else:
                 items = bucket.tweets
-            for t in items:
-                if lo_ms <= t.created_ms < hi_ms:
+            if not items:
+                continue
+            # Newest first, so created_ms never increases along `items`: bisect to the first post
+            # below hi_ms, stop at the first below lo_ms. Only the end hours are cut.
+            i = bisect.bisect_right(items, -hi_ms, key=_neg_ms) if h == top else 0
+            if h == bottom and items[-1].created_ms < lo_ms:
+                for t in items[i:] if i else items:
+                    if t.created_ms < lo_ms:
+                        break
                     yield t
+            else:
+                yield from items[i:] if i else items
+
+    def nth_newest(
+        self, vis_ms: int, n: int, author: int | None = None, mention: int | None = None
+    ) -> Tweet | None:
+        """The ``n``-th newest (1-based) post created at or before ``vis_ms``, by ``author`` or
+        mentioning ``mention``; None when there are fewer. Counts through whole hours from
+        :meth:`counts`, so only the first and the last hour are read post by post."""
+        if n < 1:
+            return None
+        top, bottom = vis_ms // HOUR_MS, self.start_ms // HOUR_MS
+        if vis_ms < self.start_ms:
+            return None
+        left, key = n, author if author is not None else mention
+        if key is None:
+            return None
+        counts, by_author = self._counts, author is not None
+        for h in range(top, bottom - 1, -1):
+            if h != top:
+                c = counts.get(h) or self.counts(h)
+                have = (c.by_author if by_author else c.by_mention).get(key, 0)
+                if have < left:
+                    left -= have
+                    continue
+            bucket = self.hour(h)
+            items = (bucket.by_author if author is not None else bucket.by_mention).get(key, ())
+            i = bisect.bisect_right(items, -(vis_ms + 1), key=_neg_ms) if h == top else 0
+            if len(items) - i >= left:
+                return items[i + left - 1]
+            left -= len(items) - i
+        return None
+
+
+def _counts_of(bucket: HourBucket) -> HourCounts:
+    return HourCounts({k: len(v) for k, v in bucket.by_author.items()},
+                      {k: len(v) for k, v in bucket.by_mention.items()})  # fmt: skip
+
+
+def _tweet_id(t: Tweet) -> int:
+    return t.id
+
+
+def _neg_id(t: Tweet) -> int:
+    return -t.id
+
+
+def _neg_ms(t: Tweet) -> int:
+    return -t.created_ms
 
 
 def _cumulative(weights: list[float]) -> list[float]:

@@ -45,7 +45,9 @@ def open_store(location: str | Path) -> Store:
                     raise StoreError(f"{location}: expected sqlite:///path/to/state.db")
                 location = path
             elif scheme in ("postgresql", "postgres"):
-                raise NotImplementedError("the PostgreSQL store is not implemented yet")
+                from harvester.store.postgres import PostgresStore  # asyncpg loads only when used
+
+                return PostgresStore(location)
             else:
                 raise StoreError(f"{location}: unknown store scheme {scheme!r} (use a path or sqlite:///)")
     from harvester.store.sqlite import SqliteStore  # here, so importing the package stays light

@@ -96,8 +96,9 @@ def test_open_store_reads_paths_and_urls(tmp_path: Path) -> None:
     url = open_store(f"sqlite:///{tmp_path}/b.db")  # tmp_path is absolute: four slashes in all
     assert isinstance(url, SqliteStore)
     assert url.path == tmp_path / "b.db"
-    with pytest.raises(NotImplementedError):
-        open_store("postgresql://harvester@db/harvester")
+    from harvester.store.postgres import PostgresStore
+
+    assert isinstance(open_store("postgresql://harvester@db/harvester"), PostgresStore)
     with pytest.raises(StoreError, match="unknown store scheme"):
         open_store("mysql://db/harvester")
     with pytest.raises(StoreError, match="sqlite:///"):

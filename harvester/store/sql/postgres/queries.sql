@@ -1,0 +1,179 @@
+-- Named queries of the PostgreSQL store, parsed by harvester.store.sql_loader.
+-- A query starts at a `-- name --` line and runs to the next one. Every write is one statement
+-- (run in autocommit), so it is atomic and holds its row locks for no network round trip.
+
+-- insert_tasks --
+-- $1..$9: parallel arrays, one element per task. The job rows come first (a sibling CTE; the
+-- foreign key is checked at the end of the statement). Re-planning is idempotent: an existing
+-- (job, key), even one earlier in the same arrays, keeps its state. The status is "INSERT 0 n".
+WITH new_jobs AS (
+    INSERT INTO jobs (job) SELECT DISTINCT unnest($1::text[]) ON CONFLICT (job) DO NOTHING
+)
+INSERT INTO tasks (job, key, endpoint, path_params, params, priority, not_before, auth, write)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[], $6::int[],
+                     $7::float8[], $8::text[], $9::bool[])
+ON CONFLICT (job, key) DO NOTHING
+
+-- claim_tasks --
+-- $1 worker, $2 now, $3 lease_until, $4 limit, $5 owner. Due pending tasks, and tasks whose
+-- lease expired under another owner (a dead process; this store's own claims are live by
+-- definition). The CASE is deliberate: only tasks_claim can serve it, so the plan is always a walk
+-- of tasks_claim in claim order that stops after $4 rows, never a bitmap scan plus a sort of
+-- every due task. SKIP LOCKED passes over rows another claim is taking right now instead of
+-- waiting; a row that changed since the snapshot is re-checked against the WHERE clause.
+-- RETURNING does not keep the order, so the caller sorts.
+WITH picked AS MATERIALIZED (
+    SELECT id FROM tasks
+    WHERE state IN ('pending', 'claimed')
+      AND CASE WHEN state = 'pending' THEN not_before <= $2
+               ELSE lease_until < $2 AND owner IS DISTINCT FROM $5 END
+    ORDER BY priority DESC, id
+    LIMIT $4
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE tasks AS t
+SET state = 'claimed', claimed_by = $1, owner = $5, lease_until = $3, claim_token = t.claim_token + 1
+FROM picked
+WHERE t.id = picked.id
+RETURNING t.id, t.job, t.key, t.endpoint, t.path_params::text, t.params::text, t.priority, t.auth,
+          t.write, t.cursor, t.pages, t.items, t.attempts, t.last_error, t.claim_token
+
+-- claim_tasks_filtered --
+-- As claim_tasks, leaving out closed buckets ($6: "endpoint auth" strings) and, unless $7 is
+-- NULL, jobs outside this run.
+WITH picked AS MATERIALIZED (
+    SELECT id FROM tasks
+    WHERE state IN ('pending', 'claimed')
+      AND CASE WHEN state = 'pending' THEN not_before <= $2
+               ELSE lease_until < $2 AND owner IS DISTINCT FROM $5 END
+      AND (endpoint || ' ' || auth) <> ALL ($6::text[])
+      AND ($7::text[] IS NULL OR job = ANY ($7::text[]))
+    ORDER BY priority DESC, id
+    LIMIT $4
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE tasks AS t
+SET state = 'claimed', claimed_by = $1, owner = $5, lease_until = $3, claim_token = t.claim_token + 1
+FROM picked
+WHERE t.id = picked.id
+RETURNING t.id, t.job, t.key, t.endpoint, t.path_params::text, t.params::text, t.priority, t.auth,
+          t.write, t.cursor, t.pages, t.items, t.attempts, t.last_error, t.claim_token
+
+-- commit_page --
+-- $1 id, $2 claim token, $3 next cursor, $4 items, $5 output job, $6 output offset,
+-- $7..$15 spawned tasks (as insert_tasks), $16..$23 ledger rows (at, run, job, route, day,
+-- micros, reserved, keys). Guarded by state and claim token: a second commit of one claim, or a
+-- commit of a claim another host took over, changes nothing and returns 0 (ClaimLost). Everything
+-- else hangs off `moved`, so it happens only if the task moved. Output lengths never shrink.
+WITH moved AS (
+    UPDATE tasks
+    SET cursor = $3::text,
+        pages = pages + 1,
+        items = items + $4,
+        attempts = 0,
+        state = CASE WHEN $3::text IS NULL THEN 'done' ELSE 'pending' END,
+        claimed_by = NULL, owner = NULL, lease_until = NULL
+    WHERE id = $1 AND state = 'claimed' AND claim_token = $2
+    RETURNING id
+), output AS (
+    INSERT INTO outputs AS o (job, shard, length)
+    SELECT $5::text, pg_backend_pid() % 64, $6::bigint FROM moved WHERE $5::text IS NOT NULL
+    ON CONFLICT (job, shard) DO UPDATE SET length = greatest(o.length, excluded.length)
+), new_jobs AS (
+    INSERT INTO jobs (job) SELECT DISTINCT j FROM moved, unnest($7::text[]) AS j
+    ON CONFLICT (job) DO NOTHING
+), spawned AS (
+    INSERT INTO tasks (job, key, endpoint, path_params, params, priority, not_before, auth, write)
+    SELECT s.* FROM moved, unnest($7::text[], $8::text[], $9::text[], $10::jsonb[], $11::jsonb[],
+                                  $12::int[], $13::float8[], $14::text[], $15::bool[]) AS s
+    ON CONFLICT (job, key) DO NOTHING
+), charged AS (
+    INSERT INTO ledger (at, run, job, route, day, micros, reserved, keys)
+    SELECT l.* FROM moved, unnest($16::float8[], $17::text[], $18::text[], $19::text[], $20::text[],
+                                  $21::bigint[], $22::bigint[], $23::jsonb[]) AS l
+)
+SELECT count(*) FROM moved
+
+-- release_task --
+-- $1 id, $2 claim token, $3 not_before, $4 error (NULL: not an attempt). Returns 1 or 0.
+WITH released AS (
+    UPDATE tasks
+    SET state = 'pending',
+        not_before = $3,
+        attempts = attempts + ($4::text IS NOT NULL)::int,
+        last_error = coalesce($4::text, last_error),
+        claimed_by = NULL, owner = NULL, lease_until = NULL
+    WHERE id = $1 AND state = 'claimed' AND claim_token = $2
+    RETURNING job
+), noted AS (
+    UPDATE jobs SET last_error = $4::text
+    FROM released WHERE jobs.job = released.job AND $4::text IS NOT NULL
+)
+SELECT count(*) FROM released
+
+-- fail_task --
+-- $1 id, $2 claim token, $3 error. Returns 1 or 0.
+WITH failed AS (
+    UPDATE tasks
+    SET state = 'failed',
+        attempts = attempts + 1,
+        last_error = $3,
+        claimed_by = NULL, owner = NULL, lease_until = NULL
+    WHERE id = $1 AND state = 'claimed' AND claim_token = $2
+    RETURNING job
+), noted AS (
+    UPDATE jobs SET last_error = $3 FROM failed WHERE jobs.job = failed.job
+)
+SELECT count(*) FROM failed
+
+-- recover --
+-- $1 owner. Only this store instance's claims: other owners' claims are live workers on other
+-- hosts (or dead ones, whose leases expire). The status is "UPDATE n".
+UPDATE tasks
+SET state = 'pending', claimed_by = NULL, owner = NULL, lease_until = NULL
+WHERE owner = $1 AND state = 'claimed'
+
+-- unclaim --
+-- $1 ids, $2 owner: hand back a claim whose caller was cancelled before it saw the tasks.
+UPDATE tasks
+SET state = 'pending', claimed_by = NULL, owner = NULL, lease_until = NULL
+WHERE id = ANY ($1::bigint[]) AND owner = $2 AND state = 'claimed'
+
+-- output_lengths --
+SELECT job, max(length) FROM outputs GROUP BY job ORDER BY job
+
+-- job_stats --
+SELECT j.job, coalesce(sum(c.tasks), 0), coalesce(sum(c.pending), 0), coalesce(sum(c.claimed), 0),
+       coalesce(sum(c.done), 0), coalesce(sum(c.failed), 0), coalesce(sum(c.pages), 0),
+       coalesce(sum(c.items), 0), j.last_error
+FROM jobs AS j LEFT JOIN job_counts AS c ON c.job = j.job
+GROUP BY j.job, j.last_error
+ORDER BY j.job
+
+-- pending_count --
+SELECT coalesce(sum(pending + claimed), 0) FROM job_counts
+
+-- pending_count_jobs --
+SELECT coalesce(sum(pending + claimed), 0) FROM job_counts WHERE job = ANY ($1::text[])
+
+-- next_due --
+SELECT min(not_before) FROM tasks WHERE state = 'pending'
+
+-- next_due_jobs --
+SELECT min(not_before) FROM tasks WHERE state = 'pending' AND job = ANY ($1::text[])
+
+-- insert_ledger --
+-- $1..$8: parallel arrays, as commit_page's $16..$23.
+INSERT INTO ledger (at, run, job, route, day, micros, reserved, keys)
+SELECT * FROM unnest($1::float8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[],
+                     $7::bigint[], $8::jsonb[])
+
+-- ledger_since --
+SELECT at, run, job, route, day, micros, reserved, keys::text FROM ledger WHERE at >= $1 ORDER BY id
+
+-- get_kv --
+SELECT value::text FROM kv WHERE key = $1
+
+-- put_kv --
+INSERT INTO kv (key, value) VALUES ($1, $2::jsonb)
+ON CONFLICT (key) DO UPDATE SET value = excluded.value
