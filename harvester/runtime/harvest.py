@@ -38,6 +38,8 @@ from harvester.store.base import Store
 
 log = structlog.get_logger(__name__)
 
+STATE_CACHE = "cache_stats"
+
 
 @dataclass
 class RunResult:
@@ -106,6 +108,11 @@ async def open_runtime(
             finally:
                 for key, value in gates.export().items():
                     await store.put_state(key, value)
+                saved = await store.get_state(STATE_CACHE) or {}
+                await store.put_state(STATE_CACHE, {
+                    "hits": int(saved.get("hits", 0)) + rt.stats.cache_hits,
+                    "requests_saved": int(saved.get("requests_saved", 0)) + rt.stats.requests_saved,
+                })
     finally:
         outputs.close()
         await store.close()

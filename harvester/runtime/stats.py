@@ -14,7 +14,8 @@ class RunStats:
     pages: int = 0
     items: int = 0
     retries: int = 0
-    cache_hits: int = 0
+    cache_hits: int = 0  # objects answered from the cache
+    requests_saved: int = 0  # lookups that needed no request at all
     by_status: Counter[tuple[str, int]] = field(default_factory=Counter)
 
     def count_status(self, route: str, status: int) -> None:

@@ -38,6 +38,7 @@ async def collect_status(config: Config, now: float) -> dict[str, Any]:
         saved_cap = await store.get_state(STATE_CAP)
         entries = [money.LedgerEntry.from_dict(e) for e in await store.ledger_entries(0.0)]
         queue = await store.pending_count()
+        cache_stats = await store.get_state("cache_stats") or {"hits": 0, "requests_saved": 0}
     finally:
         await store.close()
     limits = ratelimit.RateLimits(window=config.limits.window_seconds)
@@ -66,6 +67,7 @@ async def collect_status(config: Config, now: float) -> dict[str, Any]:
         ],
         "budget": {**ledger.status(now).to_json(), "last_run": last_run},
         "cap": cap.status(now).to_json(),
+        "cache": cache_stats,
     }
 
 
@@ -112,6 +114,8 @@ def print_status(config: Config, *, as_json: bool) -> int:
         con.print(f"warning: {w.get('message', w)}")
     cap = data["cap"]
     con.print(f"post cap: {cap['used']:,} of {cap['cap']:,} used this cycle")
+    c = data["cache"]
+    con.print(f"cache: {c['hits']:,} objects answered from the cache, {c['requests_saved']:,} requests saved")
     return 0
 
 

@@ -17,7 +17,7 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import assert_never
+from typing import Any, assert_never
 
 import structlog
 
@@ -28,6 +28,7 @@ from harvester.core.backoff import Backoff
 from harvester.core.model import JobSpec, PageCommit, Task
 from harvester.errors import BadResponse, TransportError
 from harvester.output import OutputFiles, encode_page
+from harvester.runtime import cache
 from harvester.runtime.gates import Gates, Go, Park, Permit, Stop, Verdict
 from harvester.runtime.signals import RunSignals, StopReason
 from harvester.runtime.stats import RunStats
@@ -114,6 +115,13 @@ class Worker:
             await rt.store.release(task.id, not_before=rt.clock.now() + 3600.0, error="job removed")
             return
         request = plan.page_request(task)
+        answer = await cache.lookup(rt.store, task.endpoint, request, rt.clock.now())
+        if answer.request is None:
+            rt.stats.requests_saved += 1
+            rt.stats.cache_hits += len(answer.objects)
+            await self._commit_body(task, spec, request, {"data": answer.objects}, None, cached=True)
+            return
+        request = answer.request
         verdict = rt.gates.before_send(task, request, rt.clock.now())
         match verdict:
             case Go():
@@ -129,9 +137,9 @@ class Worker:
                 return
             case _:
                 assert_never(verdict)
-        await self._send(task, spec, verdict.permit)
+        await self._send(task, spec, verdict.permit, answer.objects)
 
-    async def _send(self, task: Task, spec: JobSpec, permit: Permit) -> None:
+    async def _send(self, task: Task, spec: JobSpec, permit: Permit, cached: list[dict[str, Any]]) -> None:
         rt = self.rt
         rt.stats.requests += 1
         try:
@@ -147,7 +155,7 @@ class Worker:
         reaction = rt.gates.after_response(permit, resp, rt.clock.now())
         match reaction.verdict:
             case Verdict.OK:
-                await self._commit(task, spec, permit, resp)
+                await self._commit(task, spec, permit, resp, cached)
             case Verdict.RETRY:
                 await rt.store.add_ledger(rt.gates.take_pending_entries())
                 await self._retry(task, reaction.reason)
@@ -166,23 +174,44 @@ class Worker:
             case _:
                 assert_never(reaction.verdict)
 
-    async def _commit(self, task: Task, spec: JobSpec, permit: Permit, resp: Response) -> None:
+    async def _commit(
+        self, task: Task, spec: JobSpec, permit: Permit, resp: Response, cached: list[dict[str, Any]]
+    ) -> None:
         rt = self.rt
+        body = resp.body
         try:
-            result = plan.interpret_page(task, resp.body, spec)
+            plan.interpret_page(task, body, spec)
         except BadResponse as exc:
             rt.gates.abandon(permit, rt.clock.now())
             await rt.store.add_ledger(rt.gates.take_pending_entries())
             await self._retry(task, f"bad response: {exc}")
             return
+        charge = rt.gates.charge(permit, body, rt.clock.now())
+        if cached:  # objects the cache answered join the fetched ones
+            body = {**body, "data": [*body.get("data", []), *cached]}
+            rt.stats.cache_hits += len(cached)
+        await self._commit_body(task, spec, permit.request, body, charge, cached=False)
+
+    async def _commit_body(
+        self,
+        task: Task,
+        spec: JobSpec,
+        request: plan.PageRequest,
+        body: dict[str, Any],
+        charge: dict[str, Any] | None,
+        *,
+        cached: bool,
+    ) -> None:
+        """Write the page and commit it with its cursor and its charge, atomically."""
+        rt = self.rt
+        result = plan.interpret_page(task, body, spec)
         now = rt.clock.now()
-        charge = rt.gates.charge(permit, resp.body, now)
         if task.write:
-            line = encode_page(
-                resp.body,
-                {"job": task.job, "task": task.key, "page": task.pages + 1,
-                 "path": permit.request.path, "retrieved_at": round(now, 3)},
-            )
+            meta: dict[str, Any] = {"job": task.job, "task": task.key, "page": task.pages + 1,
+                                    "path": request.path, "retrieved_at": round(now, 3)}
+            if cached:
+                meta["from_cache"] = True
+            line = encode_page(body, meta)
             async with rt.outputs.locked(task.job):
                 offset = rt.outputs.append(task.job, line)
                 await rt.store.commit_page(
@@ -190,6 +219,8 @@ class Worker:
                                output_job=task.job, output_offset=offset, spawn=result.spawn,
                                ledger=charge)
                 )
+            if not cached:
+                await cache.remember(rt.store, task.endpoint, request.params, body, now)
         else:
             await rt.store.commit_page(
                 PageCommit(task_id=task.id, next_cursor=result.next_cursor, items=result.items,
@@ -198,7 +229,7 @@ class Worker:
         rt.stats.pages += 1
         rt.stats.items += result.items
         log.info("page_committed", job=task.job, task=task.key, page=task.pages + 1,
-                 items=result.items, more=result.next_cursor is not None)
+                 items=result.items, more=result.next_cursor is not None, cached=cached)
         rt.signals.notify()
 
     async def _retry(self, task: Task, reason: str) -> None:

@@ -105,6 +105,14 @@ class Store(Protocol):
         """Persist charges settled outside a page commit (a request that failed but may be billed)."""
         ...
 
+    async def cache_put(self, rows: Sequence[tuple[str, str, str, float, str]]) -> None:
+        """Remember fetched objects: ``(kind, shape, id, fetched_at, json body)`` rows."""
+        ...
+
+    async def cache_get(self, kind: str, shape: str, ids: Sequence[str], since: float) -> dict[str, str]:
+        """Objects of ``ids`` fetched (with that shape) at or after ``since``: id -> json body."""
+        ...
+
     async def get_state(self, key: str) -> Any:
         """A saved JSON document (engine state), or None."""
         ...

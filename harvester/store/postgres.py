@@ -315,6 +315,14 @@ class PostgresStore:
             for at, run, job, route, day, micros, reserved, keys in rows
         ]  # fmt: skip
 
+    async def cache_put(self, rows: Sequence[tuple[str, str, str, float, str]]) -> None:
+        if rows:
+            await self._write("executemany", _Q["cache_put"], list(rows))
+
+    async def cache_get(self, kind: str, shape: str, ids: Sequence[str], since: float) -> dict[str, str]:
+        rows = await self._read(_Q["cache_get"], kind, shape, since, list(ids))
+        return {str(r[0]): str(r[1]) for r in rows}
+
     async def get_state(self, key: str) -> Any:
         rows = await self._read(_Q["get_kv"], key)
         return json.loads(rows[0][0]) if rows else None

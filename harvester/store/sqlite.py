@@ -315,6 +315,15 @@ class SqliteStore:
             rows = list(entries)
             await self._submit(lambda conn: _insert_ledger(conn, rows))
 
+    async def cache_put(self, rows: Sequence[tuple[str, str, str, float, str]]) -> None:
+        if rows:
+            batch = list(rows)
+            await self._submit(lambda conn: conn.executemany(_Q["cache_put"], batch))
+
+    async def cache_get(self, kind: str, shape: str, ids: Sequence[str], since: float) -> dict[str, str]:
+        args = {"kind": kind, "shape": shape, "since": since, "ids": json.dumps(list(ids))}
+        return dict(await self._read(_Q["cache_get"], args))
+
     async def get_state(self, key: str) -> Any:
         rows = await self._read(_Q["get_kv"], {"key": key})
         return json.loads(rows[0][0]) if rows else None

@@ -177,3 +177,11 @@ SELECT value::text FROM kv WHERE key = $1
 -- put_kv --
 INSERT INTO kv (key, value) VALUES ($1, $2::jsonb)
 ON CONFLICT (key) DO UPDATE SET value = excluded.value
+
+-- cache_put --
+INSERT INTO cache (kind, shape, id, fetched_at, body) VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (kind, shape, id) DO UPDATE SET fetched_at = excluded.fetched_at, body = excluded.body
+
+-- cache_get --
+SELECT id, body FROM cache
+WHERE kind = $1 AND shape = $2 AND fetched_at >= $3 AND id = ANY($4::text[])

@@ -123,3 +123,12 @@ SELECT value FROM kv WHERE key = :key
 -- put_kv --
 INSERT INTO kv (key, value) VALUES (:key, :value)
 ON CONFLICT (key) DO UPDATE SET value = excluded.value
+
+-- cache_put --
+INSERT INTO cache (kind, shape, id, fetched_at, body) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (kind, shape, id) DO UPDATE SET fetched_at = excluded.fetched_at, body = excluded.body
+
+-- cache_get --
+SELECT id, body FROM cache
+WHERE kind = :kind AND shape = :shape AND fetched_at >= :since
+  AND id IN (SELECT value FROM json_each(:ids))

@@ -1,0 +1,71 @@
+"""The object cache: nothing fetched twice in a UTC day.
+
+Posts and users from every written page are remembered in the store with their fetch time and
+the *shape* they were fetched with (fields and expansions). A lookup (``/2/tweets?ids=``,
+``/2/users?ids=``) first takes what the cache holds from the same UTC day with the same shape:
+refetching them would be free of charge (X dedups per UTC day) but not of quota. If every id is
+cached no request is sent; otherwise only the missing ids are asked for and the cached objects
+are merged into the page that is written, so the output is the same either way.
+
+Lookups that ask for expansions bypass the cache: the expanded ``includes`` objects are not
+cached, and a page without them would differ from the API's.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from harvester.core.endpoints import ENDPOINTS, Resource
+from harvester.core.plan import PageRequest
+from harvester.core.pricing import next_utc_midnight
+from harvester.store.base import Store
+
+LOOKUPS = {"/2/tweets": "post", "/2/users": "user"}
+_KIND = {Resource.POST: "post", Resource.USER: "user", Resource.FOLLOW: "user"}
+
+
+def shape(params: Mapping[str, str]) -> str:
+    """The fields and expansions an object was fetched with."""
+    return "|".join(f"{k}={params.get(k, '')}" for k in ("tweet.fields", "user.fields", "expansions"))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CacheAnswer:
+    """What the cache holds for a lookup: objects to merge, and the request still to send."""
+
+    objects: list[dict[str, Any]] = field(default_factory=list)
+    request: PageRequest | None = None  # None: every id was cached, send nothing
+
+
+async def lookup(store: Store, route: str, request: PageRequest, now: float) -> CacheAnswer:
+    """Split a lookup into cached objects and the ids still to fetch."""
+    kind = LOOKUPS.get(route)
+    ids_param = ENDPOINTS[route].ids_param if route in ENDPOINTS else None
+    if kind is None or ids_param is None or request.params.get("expansions") or ids_param not in request.params:
+        return CacheAnswer(request=request)
+    ids = request.params[ids_param].split(",")
+    cached = await store.cache_get(kind, shape(request.params), ids, next_utc_midnight(now) - 86_400.0)
+    if not cached:
+        return CacheAnswer(request=request)
+    objects = [json.loads(cached[i]) for i in ids if i in cached]
+    missing = [i for i in ids if i not in cached]
+    if not missing:
+        return CacheAnswer(objects=objects, request=None)
+    return CacheAnswer(objects=objects, request=PageRequest(
+        path=request.path, params={**request.params, ids_param: ",".join(missing)}))
+
+
+async def remember(store: Store, route: str, params: Mapping[str, str], body: Mapping[str, Any], now: float) -> None:
+    """Cache the ``data`` objects of a written page."""
+    ep = ENDPOINTS.get(route)
+    data = body.get("data")
+    if ep is None or not isinstance(data, list):
+        return
+    kind = _KIND[ep.resource]
+    sh = shape(params)
+    rows = [(kind, sh, str(o["id"]), now, json.dumps(o, separators=(",", ":")))
+            for o in data if isinstance(o, dict) and "id" in o]
+    await store.cache_put(rows)
