@@ -86,3 +86,37 @@ def test_faults_of_every_kind_end_equal_to_truth(tmp_path: Path) -> None:
     assert not result.failed, [j for j in result.jobs if j.failed]
     assert result.stats.retries > 0
     check_output(tmp_path, expected)
+
+
+def test_a_pool_of_user_contexts_multiplies_the_user_limit(tmp_path: Path) -> None:
+    """Three user tokens in one pool: three user buckets, each within its own limit, no 429."""
+    import os
+
+    from harvester.config import AuthConfig, UserAuthConfig
+
+    users = {}
+    for n in range(3):
+        os.environ.update({f"P{n}_CK": "ck", f"P{n}_CS": "cs", f"P{n}_AT": f"at-{n}", f"P{n}_AS": "as"})
+        users[f"u{n}"] = UserAuthConfig(name=f"u{n}", consumer_key_env=f"P{n}_CK", consumer_secret_env=f"P{n}_CS",
+                                        token_env=f"P{n}_AT", token_secret_env=f"P{n}_AS")
+    base = tiny_window_config(tmp_path)
+    config = replace(base, auth=AuthConfig(users=users, pools={"crowd": ("u0", "u1", "u2")}))
+    job = replace(JOBS[1], name="timelines", auth="crowd")
+    sandbox = SandboxConfig(epoch=EPOCH, window_seconds=2.0, limit_overrides={TIMELINE: (10, 10)})
+
+    def setup(sb: Sandbox) -> None:
+        for n in range(3):
+            sb.add_user_token("ck", "cs", f"at-{n}", "as", "774592")
+
+    async def main() -> tuple[RunResult, dict[str, set[str]], int, dict[str, int]]:
+        result, sb = await harvest_sandbox(config, [job], sandbox=sandbox, setup=setup)
+        windows = sb.stats.windows
+        user_buckets = {b: sum(w.allowed for w in ws) for b, ws in windows.items() if "user:" in b}
+        return result, truth(sb), sum(sb.stats.too_many.values()), user_buckets
+
+    result, expected, too_many, user_buckets = run_virtual(main)
+    assert not result.failed
+    assert too_many == 0
+    assert len(user_buckets) == 3, user_buckets
+    assert min(user_buckets.values()) >= 0.2 * sum(user_buckets.values()), "the pool spreads the work"
+    check_output(tmp_path, {"timelines": expected["timelines"]})
