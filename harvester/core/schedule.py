@@ -227,8 +227,42 @@ def reconcile(spec: JobSpec, saved: JobState | None) -> tuple[JobState, bool]:
     return JobState(digest=digest, generation=saved.generation + 1, last_slot=None), True
 
 
-def run_tasks(spec: JobSpec, state: JobState, slot: float | None) -> list[NewTask]:
-    """The tasks of one run of ``spec``: planned afresh, keys made unique to the run."""
+INCREMENTAL = frozenset({"/2/tweets/search/recent", "/2/tweets/search/all", "/2/users/:id/tweets",
+                         "/2/users/:id/mentions"})
+
+
+def newest_key(job: str, base_key: str, generation: int) -> str:
+    """Where the store keeps the newest id a source has returned (for the next run's since_id).
+
+    Per generation: a redefined job starts afresh.
+    """
+    return f"newest:{job}:{base_key}{GEN_MARK}{generation}"
+
+
+def incremental(task: NewTask, since_id: str | None) -> NewTask:
+    """Ask only for what is newer than ``since_id`` (a later run of a recurring job).
+
+    ``since_id`` replaces ``start_time``: the API takes at most one of the two on search
+    (x-api-spec.md §1), and on timelines the id takes precedence anyway.
+    """
+    if since_id is None or task.endpoint not in INCREMENTAL:
+        return task
+    params = {k: v for k, v in task.params.items() if k != "start_time"}
+    params["since_id"] = since_id
+    return replace(task, params=params)
+
+
+def run_tasks(
+    spec: JobSpec, state: JobState, slot: float | None, newest: Mapping[str, str] | None = None
+) -> list[NewTask]:
+    """The tasks of one run of ``spec``: planned afresh, keys made unique to the run.
+
+    ``newest`` maps a planned key to the newest id its source returned in earlier runs: those
+    tasks fetch only newer posts, so a recurring search or timeline never pages through what it
+    already has.
+    """
+    newest = newest or {}
     return [
-        replace(t, key=run_key(t.key, slot=slot, generation=state.generation)) for t in plan_job(spec)
+        replace(incremental(t, newest.get(t.key)), key=run_key(t.key, slot=slot, generation=state.generation))
+        for t in plan_job(spec)
     ]

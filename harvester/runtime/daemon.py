@@ -51,6 +51,7 @@ import structlog
 from harvester.clock import Clock, LoopClock
 from harvester.config import Config
 from harvester.core.model import JobSpec, JobStats, NewTask, PageCommit, Task
+from harvester.core.plan import plan_job
 from harvester.core.schedule import (
     JobState,
     Schedule,
@@ -58,6 +59,7 @@ from harvester.core.schedule import (
     due_runs,
     job_schedule,
     key_suffix,
+    newest_key,
     reconcile,
     run_tasks,
     split_key,
@@ -311,7 +313,12 @@ class Scheduler:
                 continue
             if due:
                 slot = due[0]
-                tasks = run_tasks(job.spec, job.state, slot)
+                newest = {}
+                for t in plan_job(job.spec):
+                    value = await self.store.get_state(newest_key(name, t.key, job.state.generation))
+                    if value:
+                        newest[t.key] = str(value)
+                tasks = run_tasks(job.spec, job.state, slot, newest)
                 await self.store.enqueue(tasks)
                 job.state = replace(job.state, last_slot=slot)
                 await self.store.put_state(STATE_PREFIX + name, job.state.to_json())

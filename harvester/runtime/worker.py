@@ -26,6 +26,7 @@ from harvester.clock import Clock
 from harvester.core import plan
 from harvester.core.backoff import Backoff
 from harvester.core.model import JobSpec, PageCommit, Task
+from harvester.core.schedule import newest_key, split_key
 from harvester.errors import BadResponse, TransportError
 from harvester.output import OutputFiles, encode_page
 from harvester.runtime import cache
@@ -221,6 +222,8 @@ class Worker:
                 )
             if not cached:
                 await cache.remember(rt.store, task.endpoint, request.params, body, now)
+            if task.pages == 0 and result.newest_id:
+                await self._remember_newest(task, result.newest_id)
         else:
             await rt.store.commit_page(
                 PageCommit(task_id=task.id, next_cursor=result.next_cursor, items=result.items,
@@ -231,6 +234,14 @@ class Worker:
         log.info("page_committed", job=task.job, task=task.key, page=task.pages + 1,
                  items=result.items, more=result.next_cursor is not None, cached=cached)
         rt.signals.notify()
+
+    async def _remember_newest(self, task: Task, newest_id: str) -> None:
+        """The first page of a run carries its source's newest id: the next run's ``since_id``."""
+        base, _, generation = split_key(task.key)
+        key = newest_key(task.job, base, generation)
+        old = await self.rt.store.get_state(key)
+        if old is None or int(newest_id) > int(old):
+            await self.rt.store.put_state(key, newest_id)
 
     async def _retry(self, task: Task, reason: str) -> None:
         rt = self.rt

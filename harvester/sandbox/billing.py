@@ -16,7 +16,8 @@ from typing import Any
 from harvester.sandbox import tables as T
 from harvester.sandbox.config import SandboxConfig
 
-PRICES = {"post": T.PRICE_POST, "user": T.PRICE_USER, "follow": T.PRICE_FOLLOW}
+PRICES = {"post": T.PRICE_POST, "user": T.PRICE_USER, "follow": T.PRICE_FOLLOW,
+          "counts_request": T.PRICE_COUNTS_RECENT}  # fmt: skip
 
 
 @dataclass(frozen=True)

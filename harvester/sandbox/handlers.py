@@ -7,7 +7,8 @@ thrown away without being charged.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from bisect import bisect_right
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -16,7 +17,7 @@ from harvester.sandbox import render as R
 from harvester.sandbox import tables as T
 from harvester.sandbox.billing import Ledger
 from harvester.sandbox.paging import PageToken, PostRange, decode, encode, page_posts, request_key, stream
-from harvester.sandbox.query import QueryError, parse
+from harvester.sandbox.query import Query, QueryError, parse
 from harvester.sandbox.world import Tweet, User, World, tweet_ms
 
 DAY = 86400
@@ -40,10 +41,13 @@ class Api:
     def __init__(self, world: World, ledger: Ledger) -> None:
         self.world = world
         self.ledger = ledger
+        self._counts_seq = 0
 
     def dispatch(self, route: str, path: Mapping[str, str], q: Mapping[str, str], now: float) -> Result:
         if route in (T.SEARCH_RECENT, T.SEARCH_ALL):
             return self.search(route, q, now)
+        if route == T.COUNTS_RECENT:
+            return self.counts(route, q, now)
         if route in (T.USER_TWEETS, T.USER_MENTIONS):
             return self.timeline(route, path["id"], q, now)
         if route in (T.FOLLOWERS, T.FOLLOWING):
@@ -102,8 +106,7 @@ class Api:
 
     # -- endpoints -----------------------------------------------------------------------
 
-    def search(self, route: str, q: Mapping[str, str], now: float) -> Result:
-        archive = route == T.SEARCH_ALL
+    def _query(self, route: str, q: Mapping[str, str]) -> tuple[str, Query]:
         text = q.get("query")
         if not text:
             raise P.invalid({"query": []}, "The `query` query parameter can not be empty")
@@ -113,13 +116,15 @@ class Api:
                 {"query": text}, f"The `query` query parameter value is not between 1 and {limit} characters"
             )
         try:
-            query = parse(text, self.world)
+            return text, parse(text, self.world)
         except QueryError as e:
             raise P.invalid({"query": text}, str(e)) from None
-        tf, _, _ = P.fields(route, q)
-        b = T.MAX_RESULTS[route]
-        high = 100 if archive and "context_annotations" in tf else b.high
-        n = P.int_in("max_results", q.get("max_results"), b.low, high, b.default)
+
+    def _window(self, route: str, text: str, q: Mapping[str, str], now: float,
+                check: Callable[[], None], key_extra: tuple[object, ...] = ()
+                ) -> tuple[PostRange, PageToken | None, str]:  # fmt: skip
+        """The posts a search (or count) covers, the page token given, and the request key."""
+        archive = route == T.SEARCH_ALL
         start, end = (
             P.time_param("start_time", q.get("start_time")),
             P.time_param("end_time", q.get("end_time")),
@@ -128,12 +133,8 @@ class Api:
         for a, b_, x, y in (("start_time", "since_id", start, since), ("end_time", "until_id", end, until)):
             if x is not None and y is not None:
                 raise P.invalid({a: q[a], b_: q[b_]}, f"At most one of `{a}`, `{b_}` may be provided")
-        if q.get("sort_order", "recency") not in ("recency", "relevancy"):
-            raise P.invalid(
-                {"sort_order": q["sort_order"]},
-                "The `sort_order` query parameter value is not one of [recency,relevancy]",
-            )
-        key = request_key(route, text, start, end, since, until)
+        check()
+        key = request_key(route, text, start, end, since, until, *key_extra)
         token = self._token(q, ("next_token", "pagination_token"), key)
         at_ms = token.at_ms if token else int(now * 1000)
         at = at_ms / 1000
@@ -154,11 +155,61 @@ class Api:
         if not archive:
             lo = max(lo, int(floor * 1000))
         hi = int(end * 1000) if end is not None else (at_ms - 30_000 if until is None else at_ms + 1)
-        rng = self._range(lo, hi, at_ms, since, until, token)
+        return self._range(lo, hi, at_ms, since, until, token), token, key
+
+    def search(self, route: str, q: Mapping[str, str], now: float) -> Result:
+        archive = route == T.SEARCH_ALL
+        text, query = self._query(route, q)
+        tf, _, _ = P.fields(route, q)
+        b = T.MAX_RESULTS[route]
+        high = 100 if archive and "context_annotations" in tf else b.high
+        n = P.int_in("max_results", q.get("max_results"), b.low, high, b.default)
+
+        def sort_order() -> None:
+            if q.get("sort_order", "recency") not in ("recency", "relevancy"):
+                raise P.invalid(
+                    {"sort_order": q["sort_order"]},
+                    "The `sort_order` query parameter value is not one of [recency,relevancy]",
+                )
+
+        rng, token, key = self._window(route, text, q, now, sort_order)
         page = page_posts(
             stream(self.world, replace(rng, match=query.match, index=query.candidates)), n, token
         )
-        return self._tweet_page(route, page.items, page.more_older, page.more_newer, at_ms, key, q, False)
+        return self._tweet_page(
+            route, page.items, page.more_older, page.more_newer, rng.vis_ms, key, q, False
+        )
+
+    def counts(self, route: str, q: Mapping[str, str], now: float) -> Result:
+        """``GET /2/tweets/counts/recent``: posts matching ``query`` per minute, hour or day.
+
+        Same query language, window and matching as recent search, so ``total_tweet_count``
+        equals the number of posts a full search of the same window returns. Buckets are aligned
+        to UTC ``granularity`` boundaries, the first starting at the window's start and the last
+        ending at its end. Seven days always fit one page (X pages counts by 31 days), so no
+        ``next_token`` is ever issued; a token given must still be a valid one for this request.
+        Billed per request (one ``counts_request`` charge), not per post.
+        """
+        text, query = self._query(route, q)
+        gran = q.get("granularity", "hour")
+
+        def check_granularity() -> None:
+            if gran not in T.GRANULARITY_SECONDS:
+                raise P.invalid({"granularity": gran},
+                                f"The `granularity` query parameter value [{gran}] is not one of [day,hour,minute]")  # fmt: skip
+
+        rng, _, _ = self._window(route, text, q, now, check_granularity, (gran,))
+        step = T.GRANULARITY_SECONDS[gran] * 1000
+        lo, hi = rng.lo_ms, max(rng.lo_ms, min(rng.hi_ms, rng.vis_ms + 1))
+        edges = [lo, *range((lo // step + 1) * step, hi, step), hi]
+        counts = [0] * (len(edges) - 1)
+        for t in stream(self.world, replace(rng, match=query.match, index=query.candidates)):
+            counts[bisect_right(edges, t.created_ms) - 1] += 1
+        data = [{"end": R.iso_ms(edges[i + 1]), "start": R.iso_ms(edges[i]), "tweet_count": n}
+                for i, n in enumerate(counts)]  # fmt: skip
+        self._counts_seq += 1
+        return Result({"data": data, "meta": {"total_tweet_count": sum(counts)}},
+                      (("counts_request", f"{int(now * 1000)}-{self._counts_seq}"),))  # fmt: skip
 
     @staticmethod
     def _range(lo: int, hi: int, at_ms: int, since: int | None, until: int | None,

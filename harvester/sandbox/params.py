@@ -23,6 +23,8 @@ _TWEET_OPTS = {"tweet.fields", "post.fields", "expansions", "media.fields", "pol
 _USER_OPTS = {"user.fields", "expansions", "tweet.fields", "post.fields"}
 _SEARCH = {"query", "start_time", "end_time", "since_id", "until_id", "max_results", "next_token",
            "pagination_token", "sort_order"}  # fmt: skip
+_COUNTS = {"query", "start_time", "end_time", "since_id", "until_id", "granularity", "next_token",
+           "pagination_token"}  # fmt: skip
 _TIMELINE = {"max_results", "pagination_token", "since_id", "until_id", "start_time", "end_time"}
 
 ALLOWED: dict[str, frozenset[str]] = {
@@ -39,6 +41,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     T.FOLLOWERS: frozenset({"max_results", "pagination_token"} | _USER_OPTS),
     T.FOLLOWING: frozenset({"max_results", "pagination_token"} | _USER_OPTS),
     T.USAGE: frozenset({"days", "usage.fields"}),
+    T.COUNTS_RECENT: frozenset(_COUNTS),
 }
 TWEET_ROUTES = frozenset({T.SEARCH_RECENT, T.SEARCH_ALL, T.TWEETS, T.TWEET, T.USER_TWEETS, T.USER_MENTIONS})
 

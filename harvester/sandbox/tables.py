@@ -22,10 +22,11 @@ USER_MENTIONS = "/2/users/:id/mentions"
 FOLLOWERS = "/2/users/:id/followers"
 FOLLOWING = "/2/users/:id/following"
 USAGE = "/2/usage/tweets"
+COUNTS_RECENT = "/2/tweets/counts/recent"
 
 ROUTES: tuple[str, ...] = (
     SEARCH_RECENT, SEARCH_ALL, TWEETS, TWEET, USERS, USERS_BY, USER_BY_USERNAME, USER,
-    USER_TWEETS, USER_MENTIONS, FOLLOWERS, FOLLOWING, USAGE,
+    USER_TWEETS, USER_MENTIONS, FOLLOWERS, FOLLOWING, USAGE, COUNTS_RECENT,
 )  # fmt: skip
 
 # Per 15-minute window: (per app, per user). None = that kind of auth has no bucket here.
@@ -43,19 +44,22 @@ RATE_LIMITS: dict[str, tuple[int | None, int | None]] = {
     FOLLOWERS: (300, 300),
     FOLLOWING: (300, 300),
     USAGE: (50, None),
+    COUNTS_RECENT: (300, None),
 }
 
 # Routes that refuse user context (403 unsupported-authentication).
-APP_ONLY: frozenset[str] = frozenset({SEARCH_ALL, USAGE})
+APP_ONLY: frozenset[str] = frozenset({SEARCH_ALL, USAGE, COUNTS_RECENT})
 
 # Prices in micro-USD per resource returned (§6.1).
 PRICE_POST = 5_000
 PRICE_USER = 10_000
 PRICE_FOLLOW = 10_000
 PRICE_OWNED = 1_000
+PRICE_COUNTS_RECENT = 5_000  # per request ("Counts: Recent"), not per resource
 OWNED_READ_ROUTES: frozenset[str] = frozenset({USER_TWEETS, USER_MENTIONS, FOLLOWERS, FOLLOWING})
 
-QUERY_MAX_LEN = {SEARCH_RECENT: 512, SEARCH_ALL: 1024}
+QUERY_MAX_LEN = {SEARCH_RECENT: 512, SEARCH_ALL: 1024, COUNTS_RECENT: 512}
+GRANULARITY_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 RECENT_DAYS = 7
 ARCHIVE_DEFAULT_DAYS = 30
 TIMELINE_CAP = 3200
