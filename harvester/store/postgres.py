@@ -363,7 +363,10 @@ class PostgresStore:
         if token is None:
             raise ClaimLost(task_id)
         moved = await self._write("fetchval", sql, task_id, token, *args)
-        self._tokens.pop(task_id, None)  # moved or lost: either way the claim is over
+        # Moved or lost, this claim is over; but while the write was in flight another worker of
+        # this store may have claimed the task afresh (its token is newer): keep that one.
+        if self._tokens.get(task_id) == token:
+            del self._tokens[task_id]
         if not moved:
             raise ClaimLost(task_id)
 
