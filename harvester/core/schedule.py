@@ -132,10 +132,8 @@ def job_schedule(spec: JobSpec) -> Schedule | None:
     text = spec.extra.get("schedule")
     if text is not None:
         return Schedule.parse(str(text))
-    if spec.extra.get("mode") == "poll":
-        # Hook for adaptive polling (another issue): until then a poll job runs every min_interval.
-        seconds = int(spec.extra.get("min_interval") or DEFAULT_POLL_INTERVAL)
-        return Schedule(text=f"every {seconds}s", every=seconds)
+    # A poll job without a schedule runs once here; after that each of its sources schedules its
+    # own next poll from the adaptive policy (harvester.runtime.polling).
     return None
 
 

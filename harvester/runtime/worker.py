@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, assert_never
 
@@ -29,7 +29,7 @@ from harvester.core.model import JobSpec, PageCommit, Task
 from harvester.core.schedule import newest_key, split_key
 from harvester.errors import BadResponse, TransportError
 from harvester.output import OutputFiles, encode_page
-from harvester.runtime import cache
+from harvester.runtime import cache, polling
 from harvester.runtime.gates import Gates, Go, Park, Permit, Stop, Verdict
 from harvester.runtime.signals import RunSignals, StopReason
 from harvester.runtime.stats import RunStats
@@ -207,6 +207,11 @@ class Worker:
         rt = self.rt
         result = plan.interpret_page(task, body, spec)
         now = rt.clock.now()
+        follow = None
+        if not rt.exit_when_drained and result.next_cursor is None and polling.polls(spec, task):
+            newest = result.newest_id if task.pages == 0 else None
+            follow = await polling.next_poll(rt.store, spec, task, task.items + result.items, newest, now)
+            result = replace(result, spawn=(*result.spawn, follow.task))
         if task.write:
             meta: dict[str, Any] = {"job": task.job, "task": task.key, "page": task.pages + 1,
                                     "path": request.path, "retrieved_at": round(now, 3)}
@@ -229,6 +234,10 @@ class Worker:
                 PageCommit(task_id=task.id, next_cursor=result.next_cursor, items=result.items,
                            spawn=result.spawn, ledger=charge)
             )
+        if follow is not None:
+            await rt.store.put_state(follow.key, follow.state.to_dict())
+            log.info("poll_scheduled", job=task.job, source=split_key(task.key)[0],
+                     new_items=task.items + result.items, next_in=round(follow.task.not_before - now, 1))
         rt.stats.pages += 1
         rt.stats.items += result.items
         log.info("page_committed", job=task.job, task=task.key, page=task.pages + 1,
