@@ -13,7 +13,6 @@ import pytest
 from harvester.clock import LoopClock
 from harvester.core.model import JobSpec
 from harvester.core.schedule import (
-    DEFAULT_POLL_INTERVAL,
     JobState,
     Schedule,
     ScheduleError,
@@ -88,10 +87,9 @@ def test_job_schedule_from_spec() -> None:
     assert job_schedule(JobSpec(name="a", kind="search", query="x")) is None
     every = job_schedule(JobSpec(name="a", kind="search", query="x", extra={"schedule": "every 15m"}))
     assert every is not None and every.every == 900
-    poll = job_schedule(JobSpec(name="a", kind="search", query="x", extra={"mode": "poll", "min_interval": 120}))
-    assert poll is not None and poll.every == 120
-    default = job_schedule(JobSpec(name="a", kind="search", query="x", extra={"mode": "poll"}))
-    assert default is not None and default.every == DEFAULT_POLL_INTERVAL
+    # A poll job runs once from the scheduler; its sources then schedule themselves
+    # (harvester.runtime.polling), so it has no job-level schedule.
+    assert job_schedule(JobSpec(name="a", kind="search", query="x", extra={"mode": "poll", "min_interval": 120})) is None
     with pytest.raises(ScheduleError):
         job_schedule(JobSpec(name="a", kind="search", query="x", extra={"schedule": "every now and then"}))
 
