@@ -124,14 +124,16 @@ def _fail(exc: BaseException, args: argparse.Namespace, code: int) -> None:
     print(f"harvester: error: {' '.join(str(exc).split())}", file=sys.stderr)
 
 
-def _config_path(args: argparse.Namespace) -> Path | None:
+def config_path(args: argparse.Namespace) -> Path | None:
+    """``--config``, else ./config.toml if present, else None (all defaults)."""
     if args.config:
         return Path(args.config)
     default = Path("config.toml")
     return default if default.exists() else None
 
 
-def _job_paths(args: argparse.Namespace) -> list[Path]:
+def job_paths(args: argparse.Namespace) -> list[Path]:
+    """``--jobs`` (repeatable), else ``HARVESTER_JOBS`` (os.pathsep-separated), else ./jobs."""
     if args.jobs:
         return [Path(j) for j in args.jobs]
     env = os.environ.get("HARVESTER_JOBS")
@@ -152,7 +154,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from harvester.runtime.sandbox_cmd import serve_sandbox
 
         return serve_sandbox(args)
-    config = load_config(_config_path(args))
+    config = load_config(config_path(args))
     if args.command == "status":
         from harvester.runtime.status import print_status
 
@@ -161,7 +163,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from harvester.runtime.usage import report_command
 
         return report_command(config, args.format)
-    specs = load_jobs(_job_paths(args), config=config)
+    specs = load_jobs(job_paths(args), config=config)
     if args.command == "plan":
         from harvester.runtime.plan_cmd import plan_command
 

@@ -12,7 +12,6 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 
@@ -44,25 +43,10 @@ def add_daemon_parser(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
-def _config_path(args: argparse.Namespace) -> Path | None:
-    if args.config:
-        return Path(args.config)
-    default = Path("config.toml")
-    return default if default.exists() else None
-
-
-def _job_paths(args: argparse.Namespace) -> list[Path]:
-    if args.jobs:
-        return [Path(j) for j in args.jobs]
-    env = os.environ.get("HARVESTER_JOBS")
-    if env:
-        return [Path(j) for j in env.split(os.pathsep) if j]
-    return [Path("jobs")]
-
-
 def daemon_command(args: argparse.Namespace) -> int:
     """Run the daemon; 0 after a clean stop (signal, budget), 1 otherwise. Errors raise."""
     from harvester import log as logsetup
+    from harvester.cli import config_path, job_paths
     from harvester.clock import run as run_loop
     from harvester.config import load_config
     from harvester.errors import UserError
@@ -72,9 +56,9 @@ def daemon_command(args: argparse.Namespace) -> int:
     if args.metrics_port is not None and not 0 <= args.metrics_port <= 65535:
         raise UserError("--metrics-port: must be within 0..65535")
     logsetup.configure(json=True, level=logging.DEBUG if args.verbose > 1 else logging.INFO)
-    config = load_config(_config_path(args))
+    config = load_config(config_path(args))
     register_secret(config.bearer_token())  # fail fast (exit 2) if the token is missing
-    daemon = Daemon(config, _job_paths(args), metrics_port=args.metrics_port)
+    daemon = Daemon(config, job_paths(args), metrics_port=args.metrics_port)
 
     async def main() -> DaemonResult:
         return await daemon.run()
