@@ -28,6 +28,7 @@ from harvester.core import plan
 from harvester.core.model import JobSpec, JobStats
 from harvester.output import OutputFiles
 from harvester.runtime.gates import Gates, build_gates
+from harvester.runtime.lock import state_lock
 from harvester.runtime.pool import run_pool
 from harvester.runtime.signals import RunSignals, StopReason
 from harvester.runtime.stats import RunStats
@@ -132,6 +133,27 @@ async def harvest(
 ) -> RunResult:
     """Harvest ``specs`` to completion (or until stopped); returns the run's figures."""
     clock = clock or LoopClock()
+    # One process per SQLite state: a run beside a daemon would put back the daemon's claims.
+    lock = state_lock(config.harvest.state)
+    lock.acquire()
+    try:
+        return await _harvest(config, specs, clock, base_url, max_usd, bearer, handle_signals, on_runtime,
+                              watch)
+    finally:
+        lock.release()
+
+
+async def _harvest(
+    config: Config,
+    specs: Sequence[JobSpec],
+    clock: Clock,
+    base_url: str | None,
+    max_usd: float | None,
+    bearer: str | None,
+    handle_signals: bool,
+    on_runtime: Callable[[Runtime], None] | None,
+    watch: Callable[[Runtime], Coroutine[Any, Any, None]] | None,
+) -> RunResult:
     async with open_runtime(config, specs, clock=clock, base_url=base_url, max_usd=max_usd,
                             bearer=bearer) as rt:
         if on_runtime is not None:

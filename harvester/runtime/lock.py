@@ -22,7 +22,7 @@ from harvester.errors import HarvesterError
 
 
 class AlreadyRunning(HarvesterError):
-    """Another harvester daemon is using this state store."""
+    """Another harvester process (a run or the daemon) is using this state store."""
 
 
 class StateLock(Protocol):
@@ -53,7 +53,7 @@ class FileLock:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
             os.close(fd)
             raise AlreadyRunning(
-                f"another harvester daemon (pid {holder}) is using the state {self.state} "
+                f"another harvester process (pid {holder}) is using the state {self.state} "
                 f"(lock {self.path}); stop it first"
             ) from None
         except BaseException:

@@ -133,3 +133,21 @@ def test_token_never_printed(tmp_path: Path, capsys: pytest.CaptureFixture[str],
     for f in tmp_path.rglob("*"):
         if f.is_file():
             assert secret.encode() not in f.read_bytes(), f
+
+
+def test_run_refuses_while_another_process_holds_the_state(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run beside a daemon would put the daemon's claims back: it refuses, one line, exit 1."""
+    from harvester.runtime.lock import state_lock
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("X_BEARER_TOKEN", "a-long-enough-token")
+    (tmp_path / "jobs.toml").write_text(GOOD_JOB)
+    lock = state_lock(str(tmp_path / "state" / "harvester.db"))
+    lock.acquire()
+    try:
+        code = main(["run", "--jobs", "jobs.toml"])
+    finally:
+        lock.release()
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("harvester: error:")]
+    assert code == 1 and len(lines) == 1 and "another harvester process" in lines[0]

@@ -279,7 +279,7 @@ def test_a_second_daemon_on_the_same_state_refuses_to_start(tmp_path: Path, sand
         assert second.returncode in (1, 2)
         lines = second.stderr.strip().splitlines()
         assert len(lines) == 1, second.stderr
-        assert "another harvester daemon" in lines[0] and "state.db" in lines[0]
+        assert "another harvester process" in lines[0] and "state.db" in lines[0]
         assert first.poll() is None
         first.send_signal(signal.SIGTERM)
         assert first.wait(GRACE + 5) == 0
