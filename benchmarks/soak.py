@@ -27,6 +27,7 @@ import io
 import logging
 import tempfile
 import time
+import tracemalloc
 from collections import Counter
 from collections.abc import MutableMapping
 from dataclasses import replace
@@ -80,6 +81,7 @@ def main() -> None:
     ap.add_argument("--jump-after", type=float, default=0.0005,
                     help="real seconds of idleness before the loop jumps to its next timer")
     ap.add_argument("--pacing", choices=("spread", "burst"), default="spread")
+    ap.add_argument("--trace", action="store_true", help="report live memory by package at the end (slower)")
     args = ap.parse_args()
 
     structlog.configure(processors=[_count], wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
@@ -91,6 +93,8 @@ def main() -> None:
         config = make_config(tmp, workers=args.workers, fsync=False, pacing=args.pacing)
         config = replace(config, daemon=replace(config.daemon, metrics_port=0))
         rss0 = proc.memory_info().rss
+        if args.trace:
+            tracemalloc.start()
 
         async def soak() -> tuple[DaemonResult, Counter[tuple[str, int]]]:
             clock = LoopClock(epoch=EPOCH)
@@ -119,6 +123,17 @@ def main() -> None:
             result, served = runner.run(soak())
         real = time.perf_counter() - t0
         rss1 = proc.memory_info().rss
+        if args.trace:
+            # Where the live memory is at the end, by package: the harvester's own against the
+            # in-process sandbox's (whose post cache is meant to fill up to its bound).
+            by_area: Counter[str] = Counter()
+            for stat in tracemalloc.take_snapshot().statistics("filename"):
+                name = stat.traceback[0].filename
+                area = ("harvester.sandbox" if "/harvester/sandbox/" in name else
+                        "harvester (not sandbox)" if "/harvester/" in name else "other (stdlib, libs)")
+                by_area[area] += stat.size
+            for area, size in by_area.most_common():
+                print(f"traced at end: {area:24} {size / 2**20:7.1f} MiB")
 
     s = result.stats
     statuses: Counter[int] = Counter()
