@@ -19,6 +19,12 @@ would shadow the stdlib ``queue`` if this folder were ``sys.path[0]``).
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path as _Path
+
+# benchmarks/queue.py would shadow the standard library's ``queue`` for scripts run from here.
+sys.path[:] = [p for p in sys.path if _Path(p or ".").resolve() != _Path(__file__).resolve().parent]
+
 import argparse
 import random
 

@@ -14,6 +14,12 @@ scheduled, and simulated days per real second.
 from __future__ import annotations
 
 import sys
+from pathlib import Path as _Path
+
+# benchmarks/queue.py would shadow the standard library's ``queue`` for scripts run from here.
+sys.path[:] = [p for p in sys.path if _Path(p or ".").resolve() != _Path(__file__).resolve().parent]
+
+import sys
 from pathlib import Path
 
 # Run as ``python benchmarks/soak.py``, this folder is sys.path[0] and benchmarks/queue.py would
