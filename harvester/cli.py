@@ -14,13 +14,11 @@ Tracebacks appear only with ``-v``. Every option that names a file has an enviro
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from harvester import __version__
 from harvester.errors import HarvesterError, UserError
@@ -177,8 +175,3 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run_demo(config, specs, out=Path(args.out), seed=args.seed, max_usd=args.max_usd)
     raise UserError(f"unknown command {args.command!r}")
-
-
-def dump_json(obj: Any) -> str:
-    """JSON for ``--json`` outputs: stable key order, no secrets (callers pass plain figures)."""
-    return json.dumps(obj, indent=2, sort_keys=True, default=str)

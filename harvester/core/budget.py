@@ -45,7 +45,7 @@ Rule 5, state is rebuilt from charges. The shell persists each :class:`LedgerEnt
 values, including the credits-depleted flag and reservations still in flight, which a reload
 counts as spent at their worst case (the request may have been billed before a crash).
 
-Rule 6, 402 is final. After ``CreditsDepleted`` (:func:`is_credits_depleted`) the shell calls
+Rule 6, 402 is final. After ``CreditsDepleted`` (``core.classify``) the shell calls
 :meth:`Ledger.credits_depleted`; every later reservation is a :class:`Stop` until someone tops up
 and the shell calls :meth:`Ledger.observe_balance`. It is never retried.
 """
@@ -354,23 +354,6 @@ class BudgetStatus:
                 {"key": w.key, "limit": w.limit, "message": w.message, "at": w.at} for w in self.warnings
             ],
         }
-
-
-# --- 402 -----------------------------------------------------------------------------------
-
-
-def is_credits_depleted(status: int, body: Mapping[str, Any] | None) -> bool:
-    """Whether a response says the prepaid credits are gone (§2.3: undocumented 402).
-
-    Any 402, or a body whose ``type`` is ``…/2/problems/credits*`` or whose title is
-    ``CreditsDepleted`` (both hosts and both slugs have been seen).
-    """
-    if status == 402:
-        return True
-    if not body:
-        return False
-    kind = str(body.get("type", ""))
-    return "/2/problems/credits" in kind or body.get("title") == "CreditsDepleted"
 
 
 # --- the ledger ----------------------------------------------------------------------------
@@ -869,5 +852,4 @@ __all__ = [
     "Ticket",
     "Wait",
     "cycle_bounds",
-    "is_credits_depleted",
 ]

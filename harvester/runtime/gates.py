@@ -18,7 +18,7 @@ such a request at its worst case (the safe side: the budget stops early, never l
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, assert_never
@@ -372,8 +372,3 @@ async def build_gates(
     gates = Gates(auth=build_auth(config, bearer), limits=limits, ledger=ledger, cap=cap, prices=prices,
                   specs=specs, margin=config.limits.margin_429_seconds)
     return gates
-
-
-def auth_names(registry: AuthRegistry) -> Sequence[str]:
-    """Every name a job's ``auth`` may use."""
-    return [*registry.contexts, *registry.pools]

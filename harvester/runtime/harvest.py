@@ -35,7 +35,6 @@ from harvester.runtime.stats import RunStats
 from harvester.runtime.usage_poll import poll_usage
 from harvester.runtime.worker import Runtime
 from harvester.store import open_store
-from harvester.store.base import Store
 
 log = structlog.get_logger(__name__)
 
@@ -176,8 +175,3 @@ async def _stop_on_signals(signals: RunSignals) -> None:
         async for signum in received:
             log.warning("stop_requested", signal=signal.Signals(signum).name)
             signals.request_stop(StopReason(f"stopped by {signal.Signals(signum).name}", clean=False))
-
-
-async def read_status(store: Store) -> list[JobStats]:
-    """Job progress straight from the store (works while another process runs)."""
-    return await store.job_stats()

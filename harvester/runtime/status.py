@@ -24,6 +24,7 @@ from harvester.core import cap as capmod
 from harvester.core import pricing, ratelimit
 from harvester.errors import StoreError
 from harvester.runtime.gates import STATE_CAP, STATE_LIMITS
+from harvester.runtime.harvest import STATE_CACHE
 from harvester.store import open_store
 
 
@@ -38,7 +39,7 @@ async def collect_status(config: Config, now: float) -> dict[str, Any]:
         saved_cap = await store.get_state(STATE_CAP)
         entries = [money.LedgerEntry.from_dict(e) for e in await store.ledger_entries(0.0)]
         queue = await store.pending_count()
-        cache_stats = await store.get_state("cache_stats") or {"hits": 0, "requests_saved": 0}
+        cache_stats = await store.get_state(STATE_CACHE) or {"hits": 0, "requests_saved": 0}
     finally:
         await store.close()
     limits = ratelimit.RateLimits(window=config.limits.window_seconds)

@@ -120,7 +120,9 @@ class Worker:
         if answer.request is None:
             rt.stats.requests_saved += 1
             rt.stats.cache_hits += len(answer.objects)
-            await self._commit_body(task, spec, request, {"data": answer.objects}, None, cached=True)
+            body = {"data": answer.objects}
+            await self._commit_body(task, spec, request, body, plan.interpret_page(task, body, spec), None,
+                                    cached=True)
             return
         request = answer.request
         verdict = rt.gates.before_send(task, request, rt.clock.now())
@@ -181,7 +183,7 @@ class Worker:
         rt = self.rt
         body = resp.body
         try:
-            plan.interpret_page(task, body, spec)
+            result = plan.interpret_page(task, body, spec)
         except BadResponse as exc:
             rt.gates.abandon(permit, rt.clock.now())
             await rt.store.add_ledger(rt.gates.take_pending_entries())
@@ -190,8 +192,9 @@ class Worker:
         charge = rt.gates.charge(permit, body, rt.clock.now())
         if cached:  # objects the cache answered join the fetched ones
             body = {**body, "data": [*body.get("data", []), *cached]}
+            result = replace(result, items=result.items + len(cached))
             rt.stats.cache_hits += len(cached)
-        await self._commit_body(task, spec, permit.request, body, charge, cached=False)
+        await self._commit_body(task, spec, permit.request, body, result, charge, cached=False)
 
     async def _commit_body(
         self,
@@ -199,13 +202,13 @@ class Worker:
         spec: JobSpec,
         request: plan.PageRequest,
         body: dict[str, Any],
+        result: plan.PageResult,
         charge: dict[str, Any] | None,
         *,
         cached: bool,
     ) -> None:
         """Write the page and commit it with its cursor and its charge, atomically."""
         rt = self.rt
-        result = plan.interpret_page(task, body, spec)
         now = rt.clock.now()
         follow = None
         if not rt.exit_when_drained and result.next_cursor is None and polling.polls(spec, task):

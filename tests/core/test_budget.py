@@ -23,7 +23,6 @@ from harvester.core.budget import (
     Ticket,
     Wait,
     cycle_bounds,
-    is_credits_depleted,
 )
 from harvester.core.pricing import Charge, charge, quote, usd_to_micros, utc_day
 
@@ -356,23 +355,6 @@ def test_charges_before_balance_at_are_already_in_the_balance() -> None:
         LedgerEntry(at=T0 + 10, run="r", job="j", route=SEARCH, day=utc_day(T0), micros=2_000_000),
     ]
     assert Ledger.replay(budget, entries, run="r").status(T0 + 20).balance == 8_000_000
-
-
-# --- 402 ---
-
-
-@pytest.mark.parametrize(
-    ("status", "body", "expected"),
-    [
-        (402, None, True),
-        (200, {"title": "CreditsDepleted", "type": "https://api.twitter.com/2/problems/credits"}, True),
-        (403, {"type": "https://api.x.com/2/problems/credits-depleted"}, True),
-        (429, {"type": "https://api.twitter.com/2/problems/usage-capped"}, False),
-        (429, {"title": "Too Many Requests", "type": "about:blank"}, False),
-    ],
-)
-def test_is_credits_depleted(status: int, body: dict[str, Any] | None, expected: bool) -> None:
-    assert is_credits_depleted(status, body) is expected
 
 
 def test_after_402_everything_stops_until_a_top_up() -> None:

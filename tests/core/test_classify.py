@@ -200,3 +200,19 @@ def test_rate_headers_parse_case_insensitively_and_skip_garbage() -> None:
     assert h.date == parse_http_date("Wed, 15 Jan 2027 08:00:00 GMT") == 1_800_000_000.0
     assert parse_rate_headers({"x-rate-limit-remaining": "3"}).window is None  # no reset: unusable
     assert parse_http_date("yesterday") is None
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "depleted"),
+    [
+        (402, None, True),
+        (403, {"title": "CreditsDepleted", "type": "about:blank"}, True),  # the title alone
+        (403, {"type": "https://api.x.com/2/problems/credits-depleted", "title": "Payment Required"}, True),
+        (429, {"type": "https://api.twitter.com/2/problems/usage-capped", "title": "UsageCapExceeded"}, False),
+        (429, {"title": "Too Many Requests", "type": "about:blank"}, False),
+    ],
+)
+def test_credits_depleted_by_status_slug_or_title(status: int, body: dict[str, str] | None, depleted: bool) -> None:
+    """Any 402, a ``credits*`` slug on either host, or the title ``CreditsDepleted`` (§2.3)."""
+    outcome = classify(status, {"x-rate-limit-remaining": "5"}, body, "/2/tweets", NOW)
+    assert isinstance(outcome, CreditsDepleted) is depleted
