@@ -71,6 +71,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="env var holding the bearer token the sandbox accepts")
     sb.add_argument("--latency", type=float, default=0.0, help="seconds added to each response")
     sb.add_argument("--window", type=float, default=None, help="rate-limit window seconds")
+    sb.add_argument("--limit", action="append", default=[], metavar="ROUTE=N",
+                    help="per-app requests per window on ROUTE (repeatable), e.g. /2/tweets/search/recent=5")
 
     st = sub.add_parser("status", help="jobs, buckets, spend and cap from the state store")
     common(st)

@@ -139,11 +139,15 @@ class LimitsConfig:
     Attributes:
         window_seconds: the window assumed before headers are seen.
         margin_429_seconds: extra wait after ``x-rate-limit-reset`` (TOML key ``429_margin_seconds``).
+        max_latency_seconds: the longest a request may take to reach X after it is granted (and
+            the most hosts' clocks may disagree): the sliding guard allows a window's limit per
+            window plus this. Larger is safer and slightly slower.
         endpoints: per-route overrides, keyed by route template.
     """
 
     window_seconds: float = 900.0
     margin_429_seconds: float = 1.0
+    max_latency_seconds: float = 5.0
     endpoints: Mapping[str, EndpointLimits] = field(default_factory=dict)
 
 
@@ -547,7 +551,7 @@ def _build(file: str, source: Path | None, base_dir: Path, data: Mapping[str, An
 _SECTION_KEYS = {
     "api": ("base_url", "bearer_env", "timeout_seconds", "user_agent"),
     "harvest": ("workers", "output_dir", "state", "lease_seconds", "fsync", "pacing", "max_attempts"),
-    "limits": ("window_seconds", "429_margin_seconds"),
+    "limits": ("window_seconds", "429_margin_seconds", "max_latency_seconds"),
     "pricing": ("post", "user", "follow", "owned_read", "bill_includes", "counts_recent", "counts_all"),
     "budget": ("max_usd_per_run", "spending_limit_usd", "cycle_start_day", "balance_usd", "warn_at"),
     "cap": ("monthly_posts", "capped_endpoints", "usage_poll_seconds"),
@@ -641,6 +645,7 @@ def _limits(t: _Table) -> LimitsConfig:
     d = LimitsConfig()
     window = t.number("window_seconds", d.window_seconds, lo=1)
     margin = t.number("429_margin_seconds", d.margin_429_seconds, lo=0, hi=3600)
+    latency = t.number("max_latency_seconds", d.max_latency_seconds, lo=0.1, hi=600)
     routes_t = t.table("endpoints")
     endpoints: dict[str, EndpointLimits] = {}
     for route in routes_t.data:
@@ -654,7 +659,8 @@ def _limits(t: _Table) -> LimitsConfig:
         r.finish()
         endpoints[route] = EndpointLimits(app=app, user=user)
     t.finish()
-    return LimitsConfig(window_seconds=window, margin_429_seconds=margin, endpoints=endpoints)
+    return LimitsConfig(window_seconds=window, margin_429_seconds=margin, max_latency_seconds=latency,
+                        endpoints=endpoints)
 
 
 def _pricing(t: _Table) -> PricingConfig:

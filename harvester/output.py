@@ -13,6 +13,10 @@ serialized *through the commit*: :meth:`OutputFiles.locked` holds the job's lock
 caller appends and commits. Otherwise a later page's commit could cover an earlier page's
 uncommitted bytes, and that page would be written twice after a crash.
 
+Several processes sharing one store each write their own files: a process given a ``node``
+writes under ``<directory>/<node>/`` and records lengths under ``<node>/<job>`` keys
+(:meth:`OutputFiles.key`), so its truncation on start touches only files it wrote itself.
+
 Each line is the API's response object as received (``data``, ``includes``, ``meta``,
 ``errors``) plus one ``__harvester`` key (task, page, url path, retrieval time), so
 twarc-csv and similar tools read the files unchanged.
@@ -41,10 +45,11 @@ def encode_page(body: Mapping[str, Any], meta: Mapping[str, Any]) -> bytes:
 
 
 class OutputFiles:
-    """The per-job JSONL files under ``directory``."""
+    """The per-job JSONL files under ``directory`` (under ``directory/node`` given a node)."""
 
-    def __init__(self, directory: Path, *, fsync: bool = True) -> None:
-        self.directory = directory
+    def __init__(self, directory: Path, *, fsync: bool = True, node: str = "") -> None:
+        self.directory = directory / node if node else directory
+        self.node = node
         self.fsync = fsync
         self._files: dict[str, BinaryIO] = {}
         self._locks: dict[str, asyncio.Lock] = {}
@@ -52,12 +57,20 @@ class OutputFiles:
     def path(self, job: str) -> Path:
         return self.directory / f"{job}.jsonl"
 
+    def key(self, job: str) -> str:
+        """The store's name for ``job``'s file (``PageCommit.output_job``)."""
+        return f"{self.node}/{job}" if self.node else job
+
     def prepare(self, offsets: Mapping[str, int], known_jobs: set[str]) -> dict[str, int]:
         """Cut each known job's file back to its committed length; returns bytes cut per job.
 
+        ``offsets`` are the store's committed lengths by :meth:`key` (other nodes' are ignored).
         A file for a job the store has never heard of (state deleted, or another state file) is
         not truncated: it is moved aside to ``<job>.jsonl.orphaned-N`` so nothing is lost.
         """
+        if self.node:
+            prefix = f"{self.node}/"
+            offsets = {k[len(prefix):]: v for k, v in offsets.items() if k.startswith(prefix)}
         self.directory.mkdir(parents=True, exist_ok=True)
         cut: dict[str, int] = {}
         for job in sorted(known_jobs | set(offsets)):

@@ -248,6 +248,8 @@ class LedgerEntry:
         day: the UTC day of the charge (its dedup window).
         micros: actual cost. reserved: the worst case held for it (0 if unknown).
         keys: resources newly charged that day, ``(kind, id)``.
+        posts: Posts the response returned on a route that counts toward the monthly cap, so
+            that hosts sharing one store can rebuild each other's cap use from the ledger.
     """
 
     at: float
@@ -258,6 +260,7 @@ class LedgerEntry:
     micros: int
     reserved: int = 0
     keys: tuple[Key, ...] = ()
+    posts: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -269,6 +272,7 @@ class LedgerEntry:
             "micros": self.micros,
             "reserved": self.reserved,
             "keys": [[str(k), i] for k, i in self.keys],
+            "posts": self.posts,
         }
 
     @classmethod
@@ -282,6 +286,7 @@ class LedgerEntry:
             micros=int(d["micros"]),
             reserved=int(d.get("reserved", 0)),
             keys=tuple((Resource(k), str(i)) for k, i in d.get("keys", ())),
+            posts=int(d.get("posts", 0)),
         )
 
 
@@ -410,6 +415,7 @@ class Ledger:
         self._warned: dict[str, BudgetWarning] = {}
         self._depleted: str | None = None
         self._overruns = 0
+        self._held_elsewhere = 0
 
     # -- reading --
 
@@ -423,8 +429,23 @@ class Ledger:
 
     @property
     def in_flight(self) -> int:
-        """Micro-dollars held by reservations not yet settled or cancelled."""
+        """Micro-dollars held by this process's reservations not yet settled or cancelled."""
         return sum(t.micros for t in self._inflight.values())
+
+    # -- other processes sharing the budget --
+
+    def absorb(self, entries: Iterable[LedgerEntry], held_elsewhere: int) -> None:
+        """Fold in what other processes sharing this budget did since the last call.
+
+        ``entries``: charges they settled (entries of this ledger's own run are skipped: they
+        were recorded at :meth:`settle`). ``held_elsewhere``: micro-dollars their requests in
+        flight hold right now; :meth:`reserve` treats it like its own reservations, so N
+        processes together never commit past a limit.
+        """
+        for entry in sorted(entries, key=lambda e: e.at):
+            if entry.run != self.run:
+                self._record(entry)
+        self._held_elsewhere = max(0, held_elsewhere)
 
     @property
     def depleted_reason(self) -> str | None:
@@ -444,7 +465,7 @@ class Ledger:
         self._advance(now)
         if self._depleted is not None:
             return Stop(reason=f"credits depleted: {self._depleted}", limit="credits")
-        held = self.in_flight
+        held = self.in_flight + self._held_elsewhere
         room = self._room(held)
         fit = min(r for _, r in room) if room else None
         if fit is None or quote.micros <= fit:
@@ -455,8 +476,9 @@ class Ledger:
         need = quote.at(quote.min_size).micros
         blocked = [(name, r) for name, r in self._room(0) if need > r]
         if not blocked:
+            elsewhere = f" (other hosts hold {format_usd(self._held_elsewhere)})" if self._held_elsewhere else ""
             return Wait(
-                reason=f"{len(self._inflight)} in-flight requests hold {format_usd(held)}; "
+                reason=f"{len(self._inflight)} in-flight requests hold {format_usd(self.in_flight)}{elsewhere}; "
                 f"the next request needs up to {format_usd(need)}"
             )
         name, _ = blocked[0]
@@ -482,8 +504,10 @@ class Ledger:
             return Wait(until=landing, reason=f"{bal}; auto-recharge of {format_usd(self._ar_amount)} due")
         return Stop(limit="balance", reason=f"{bal}; {why}", resumes_at=landing)
 
-    def settle(self, ticket: Ticket, now: float, charge: Charge) -> LedgerEntry:
+    def settle(self, ticket: Ticket, now: float, charge: Charge, *, posts: int = 0) -> LedgerEntry:
         """Record what the response behind ``ticket`` cost and free its reservation.
+
+        ``posts``: the cap-counted Posts the response returned (kept on the entry).
 
         Returns the entry to persist. KeyError if the ticket is not in flight.
         """
@@ -499,6 +523,7 @@ class Ledger:
             micros=charge.micros,
             reserved=ticket.micros,
             keys=charge.keys,
+            posts=posts,
         )
         self._record(entry)
         return entry

@@ -135,6 +135,8 @@ class CapTracker:
         self._used = 0
         self._reset_at: float | None = None
         self._capped_until: float | None = None
+        self._held = 0  # Posts requests in flight may still return (this process)
+        self._held_elsewhere = 0  # the same, for other processes sharing the cap
 
     def counts(self, route: str) -> bool:
         """Whether reads on ``route`` count toward the cap."""
@@ -145,6 +147,26 @@ class CapTracker:
         self._advance(now)
         if self.counts(route):
             self._used += max(posts, 0)
+
+    def hold(self, route: str, posts: int) -> int:
+        """Count a request in flight at its largest size until :meth:`unhold`; returns what it
+        held (0 on a route the cap does not count), to pass back to :meth:`unhold`."""
+        held = max(posts, 0) if self.counts(route) else 0
+        self._held += held
+        return held
+
+    def unhold(self, held: int) -> None:
+        r"""The request behind :meth:`hold` ended (its Posts, if any, were :meth:`record`\ ed)."""
+        self._held = max(0, self._held - held)
+
+    def at_least(self, now: float, used: int) -> None:
+        """Raise this period's count to ``used`` if it is higher (e.g. rebuilt from the ledger)."""
+        self._advance(now)
+        self._used = max(self._used, used)
+
+    def set_held_elsewhere(self, posts: int) -> None:
+        """Posts other processes' requests in flight may still return."""
+        self._held_elsewhere = max(0, posts)
 
     def observe_usage(
         self, now: float, project_usage: str | int, project_cap: str | int, cap_reset_day: int
@@ -163,7 +185,7 @@ class CapTracker:
         self._advance(now)
         if self._capped_until is not None:
             return False
-        return self._used + max_results <= self._cap
+        return self._used + self._held + self._held_elsewhere + max_results <= self._cap
 
     def remaining(self, now: float) -> int:
         """Capped Posts left in this period (0 while capped)."""

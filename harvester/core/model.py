@@ -151,6 +151,7 @@ class PageCommit:
     output_offset: int | None = None
     spawn: tuple[NewTask, ...] = ()
     ledger: Mapping[str, Any] | None = None
+    holds: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -788,6 +788,11 @@ class RateLimits:
         """Hand back a request that never reached the server."""
         self._owner(ticket).cancel(ticket)
 
+    def hold(self, route: str, auth: str, auth_kind: AuthKind, until: float, detail: str) -> None:
+        """Keep (route, auth) from sending before ``until``: something outside this process
+        (other hosts sharing the bucket, see ``core.shared``) has used what the window allows."""
+        self.bucket(route, auth, auth_kind)._hold(until, detail)
+
     def interval(self, route: str, auth: str, auth_kind: AuthKind, now: float) -> float:
         """The pacing interval of (route, auth), for an aiolimiter."""
         return self.bucket(route, auth, auth_kind).interval(now)

@@ -68,7 +68,7 @@ from harvester.core.schedule import (
 from harvester.errors import JobSpecError, UserError
 from harvester.jobspec import load_jobs
 from harvester.runtime.harvest import open_runtime
-from harvester.runtime.lock import state_lock
+from harvester.runtime.lock import is_shared, state_lock
 from harvester.runtime.monitor import JobView, Monitor
 from harvester.runtime.pool import run_pool
 from harvester.runtime.signals import StopReason
@@ -200,8 +200,8 @@ class DaemonStore:
     async def ledger_entries(self, since: float) -> list[dict[str, Any]]:
         return await self.inner.ledger_entries(since)
 
-    async def add_ledger(self, entries: Sequence[Mapping[str, Any]]) -> None:
-        await self.inner.add_ledger(entries)
+    async def add_ledger(self, entries: Sequence[Mapping[str, Any]], *, holds: Sequence[int] = ()) -> None:
+        await self.inner.add_ledger(entries, holds=holds)
 
     async def get_state(self, key: str) -> Any:
         return await self.inner.get_state(key)
@@ -432,7 +432,8 @@ class Daemon:
             async with open_runtime(self.config, [], clock=clock, base_url=self.base_url,
                                     bearer=self.bearer) as rt:
                 rt.exit_when_drained = False
-                rt.idle_poll = self.idle_poll
+                if not is_shared(self.config.harvest.state):  # a shared store keeps its short poll
+                    rt.idle_poll = self.idle_poll
                 store = DaemonStore(rt.store, clock)
                 rt.store = store
                 self.rt = rt

@@ -39,6 +39,7 @@ from harvester.core.plan import PageRequest
 from harvester.errors import ConfigError
 from harvester.log import register_secret
 from harvester.store.base import Store
+from harvester.store.coordination import Coordinator, LocalCoordinator, SharedView
 
 log = structlog.get_logger(__name__)
 
@@ -57,6 +58,12 @@ class Permit:
     rate: ratelimit.Ticket
     money: money.Ticket | None
     owned: bool
+    posts: int = 0  # cap-counted Posts held for this request (``CapTracker.hold``)
+    hold: int | None = None  # its shared-store hold, ended with its page (store/coordination.py)
+
+    @property
+    def holds(self) -> tuple[int, ...]:
+        return () if self.hold is None else (self.hold,)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -216,9 +223,32 @@ class Gates:
                 return Stop(reason=stop_reason)
             case _:
                 assert_never(verdict)
+        posts = self.cap.hold(route, ticket.size if ticket.size else size or 1)
         permit = Permit(request=request, route=route, job=task.job, auth=auth, rate=rate,
-                        money=ticket, owned=owned)
+                        money=ticket, owned=owned, posts=posts)
         return Go(permit=permit)
+
+    # -- other processes sharing the store ---------------------------------------------------
+
+    def absorb(self, view: SharedView) -> None:
+        """Fold in what other processes settled and hold (``store.coordination``)."""
+        if not view.entries and not view.held_micros and not view.held_posts:
+            self.ledger.absorb((), 0)
+            self.cap.set_held_elsewhere(0)
+            return
+        entries = [money.LedgerEntry.from_dict(e) for e in view.entries]
+        self.ledger.absorb(entries, view.held_micros)
+        for e in entries:
+            self.cap.record(e.at, e.route, e.posts)
+        self.cap.set_held_elsewhere(view.held_posts)
+
+    def withdraw(self, permit: Permit, until: float, reason: str) -> Park:
+        """The shared grant log refused ``permit``: hand everything back, close the bucket."""
+        self.limits.cancel(permit.rate)
+        self._cancel(permit)
+        kind = self.auth.kind(permit.rate.auth)
+        self.limits.hold(permit.route, permit.rate.auth, kind, until, reason)
+        return Park(until=until, reason=reason)
 
     # -- after a request ------------------------------------------------------------------
 
@@ -263,14 +293,17 @@ class Gates:
 
     def charge(self, permit: Permit, body: Mapping[str, Any], now: float) -> dict[str, Any] | None:
         """Settle the page's charge; returns the ledger row to commit with the page."""
+        self.cap.unhold(permit.posts)
+        posts = 0
         if self.cap.counts(permit.route):
             data = body.get("data")
-            self.cap.record(now, permit.route, len(data) if isinstance(data, list) else 0)
+            posts = len(data) if isinstance(data, list) else 0
+            self.cap.record(now, permit.route, posts)
         if permit.money is None:
             return None
         c = pricing.charge(permit.route, body, now=now, owned=permit.owned,
                            seen=self.ledger.seen(now), prices=self.prices)
-        entry = self.ledger.settle(permit.money, now, c)
+        entry = self.ledger.settle(permit.money, now, c, posts=posts)
         self.run_spent += entry.micros
         self._warn(now)
         return entry.to_dict()
@@ -280,14 +313,18 @@ class Gates:
         self._settle_unknown(permit, now)
 
     def _cancel(self, permit: Permit) -> None:
+        self.cap.unhold(permit.posts)
         if permit.money is not None:
             self.ledger.cancel(permit.money)
 
     def _settle_unknown(self, permit: Permit, now: float) -> None:
+        # Unknown billing counts at the worst case, for money and for the cap alike.
+        self.cap.unhold(permit.posts)
+        self.cap.record(now, permit.route, permit.posts)
         if permit.money is None:
             return
         c = pricing.Charge(route=permit.route, day=pricing.utc_day(now), micros=permit.money.micros)
-        entry = self.ledger.settle(permit.money, now, c)
+        entry = self.ledger.settle(permit.money, now, c, posts=permit.posts)
         self.run_spent += entry.micros
         self.pending_entries.append(entry.to_dict())
         self._warn(now)
@@ -329,8 +366,13 @@ async def build_gates(
     max_usd: float | None = None,
     bearer: str | None = None,
     run: str = "run",
+    coordinator: Coordinator | None = None,
 ) -> Gates:
-    """Engines from config, restored from the store (buckets, cap, and the ledger's charges)."""
+    """Engines from config, restored from the store (buckets, cap, and the ledger's charges).
+
+    The ledger's history comes through ``coordinator`` (default: the store's own), so that a
+    shared store's later admissions show exactly the rows this history did not include.
+    """
     now = clock.now()
     b = config.budget
     ar = b.auto_recharge
@@ -349,13 +391,15 @@ async def build_gates(
     except ValueError as exc:
         raise ConfigError(config.file, "budget", str(exc)) from exc
     since = money.cycle_bounds(now, b.cycle_start_day)[0] - 86_400.0
-    entries = [money.LedgerEntry.from_dict(e) for e in await store.ledger_entries(since)]
+    coordinator = coordinator if coordinator is not None else LocalCoordinator(store)
+    entries = [money.LedgerEntry.from_dict(e) for e in await coordinator.history(since)]
     ledger = money.Ledger.replay(budget, entries, run=run)
     limits = ratelimit.RateLimits(
         {route: (e.app, e.user) for route, e in config.limits.endpoints.items()},
         window=config.limits.window_seconds,
         mode=config.harvest.pacing,
         reset_margin=config.limits.margin_429_seconds,
+        max_latency=config.limits.max_latency_seconds,
     )
     saved = await store.get_state(STATE_LIMITS)
     if saved:
@@ -364,6 +408,9 @@ async def build_gates(
                                cycle_start_day=b.cycle_start_day)
     saved_cap = await store.get_state(STATE_CAP)
     cap = capmod.CapTracker.load_state(cap_cfg, saved_cap) if saved_cap else capmod.CapTracker(cap_cfg)
+    # The ledger holds every process's reads; the saved state only this one's last view of them.
+    period_start = money.cycle_bounds(now, b.cycle_start_day)[0]
+    cap.at_least(now, sum(e.posts for e in entries if e.at >= period_start and cap.counts(e.route)))
     prices = pricing.Prices.from_config({
         "post": config.pricing.post, "user": config.pricing.user, "follow": config.pricing.follow,
         "owned_read": config.pricing.owned_read, "counts_recent": config.pricing.counts_recent,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -28,17 +29,19 @@ from harvester.core import plan
 from harvester.core.model import JobSpec, JobStats
 from harvester.output import OutputFiles
 from harvester.runtime.gates import Gates, build_gates
-from harvester.runtime.lock import state_lock
+from harvester.runtime.lock import idle_slots, is_shared, node_slot, state_lock
 from harvester.runtime.pool import run_pool
 from harvester.runtime.signals import RunSignals, StopReason
 from harvester.runtime.stats import RunStats
 from harvester.runtime.usage_poll import poll_usage
 from harvester.runtime.worker import Runtime
 from harvester.store import open_store
+from harvester.store.coordination import coordinator_for
 
 log = structlog.get_logger(__name__)
 
 STATE_CACHE = "cache_stats"
+SHARED_IDLE_POLL = 1.0  # seconds between claims of an idle worker on a shared store
 
 
 @dataclass
@@ -77,18 +80,33 @@ async def open_runtime(
     """
     store = open_store(config.harvest.state)
     await store.open()
-    outputs = OutputFiles(Path(config.harvest.output_dir), fsync=config.harvest.fsync)
+    node, slot = "", None
+    if is_shared(config.harvest.state):  # several processes: each writes its own files
+        try:
+            node, slot = node_slot(Path(config.harvest.output_dir))
+        except BaseException:
+            await store.close()
+            raise
+    outputs = OutputFiles(Path(config.harvest.output_dir), fsync=config.harvest.fsync, node=node)
     try:
         recovered = await store.recover() if recover else 0
         await store.enqueue([t for s in specs for t in plan.plan_job(s)])
         known = {j.job for j in await store.job_stats()} | {s.name for s in specs}
-        truncated = outputs.prepare(await store.output_offsets(), known)
+        offsets = await store.output_offsets()
+        truncated = outputs.prepare(offsets, known)
+        for name, idle in idle_slots(Path(config.harvest.output_dir)) if node else ():
+            try:  # a dead process's slot: cut its uncommitted tails now, not when it is reused
+                other = OutputFiles(Path(config.harvest.output_dir), node=name)
+                truncated |= {f"{name}/{job}": n for job, n in other.prepare(offsets, known).items()}
+            finally:
+                idle.release()
         if truncated:
             log.info("output_truncated_to_commit", jobs=truncated)
         specs_by_name = {s.name: s for s in specs}
-        run_id = f"run-{int(clock.now())}-{os.getpid()}"
+        run_id = f"run-{int(clock.now())}-{socket.gethostname()}-{os.getpid()}"
+        coordinator = coordinator_for(store)
         gates = await build_gates(config, store, clock, specs_by_name, max_usd=max_usd, bearer=bearer,
-                                  run=run_id)
+                                  run=run_id, coordinator=coordinator)
         async with aiohttp.ClientSession() as session:
             client = ApiClient(
                 session,
@@ -98,9 +116,11 @@ async def open_runtime(
             )
             rt = Runtime(
                 clock=clock, store=store, outputs=outputs, client=client, gates=gates,
-                specs=specs_by_name, signals=RunSignals(),
+                specs=specs_by_name, coordinator=coordinator, signals=RunSignals(),
                 lease=config.harvest.lease_seconds, max_attempts=config.harvest.max_attempts,
                 jobs=frozenset(specs_by_name), recovered=recovered, truncated=truncated,
+                # Another process's release or commit does not wake this one: poll often.
+                idle_poll=SHARED_IDLE_POLL if node else Runtime.idle_poll,
             )
             await poll_usage(rt)
             try:
@@ -116,6 +136,8 @@ async def open_runtime(
     finally:
         outputs.close()
         await store.close()
+        if slot is not None:
+            slot.release()
 
 
 async def harvest(

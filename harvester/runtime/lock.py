@@ -6,8 +6,13 @@ when its process dies, SIGKILL included, so there is never a stale lock to clean
 itself is left in place (deleting a lock file races with the next taker) and holds the pid of
 the last holder, for the refusal message.
 
-A ``postgresql://`` state is shared by design; coordinating several hosts on it is another
-issue, so for now its lock is a no-op (:class:`NoLock`).
+A ``postgresql://`` state is shared by design: several daemons on several hosts use it at once
+(claims, leases and admissions coordinate them in the database), so it takes no state lock
+(:class:`NoLock`). What each process still owns alone is its output files: it takes a *node
+slot* (:func:`node_slot`), an exclusive ``flock`` on ``<output_dir>/.<host>-<n>.lock`` for the
+smallest free ``n``, and writes under ``<output_dir>/<host>-<n>/``. A restarted process takes a
+free slot again, usually its old one, and so cuts back exactly the files whose committed lengths
+that slot recorded; two processes never write or truncate one file.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import socket
 from pathlib import Path
 from typing import Protocol
 
@@ -75,7 +81,7 @@ class FileLock:
 
 
 class NoLock:
-    """The lock of a PostgreSQL state: nothing yet (multi-host coordination is another issue)."""
+    """The lock of a PostgreSQL state: none, several processes share it by design."""
 
     def acquire(self) -> None:
         pass
@@ -89,7 +95,48 @@ class NoLock:
 
 def state_lock(state: str) -> StateLock:
     """The lock for a ``[harvest] state`` location: ``<file>.lock`` for SQLite, none for PostgreSQL."""
-    if state.startswith(("postgresql://", "postgres://")):
+    if is_shared(state):
         return NoLock()
     path = state.removeprefix("sqlite:///")
     return FileLock(Path(path + ".lock"), state)
+
+
+def is_shared(state: str) -> bool:
+    """Whether a ``[harvest] state`` location is meant for several processes (PostgreSQL)."""
+    return state.startswith(("postgresql://", "postgres://"))
+
+
+def _host() -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in socket.gethostname()) or "host"
+
+
+def node_slot(output_dir: Path, max_slots: int = 1024) -> tuple[str, FileLock]:
+    """Take the first free output slot of this host: its name and its held lock."""
+    host = _host()
+    for n in range(1, max_slots + 1):
+        name = f"{host}-{n}"
+        lock = FileLock(output_dir / f".{name}.lock", name)
+        try:
+            lock.acquire()
+        except AlreadyRunning:
+            continue
+        return name, lock
+    raise AlreadyRunning(f"{output_dir}: all {max_slots} output slots of this host are in use")
+
+
+def idle_slots(output_dir: Path) -> list[tuple[str, FileLock]]:
+    """This host's other slots that no live process holds, each locked for the caller.
+
+    A process that died (SIGKILL, power loss) may have left a page written but not committed at
+    the end of its slot's files; whoever finds the slot idle cuts them back (and releases it).
+    """
+    taken: list[tuple[str, FileLock]] = []
+    for path in sorted(output_dir.glob(f".{_host()}-*.lock")):
+        name = path.name[1 : -len(".lock")]
+        lock = FileLock(path, name)
+        try:
+            lock.acquire()
+        except AlreadyRunning:
+            continue
+        taken.append((name, lock))
+    return taken

@@ -15,6 +15,18 @@ from harvester.clock import LoopClock, wall_time
 from harvester.clock import run as run_loop
 from harvester.errors import UserError
 from harvester.sandbox import SandboxConfig, serve
+from harvester.sandbox import tables as T
+
+
+def _limits(specs: list[str]) -> dict[str, tuple[int | None, int | None]]:
+    """``ROUTE=N`` options: the app limit N per window on ROUTE (the user limit is kept)."""
+    out: dict[str, tuple[int | None, int | None]] = {}
+    for spec in specs:
+        route, sep, n = spec.partition("=")
+        if not sep or route not in T.RATE_LIMITS or not n.isdigit() or int(n) < 1:
+            raise UserError(f"--limit {spec}: expected ROUTE=N with a known route and N >= 1")
+        out[route] = (int(n), T.RATE_LIMITS[route][1])
+    return out
 
 
 def serve_sandbox(args: argparse.Namespace) -> int:
@@ -30,6 +42,8 @@ def serve_sandbox(args: argparse.Namespace) -> int:
     overrides: dict[str, object] = {"seed": args.seed, "latency_seconds": args.latency, "epoch": epoch}
     if args.window is not None:
         overrides["window_seconds"] = args.window
+    if args.limit:
+        overrides["limit_overrides"] = _limits(args.limit)
     cfg = SandboxConfig(**overrides)  # type: ignore[arg-type]  # keys are SandboxConfig fields
 
     async def main() -> None:

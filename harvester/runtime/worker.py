@@ -30,10 +30,12 @@ from harvester.core.schedule import newest_key, split_key
 from harvester.errors import BadResponse, TransportError
 from harvester.output import OutputFiles, encode_page
 from harvester.runtime import cache, polling
+from harvester.runtime.admission import admit
 from harvester.runtime.gates import Gates, Go, Park, Permit, Stop, Verdict
 from harvester.runtime.signals import RunSignals, StopReason
 from harvester.runtime.stats import RunStats
 from harvester.store.base import Store
+from harvester.store.coordination import Coordinator
 
 log = structlog.get_logger(__name__)
 
@@ -48,6 +50,7 @@ class Runtime:
     client: ApiClient
     gates: Gates
     specs: Mapping[str, JobSpec]
+    coordinator: Coordinator
     signals: RunSignals = field(default_factory=RunSignals)
     stats: RunStats = field(default_factory=RunStats)
     lease: float = 300.0
@@ -125,7 +128,7 @@ class Worker:
                                     cached=True)
             return
         request = answer.request
-        verdict = rt.gates.before_send(task, request, rt.clock.now())
+        verdict = await admit(rt.gates, rt.coordinator, task, request, rt.clock.now(), rt.lease)
         match verdict:
             case Go():
                 pass
@@ -151,16 +154,17 @@ class Worker:
             )
         except TransportError as exc:
             rt.gates.transport_failed(permit, rt.clock.now())
-            await rt.store.add_ledger(rt.gates.take_pending_entries())
+            await rt.store.add_ledger(rt.gates.take_pending_entries(), holds=permit.holds)
             await self._retry(task, str(exc))
             return
         rt.stats.count_status(permit.route, resp.status)
         reaction = rt.gates.after_response(permit, resp, rt.clock.now())
+        if reaction.verdict is not Verdict.OK:  # the money is settled or cancelled: end the hold
+            await rt.store.add_ledger(rt.gates.take_pending_entries(), holds=permit.holds)
         match reaction.verdict:
             case Verdict.OK:
                 await self._commit(task, spec, permit, resp, cached)
             case Verdict.RETRY:
-                await rt.store.add_ledger(rt.gates.take_pending_entries())
                 await self._retry(task, reaction.reason)
             case Verdict.WAIT:
                 await rt.store.release(task.id, not_before=reaction.until, error=None)
@@ -186,7 +190,7 @@ class Worker:
             result = plan.interpret_page(task, body, spec)
         except BadResponse as exc:
             rt.gates.abandon(permit, rt.clock.now())
-            await rt.store.add_ledger(rt.gates.take_pending_entries())
+            await rt.store.add_ledger(rt.gates.take_pending_entries(), holds=permit.holds)
             await self._retry(task, f"bad response: {exc}")
             return
         charge = rt.gates.charge(permit, body, rt.clock.now())
@@ -194,7 +198,8 @@ class Worker:
             body = {**body, "data": [*body.get("data", []), *cached]}
             result = replace(result, items=result.items + len(cached))
             rt.stats.cache_hits += len(cached)
-        await self._commit_body(task, spec, permit.request, body, result, charge, cached=False)
+        await self._commit_body(task, spec, permit.request, body, result, charge, cached=False,
+                                holds=permit.holds)
 
     async def _commit_body(
         self,
@@ -206,6 +211,7 @@ class Worker:
         charge: dict[str, Any] | None,
         *,
         cached: bool,
+        holds: tuple[int, ...] = (),
     ) -> None:
         """Write the page and commit it with its cursor and its charge, atomically."""
         rt = self.rt
@@ -225,8 +231,8 @@ class Worker:
                 offset = rt.outputs.append(task.job, line)
                 await rt.store.commit_page(
                     PageCommit(task_id=task.id, next_cursor=result.next_cursor, items=result.items,
-                               output_job=task.job, output_offset=offset, spawn=result.spawn,
-                               ledger=charge)
+                               output_job=rt.outputs.key(task.job), output_offset=offset,
+                               spawn=result.spawn, ledger=charge, holds=holds)
                 )
             if not cached:
                 await cache.remember(rt.store, task.endpoint, request.params, body, now)
@@ -235,7 +241,7 @@ class Worker:
         else:
             await rt.store.commit_page(
                 PageCommit(task_id=task.id, next_cursor=result.next_cursor, items=result.items,
-                           spawn=result.spawn, ledger=charge)
+                           spawn=result.spawn, ledger=charge, holds=holds)
             )
         if follow is not None:
             await rt.store.put_state(follow.key, follow.state.to_dict())

@@ -41,6 +41,7 @@ UNSUPPORTED_AUTH = {
     "type": PROBLEM + "unsupported-authentication",
     "status": 403,
 }
+REPORT_PATH = "/_sandbox/report"  # not an X API path: the sandbox's ground truth, for tests
 NOT_FOUND = {"title": "Not Found Error", "detail": "The requested resource could not be found.",
              "type": "about:blank", "status": 404}  # fmt: skip
 
@@ -65,6 +66,7 @@ class Sandbox:
         for route in T.ROUTES:
             self.app.router.add_get(route.replace(":id", "{id}").replace(":username", "{username}"),
                                     self._make_handler(route))  # fmt: skip
+        self.app.router.add_get(REPORT_PATH, self._report)
 
     # -- tokens --------------------------------------------------------------------------
 
@@ -98,6 +100,23 @@ class Sandbox:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+    # -- ground truth for tests run against a sandbox process -----------------------------
+
+    def report(self) -> dict[str, Any]:
+        """What the sandbox served and billed: requests by status, 429s, the fullest window of
+        each bucket against its limit, and the money charged (micro-dollars)."""
+        served = {f"{route} {status}": n for (route, status), n in sorted(self.stats.requests.items())
+                  if not route.startswith(REPORT_PATH)}  # fmt: skip
+        windows = {b: {"max_allowed": max(w.allowed for w in ws), "limit": ws[-1].limit,
+                       "windows": len(ws), "rejected": sum(w.rejected for w in ws)}
+                   for b, ws in sorted(self.stats.windows.items()) if ws}  # fmt: skip
+        return {"requests": served, "too_many": sum(self.stats.too_many.values()),
+                "buckets": windows, "spent_micros": self.ledger.spent_micro,
+                "spent_usd": self.ledger.total_usd}  # fmt: skip
+
+    async def _report(self, request: web.Request) -> web.StreamResponse:
+        return self._json(200, self.report())
 
     # -- request pipeline ----------------------------------------------------------------
 

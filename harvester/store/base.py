@@ -101,8 +101,12 @@ class Store(Protocol):
         """Settled charges at or after ``since``, oldest first (``LedgerEntry.to_dict`` shape)."""
         ...
 
-    async def add_ledger(self, entries: Sequence[Mapping[str, Any]]) -> None:
-        """Persist charges settled outside a page commit (a request that failed but may be billed)."""
+    async def add_ledger(self, entries: Sequence[Mapping[str, Any]], *, holds: Sequence[int] = ()) -> None:
+        """Persist charges settled outside a page commit (a request that failed but may be billed).
+
+        ``holds``: shared-budget holds (``store.coordination``) that end with these entries, in
+        the same transaction; given alone, they just end (a request that surely cost nothing).
+        """
         ...
 
     async def cache_put(self, rows: Sequence[tuple[str, str, str, float, str]]) -> None:

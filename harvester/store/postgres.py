@@ -256,7 +256,7 @@ class PostgresStore:
         await self._guarded(
             commit.task_id, _Q["commit_page"], commit.next_cursor, commit.items, commit.output_job,
             commit.output_offset if commit.output_job is not None else None,
-            *_task_arrays(commit.spawn), *_ledger_arrays(ledger),
+            *_task_arrays(commit.spawn), *_ledger_arrays(ledger), list(commit.holds),
         )  # fmt: skip
 
     async def release(self, task_id: int, *, not_before: float, error: str | None) -> None:
@@ -270,9 +270,9 @@ class PostgresStore:
         self._tokens.clear()
         return int(status.rsplit(" ", 1)[1])
 
-    async def add_ledger(self, entries: Sequence[Mapping[str, Any]]) -> None:
-        if entries:
-            await self._write("execute", _Q["insert_ledger"], *_ledger_arrays(entries))
+    async def add_ledger(self, entries: Sequence[Mapping[str, Any]], *, holds: Sequence[int] = ()) -> None:
+        if entries or holds:
+            await self._write("execute", _Q["insert_ledger"], *_ledger_arrays(entries), list(holds))
 
     async def put_state(self, key: str, value: Any) -> None:
         text = json.dumps(value, separators=(",", ":"), sort_keys=True)
@@ -311,8 +311,8 @@ class PostgresStore:
         rows = await self._read(_Q["ledger_since"], since)
         return [
             {"at": at, "run": run, "job": job, "route": route, "day": day, "micros": micros,
-             "reserved": reserved, "keys": json.loads(keys)}
-            for at, run, job, route, day, micros, reserved, keys in rows
+             "reserved": reserved, "keys": json.loads(keys), "posts": posts}
+            for at, run, job, route, day, micros, reserved, keys, posts in rows
         ]  # fmt: skip
 
     async def cache_put(self, rows: Sequence[tuple[str, str, str, float, str]]) -> None:
@@ -431,6 +431,7 @@ def _ledger_arrays(entries: Sequence[Mapping[str, Any]]) -> tuple[list[Any], ...
         [e["route"] for e in entries], [e["day"] for e in entries], [int(e["micros"]) for e in entries],
         [int(e.get("reserved", 0)) for e in entries],
         [json.dumps(e.get("keys", []), separators=(",", ":")) for e in entries],
+        [int(e.get("posts", 0)) for e in entries],
     )  # fmt: skip
 
 

@@ -306,11 +306,13 @@ class SqliteStore:
         rows = await self._read(_Q["ledger_since"], {"since": since})
         return [
             {"at": at, "run": run, "job": job, "route": route, "day": day, "micros": micros,
-             "reserved": reserved, "keys": json.loads(keys)}
-            for at, run, job, route, day, micros, reserved, keys in rows
+             "reserved": reserved, "keys": json.loads(keys), "posts": posts}
+            for at, run, job, route, day, micros, reserved, keys, posts in rows
         ]  # fmt: skip
 
-    async def add_ledger(self, entries: Sequence[Mapping[str, Any]]) -> None:
+    async def add_ledger(self, entries: Sequence[Mapping[str, Any]], *, holds: Sequence[int] = ()) -> None:
+        # ``holds`` come only from a shared coordinator (PostgreSQL); one process per SQLite
+        # state needs none (store/coordination.py).
         if entries:
             rows = list(entries)
             await self._submit(lambda conn: _insert_ledger(conn, rows))
@@ -519,6 +521,7 @@ def _insert_ledger(conn: sqlite3.Connection, entries: Sequence[Mapping[str, Any]
         row = dict(e)
         row["keys"] = json.dumps(row.get("keys", []), separators=(",", ":"))
         row.setdefault("reserved", 0)
+        row.setdefault("posts", 0)
         conn.execute(_Q["insert_ledger"], row)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import time
@@ -12,14 +13,14 @@ import pytest
 from e2ehelp import EPOCH, env, free_port, harvester_cmd
 
 
-@pytest.fixture
-def sandbox_server(tmp_path: Path) -> Iterator[str]:
-    """A real ``harvester sandbox`` process; yields its base URL."""
+@contextlib.contextmanager
+def sandbox_process(tmp_path: Path, *extra: str) -> Iterator[str]:
+    """A real ``harvester sandbox`` process (``extra``: more CLI options); yields its base URL."""
     port = free_port()
     log = (tmp_path / "sandbox.log").open("wb")
     proc = subprocess.Popen(
         harvester_cmd("sandbox", "--port", str(port), "--epoch", str(EPOCH), "--seed", "7",
-                      "--latency", "0.04"),
+                      "--latency", "0.04", *extra),
         env=env(), stdout=log, stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 30
@@ -41,3 +42,10 @@ def sandbox_server(tmp_path: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture
+def sandbox_server(tmp_path: Path) -> Iterator[str]:
+    """A real ``harvester sandbox`` process with the default limits; yields its base URL."""
+    with sandbox_process(tmp_path) as url:
+        yield url

@@ -14,10 +14,9 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
-from e2ehelp import EPOCH, FixedClock, env, harvester_cmd
+from e2ehelp import EPOCH, FixedClock, env, harvester_cmd, log_events, wait_for
 
 from harvester.core.schedule import split_key
 from harvester.errors import JobSpecError
@@ -106,26 +105,6 @@ def truth() -> dict[str, set[str]]:
 def task_states(tmp: Path) -> dict[tuple[str, str], str]:
     with sqlite3.connect(f"file:{tmp / 'state.db'}?mode=ro", uri=True) as conn:
         return {(job, key): state for job, key, state in conn.execute("SELECT job, key, state FROM tasks")}
-
-
-def wait_for(check: Callable[[], bool], timeout: float, what: str, proc: subprocess.Popen[bytes] | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"daemon exited ({proc.returncode}) while waiting for {what}")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
-def log_events(path: Path) -> list[dict[str, Any]]:
-    events = []
-    for line in path.read_text().splitlines():
-        try:
-            events.append(json.loads(line))
-        except json.JSONDecodeError:
-            events.append({"event": "<not json>", "line": line})
-    return events
 
 
 @contextmanager

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from email.utils import parsedate_to_datetime
 
-from sbhelp import Client, drive
+from sbhelp import Client, Reply, drive
 
 from harvester.sandbox import Sandbox, SandboxConfig
 
@@ -96,3 +96,22 @@ def test_denylist() -> None:
         assert (await c.get("/2/users/by", {"usernames": name})).status == 403
 
     drive(SandboxConfig(limit_overrides={"/2/users/by/username/:username": (1, 1)}, denylist_after=2), body)
+
+
+def test_report_gives_the_ground_truth_of_requests_windows_and_money() -> None:
+    """``/_sandbox/report``: what tests of separate processes compare against."""
+
+    async def body(sb: Sandbox, c: Client) -> Reply:
+        name = sb.truth.users_list()[0].username
+        for _ in range(3):
+            await c.get(USERS + name)
+        return await c.get("/_sandbox/report", token=None)
+
+    r = drive(SandboxConfig(limit_overrides={"/2/users/by/username/:username": (2, 1)}), body)
+    assert r.status == 200
+    assert r.body["too_many"] == 1
+    assert r.body["buckets"]["/2/users/by/username/:username app"] == {
+        "max_allowed": 2, "limit": 2, "windows": 1, "rejected": 1}
+    assert r.body["requests"] == {"/2/users/by/username/{username} 200": 2,
+                                  "/2/users/by/username/{username} 429": 1}
+    assert r.body["spent_micros"] == 10_000  # one user at $0.010: read twice in one UTC day

@@ -61,8 +61,8 @@ RETURNING t.id, t.job, t.key, t.endpoint, t.path_params::text, t.params::text, t
 
 -- commit_page --
 -- $1 id, $2 claim token, $3 next cursor, $4 items, $5 output job, $6 output offset,
--- $7..$15 spawned tasks (as insert_tasks), $16..$23 ledger rows (at, run, job, route, day,
--- micros, reserved, keys). Guarded by state and claim token: a second commit of one claim, or a
+-- $7..$15 spawned tasks (as insert_tasks), $16..$24 ledger rows (at, run, job, route, day,
+-- micros, reserved, keys, posts), $25 the shared-budget holds the page ends (core/shared.py). Guarded by state and claim token: a second commit of one claim, or a
 -- commit of a claim another host took over, changes nothing and returns 0 (ClaimLost). Everything
 -- else hangs off `moved`, so it happens only if the task moved. Output lengths never shrink.
 WITH moved AS (
@@ -88,9 +88,11 @@ WITH moved AS (
                                   $12::int[], $13::float8[], $14::text[], $15::bool[]) AS s
     ON CONFLICT (job, key) DO NOTHING
 ), charged AS (
-    INSERT INTO ledger (at, run, job, route, day, micros, reserved, keys)
+    INSERT INTO ledger (at, run, job, route, day, micros, reserved, keys, posts)
     SELECT l.* FROM moved, unnest($16::float8[], $17::text[], $18::text[], $19::text[], $20::text[],
-                                  $21::bigint[], $22::bigint[], $23::jsonb[]) AS l
+                                  $21::bigint[], $22::bigint[], $23::jsonb[], $24::bigint[]) AS l
+), unheld AS (
+    DELETE FROM holds WHERE id = ANY ($25::bigint[]) AND EXISTS (SELECT 1 FROM moved)
 )
 SELECT count(*) FROM moved
 
@@ -163,13 +165,16 @@ SELECT min(not_before) FROM tasks WHERE state = 'pending'
 SELECT min(not_before) FROM tasks WHERE state = 'pending' AND job = ANY ($1::text[])
 
 -- insert_ledger --
--- $1..$8: parallel arrays, as commit_page's $16..$23.
-INSERT INTO ledger (at, run, job, route, day, micros, reserved, keys)
+-- $1..$9: parallel arrays, as commit_page's $16..$24; $10: holds these entries end.
+WITH unheld AS (
+    DELETE FROM holds WHERE id = ANY ($10::bigint[])
+)
+INSERT INTO ledger (at, run, job, route, day, micros, reserved, keys, posts)
 SELECT * FROM unnest($1::float8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[],
-                     $7::bigint[], $8::jsonb[])
+                     $7::bigint[], $8::jsonb[], $9::bigint[])
 
 -- ledger_since --
-SELECT at, run, job, route, day, micros, reserved, keys::text FROM ledger WHERE at >= $1 ORDER BY id
+SELECT at, run, job, route, day, micros, reserved, keys::text, posts FROM ledger WHERE at >= $1 ORDER BY id
 
 -- get_kv --
 SELECT value::text FROM kv WHERE key = $1
@@ -185,3 +190,39 @@ ON CONFLICT (kind, shape, id) DO UPDATE SET fetched_at = excluded.fetched_at, bo
 -- cache_get --
 SELECT id, body FROM cache
 WHERE kind = $1 AND shape = $2 AND fetched_at >= $3 AND id = ANY($4::text[])
+
+-- shared_lock --
+-- One admission at a time across every process on this schema (store/pg_shared.py).
+SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))
+
+-- snapshot_xmin --
+-- The oldest transaction still running: ledger rows of older transactions are final.
+SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+
+-- ledger_history --
+SELECT id, xid::text::bigint AS xid, at, run, job, route, day, micros, reserved, keys::text AS keys, posts
+FROM ledger WHERE at >= $1 ORDER BY id
+
+-- ledger_unseen --
+-- Rows of transactions at or after the mark $1, written by other runs than $2.
+SELECT id, xid::text::bigint AS xid, at, run, job, route, day, micros, reserved, keys::text AS keys, posts
+FROM ledger WHERE xid >= $1::text::xid8 AND run <> $2 ORDER BY id
+
+-- holds_expire --
+DELETE FROM holds WHERE expires <= $1 RETURNING run, job, route, micros, posts, at, expires
+
+-- holds_others --
+SELECT coalesce(sum(micros), 0)::bigint, coalesce(sum(posts), 0)::bigint FROM holds WHERE owner <> $1
+
+-- hold_insert --
+INSERT INTO holds (owner, run, job, route, micros, posts, at, expires)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id
+
+-- grants_expire --
+DELETE FROM grants WHERE bucket = $1 AND at <= $2
+
+-- grants_live --
+SELECT at FROM grants WHERE bucket = $1 AND at > $2 ORDER BY at
+
+-- grant_insert --
+INSERT INTO grants (bucket, at) VALUES ($1, $2)

@@ -111,11 +111,11 @@ SELECT min(not_before) FROM tasks
 WHERE state = 'pending' AND job IN (SELECT value FROM json_each(:jobs))
 
 -- insert_ledger --
-INSERT INTO ledger (at, run, job, route, day, micros, reserved, keys)
-VALUES (:at, :run, :job, :route, :day, :micros, :reserved, :keys)
+INSERT INTO ledger (at, run, job, route, day, micros, reserved, keys, posts)
+VALUES (:at, :run, :job, :route, :day, :micros, :reserved, :keys, :posts)
 
 -- ledger_since --
-SELECT at, run, job, route, day, micros, reserved, keys FROM ledger WHERE at >= :since ORDER BY id
+SELECT at, run, job, route, day, micros, reserved, keys, posts FROM ledger WHERE at >= :since ORDER BY id
 
 -- get_kv --
 SELECT value FROM kv WHERE key = :key
