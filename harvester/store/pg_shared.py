@@ -58,7 +58,7 @@ class _PgSession:
 
     async def grant(self, bucket: str, now: float, limit: int, span: float) -> float:
         await self._conn.execute(_Q["grants_expire"], bucket, now - span)
-        times = [r[0] for r in await self._conn.fetch(_Q["grants_live"], bucket, now - span)]
+        times = [r[0] for r in await self._conn.fetch(_Q["grants_live"], bucket, now - span, limit)]
         until = grant_release(times, now, limit, span)
         if until <= now:
             await self._conn.execute(_Q["grant_insert"], bucket, now)

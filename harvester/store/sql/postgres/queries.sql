@@ -222,7 +222,8 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id
 DELETE FROM grants WHERE bucket = $1 AND at <= $2
 
 -- grants_live --
-SELECT at FROM grants WHERE bucket = $1 AND at > $2 ORDER BY at
+-- The newest $3 (the limit) live grants: all that core.shared.grant_release needs.
+SELECT at FROM grants WHERE bucket = $1 AND at > $2 ORDER BY at DESC LIMIT $3
 
 -- grant_insert --
 INSERT INTO grants (bucket, at) VALUES ($1, $2)
