@@ -39,6 +39,7 @@ from urllib.parse import urlsplit
 from harvester import __version__
 from harvester.core.endpoints import ENDPOINTS, ID_PATTERN
 from harvester.errors import ConfigError
+from harvester.store import is_shared_state, url_passwords
 
 DEFAULTS_SOURCE = "<defaults>"
 APP_AUTH = "app"  # the auth name of the app-only bearer token
@@ -121,7 +122,8 @@ class HarvestConfig:
 
     @property
     def state_is_postgres(self) -> bool:
-        return self.state.startswith(("postgresql://", "postgres://"))
+        """Whether several processes may share this state (PostgreSQL)."""
+        return is_shared_state(self.state)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -624,7 +626,10 @@ def _auth(t: _Table) -> AuthConfig:
 def _harvest(t: _Table, base_dir: Path) -> HarvestConfig:
     d = HarvestConfig()
     state = t.string("state", d.state)
-    if not (state.startswith(("postgresql://", "postgres://"))):
+    if is_shared_state(state) and url_passwords(state):
+        # Secrets never live in files (the config may be committed): libpq's own variables do.
+        t.fail("state", "holds a password; remove it and set PGPASSWORD (or use ~/.pgpass) instead")
+    if not is_shared_state(state):
         if "://" in state:
             t.fail("state", f"must be a file path or a postgresql:// URL, got {_show(state)}")
         state = str(base_dir / state)

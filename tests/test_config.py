@@ -313,10 +313,15 @@ def test_wrong_type(tmp_path: Path, text: str, key: str, expected: str) -> None:
         ('[api]\nuser_agent = ""\n', "api.user_agent", "must not be empty"),
         ('[api]\nuser_agent = "a\\r\\nX-Evil: 1"\n', "api.user_agent", "control characters"),
         ('[harvest]\nstate = "mysql://x/y"\n', "harvest.state", "postgresql:// URL"),
+        ('[harvest]\nstate = "postgresql://u:hunter2xx@h/db"\n', "harvest.state", "set PGPASSWORD"),
+        ('[harvest]\nstate = "postgresql://u@h/db?password=hunter2xx"\n', "harvest.state", "set PGPASSWORD"),
+        ("[limits]\nmax_latency_seconds = 0\n", "limits.max_latency_seconds", "between 0.1 and 600"),
     ],
 )
 def test_out_of_range(tmp_path: Path, text: str, key: str, expected: str) -> None:
-    assert expected in str(config_error(write(tmp_path, text), key))
+    message = str(config_error(write(tmp_path, text), key))
+    assert expected in message
+    assert "hunter2xx" not in message  # a password in the file is refused without being echoed
 
 
 @pytest.mark.parametrize("url", ["ftp://api.x.com", "api.x.com", "https://", "https://x.com/?a=1", "http//x"])

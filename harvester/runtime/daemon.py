@@ -68,12 +68,13 @@ from harvester.core.schedule import (
 from harvester.errors import JobSpecError, UserError
 from harvester.jobspec import load_jobs
 from harvester.runtime.harvest import open_runtime
-from harvester.runtime.lock import is_shared, state_lock
+from harvester.runtime.lock import state_lock
 from harvester.runtime.monitor import JobView, Monitor
 from harvester.runtime.pool import run_pool
 from harvester.runtime.signals import StopReason
 from harvester.runtime.stats import RunStats
 from harvester.runtime.worker import Runtime
+from harvester.store import is_shared_state, redact_url
 from harvester.store.base import Store
 
 log = structlog.get_logger(__name__)
@@ -432,7 +433,7 @@ class Daemon:
             async with open_runtime(self.config, [], clock=clock, base_url=self.base_url,
                                     bearer=self.bearer) as rt:
                 rt.exit_when_drained = False
-                if not is_shared(self.config.harvest.state):  # a shared store keeps its short poll
+                if not is_shared_state(self.config.harvest.state):  # a shared store keeps its short poll
                     rt.idle_poll = self.idle_poll
                 store = DaemonStore(rt.store, clock)
                 rt.store = store
@@ -443,7 +444,7 @@ class Daemon:
                 port = await self.monitor.start(self.config.daemon.metrics_host, self.metrics_port)
                 log.info("daemon_started", pid=os.getpid(), jobs=sorted(changes["added"] + changes["changed"]),
                          metrics=f"http://{self.config.daemon.metrics_host}:{port}/metrics", port=port,
-                         state=self.config.harvest.state, recovered=rt.recovered, truncated=rt.truncated)
+                         state=redact_url(self.config.harvest.state), recovered=rt.recovered, truncated=rt.truncated)
                 if self.on_ready is not None:
                     self.on_ready(self)
                 try:

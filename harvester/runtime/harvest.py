@@ -29,13 +29,13 @@ from harvester.core import plan
 from harvester.core.model import JobSpec, JobStats
 from harvester.output import OutputFiles
 from harvester.runtime.gates import Gates, build_gates
-from harvester.runtime.lock import idle_slots, is_shared, node_slot, state_lock
+from harvester.runtime.lock import idle_slots, node_slot, state_lock
 from harvester.runtime.pool import run_pool
 from harvester.runtime.signals import RunSignals, StopReason
 from harvester.runtime.stats import RunStats
 from harvester.runtime.usage_poll import poll_usage
 from harvester.runtime.worker import Runtime
-from harvester.store import open_store
+from harvester.store import is_shared_state, open_store
 from harvester.store.coordination import coordinator_for
 
 log = structlog.get_logger(__name__)
@@ -81,7 +81,7 @@ async def open_runtime(
     store = open_store(config.harvest.state)
     await store.open()
     node, slot = "", None
-    if is_shared(config.harvest.state):  # several processes: each writes its own files
+    if is_shared_state(config.harvest.state):  # several processes: each writes its own files
         try:
             node, slot = node_slot(Path(config.harvest.output_dir))
         except BaseException:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Protocol
 
 from harvester.errors import HarvesterError
+from harvester.store import is_shared_state
 
 
 class AlreadyRunning(HarvesterError):
@@ -95,15 +96,10 @@ class NoLock:
 
 def state_lock(state: str) -> StateLock:
     """The lock for a ``[harvest] state`` location: ``<file>.lock`` for SQLite, none for PostgreSQL."""
-    if is_shared(state):
+    if is_shared_state(state):
         return NoLock()
     path = state.removeprefix("sqlite:///")
     return FileLock(Path(path + ".lock"), state)
-
-
-def is_shared(state: str) -> bool:
-    """Whether a ``[harvest] state`` location is meant for several processes (PostgreSQL)."""
-    return state.startswith(("postgresql://", "postgres://"))
 
 
 def _host() -> str:

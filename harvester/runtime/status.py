@@ -25,7 +25,7 @@ from harvester.core import pricing, ratelimit
 from harvester.errors import StoreError
 from harvester.runtime.gates import STATE_CAP, STATE_LIMITS
 from harvester.runtime.harvest import STATE_CACHE
-from harvester.store import open_store
+from harvester.store import open_store, redact_url
 
 
 async def collect_status(config: Config, now: float) -> dict[str, Any]:
@@ -54,7 +54,7 @@ async def collect_status(config: Config, now: float) -> dict[str, Any]:
                                cycle_start_day=b.cycle_start_day)
     cap = capmod.CapTracker.load_state(cap_cfg, saved_cap) if saved_cap else capmod.CapTracker(cap_cfg)
     return {
-        "state": state,
+        "state": redact_url(state),
         "queue_depth": queue,
         "jobs": [
             {"job": j.job, "state": j.state, "tasks": j.tasks, "done": j.done, "failed": j.failed,

@@ -10,13 +10,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from harvester.errors import StoreError
 
 if TYPE_CHECKING:
     from harvester.store.base import Store
 
-__all__ = ["ClaimLost", "open_store"]
+__all__ = ["ClaimLost", "is_shared_state", "open_store", "redact_url", "url_passwords"]
 
 _URL_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 
@@ -27,6 +28,11 @@ class ClaimLost(StoreError):
     def __init__(self, task_id: int) -> None:
         super().__init__(f"task {task_id} is not claimed (already committed, released, failed or recovered)")
         self.task_id = task_id
+
+
+def is_shared_state(location: str) -> bool:
+    """Whether a ``[harvest] state`` location is a PostgreSQL URL, which several processes share."""
+    return location.startswith(("postgresql://", "postgres://"))
 
 
 def open_store(location: str | Path) -> Store:
@@ -53,3 +59,27 @@ def open_store(location: str | Path) -> Store:
     from harvester.store.sqlite import SqliteStore  # here, so importing the package stays light
 
     return SqliteStore(location)
+
+
+def redact_url(url: str) -> str:
+    """``url`` without its password (in the authority or as a ``password=`` parameter)."""
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        if "@" in netloc:
+            userinfo, _, host = netloc.rpartition("@")
+            netloc = f"{userinfo.partition(':')[0]}@{host}"
+        query = urlencode([(k, "***" if k == "password" else v) for k, v in parse_qsl(parts.query)])
+        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    except ValueError:
+        return "<unparsable PostgreSQL URL>"
+
+
+def url_passwords(url: str) -> list[str]:
+    """The secrets in ``url``, to scrub from driver messages."""
+    try:
+        parts = urlsplit(url)
+        found = [parts.password or ""] + [v for k, v in parse_qsl(parts.query) if k == "password"]
+    except ValueError:
+        return []
+    return [s for s in found if s]

@@ -64,13 +64,12 @@ import secrets
 import socket
 from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 
 from harvester.core.model import JobStats, NewTask, PageCommit, Task
 from harvester.errors import StoreError
-from harvester.store import ClaimLost
+from harvester.store import ClaimLost, redact_url, url_passwords
 from harvester.store.sql_loader import load_migrations, load_queries
 from harvester.store.sqlite import _dumps, _loads
 
@@ -83,20 +82,6 @@ MIGRATION_LOCK = 0x68617276  # "harv": the advisory lock class; the schema's has
 ENQUEUE_CHUNK = 5_000  # tasks per statement: bounds one statement's size and lock time
 RETRIES = 5  # for deadlocks and serialization failures, which leave no effect
 _OUR_TABLES = ("jobs", "tasks", "outputs", "ledger", "kv")
-
-
-def redact_url(url: str) -> str:
-    """``url`` without its password (in the authority or as a ``password=`` parameter)."""
-    try:
-        parts = urlsplit(url)
-        netloc = parts.netloc
-        if "@" in netloc:
-            userinfo, _, host = netloc.rpartition("@")
-            netloc = f"{userinfo.partition(':')[0]}@{host}"
-        query = urlencode([(k, "***" if k == "password" else v) for k, v in parse_qsl(parts.query)])
-        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-    except ValueError:
-        return "<unparsable PostgreSQL URL>"
 
 
 class PostgresStore:
@@ -121,7 +106,7 @@ class PostgresStore:
             raise ValueError("pool_size must be >= 1")
         self._url = url
         self._where = redact_url(url) + (f" (schema {schema})" if schema else "")
-        self._secrets = _passwords(url)
+        self._secrets = url_passwords(url)
         self._schema = schema
         self._pool_size = pool_size
         self._connect_timeout = connect_timeout
@@ -400,16 +385,6 @@ class PostgresStore:
             prefix = f"{doing}: " if doing else ""
             error = StoreError(f"{self._where}: {prefix}{text}")
             raise error from (None if leaks else exc)
-
-
-def _passwords(url: str) -> list[str]:
-    """The secrets in ``url``, to scrub from driver messages."""
-    try:
-        parts = urlsplit(url)
-        found = [parts.password or ""] + [v for k, v in parse_qsl(parts.query) if k == "password"]
-    except ValueError:
-        return []
-    return [s for s in found if s]
 
 
 def _quote_ident(name: str) -> str:

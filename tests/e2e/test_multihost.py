@@ -43,7 +43,7 @@ WINDOW = 4
 LIMIT = 5
 SEARCH = "/2/tweets/search/recent"
 TIMELINE = "/2/users/:id/tweets"
-USER = "8288491"
+USERS = ("4828803", "577084", "7936717075", "64629039", "988083", "4465035")
 RANGE = ("2026-11-15T00:00:00Z", "2026-11-17T00:00:00Z")
 
 JOBS = f"""
@@ -58,7 +58,7 @@ max_results = 20
 [[job]]
 name = "timeline"
 kind = "timeline"
-user_ids = ["{USER}"]
+user_ids = {json.dumps(list(USERS))}
 end_time = "2026-11-19T00:00:00Z"
 max_results = 20
 """
@@ -66,8 +66,8 @@ max_results = 20
 
 def truth() -> dict[str, set[str]]:
     t = Sandbox(SandboxConfig(seed=7, epoch=EPOCH), FixedClock(EPOCH + 3600)).truth
-    return {"search": set(t.search("bumife", *RANGE)),
-            "timeline": set(t.timeline(USER, None, "2026-11-19T00:00:00Z"))}  # fmt: skip
+    timelines = {i for u in USERS for i in t.timeline(u, None, "2026-11-19T00:00:00Z")}
+    return {"search": set(t.search("bumife", *RANGE)), "timeline": timelines}
 
 
 @contextmanager
@@ -202,9 +202,10 @@ def test_four_daemons_share_one_window_and_one_budget_and_stop_before_it(tmp_pat
             wait_for(lambda p=proc: p.poll() is not None, 90, "daemons to stop at the budget")
         assert [p.returncode for p in procs] == [0] * DAEMONS
         report = sandbox_report(url)
-        spent = sum(int(r[0]) for r in query(schema, "SELECT micros FROM ledger"))
+        rows = query(schema, "SELECT id, run, job, micros, reserved, posts, at FROM ledger ORDER BY id")
+        spent = sum(int(r["micros"]) for r in rows)
     assert_quota_kept(report)
-    assert report["spent_micros"] <= budget * 1e6, report
+    assert report["spent_micros"] <= budget * 1e6, (report, [tuple(r) for r in rows])
     assert report["spent_micros"] <= spent  # the shared ledger never counts less than X billed
     assert spent <= budget * 1e6
     assert report["spent_micros"] >= 0.8 * budget * 1e6  # and they did use the budget
@@ -228,8 +229,15 @@ def test_sigkill_one_daemon_and_the_others_finish_its_work(tmp_path: Path) -> No
 
         wait_for(lambda: committed() >= 8, 60, "the first pages")
         victim = procs[1]
+
+        def victim_claims() -> list[int]:
+            rows = query(schema, f"SELECT id FROM tasks WHERE state = 'claimed' AND owner LIKE '%:{victim.pid}:%'")
+            return [r[0] for r in rows]
+
+        wait_for(lambda: bool(victim_claims()), 60, "the victim to hold a claim", victim)
         victim.send_signal(signal.SIGKILL)
         victim.wait(10)
+        stranded = victim_claims()  # claims the dead process can never finish
         killed_at = committed()
 
         def done() -> bool:
@@ -255,6 +263,7 @@ def test_sigkill_one_daemon_and_the_others_finish_its_work(tmp_path: Path) -> No
         )  # fmt: skip
         assert rerun.returncode == 0, rerun.stderr.decode()[-2000:]
     assert killed_at < committed_total(tmp_path), "the kill came too late to leave work behind"
+    assert stranded, "the kill landed between claims; nothing was left to take over"
     assert_quota_kept(report)
     assert report["spent_micros"] <= spent <= budget * 1e6
     lines = pages(tmp_path / "out")

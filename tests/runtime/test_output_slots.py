@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from harvester.output import OutputFiles
-from harvester.runtime.lock import idle_slots, is_shared, node_slot
+from harvester.runtime.lock import idle_slots, node_slot
+from harvester.store import is_shared_state
 
 
 def test_a_node_writes_under_its_own_folder_and_cuts_back_only_its_own_files(tmp_path: Path) -> None:
@@ -38,4 +39,4 @@ def test_slots_are_taken_in_order_and_idle_ones_are_found(tmp_path: Path) -> Non
     assert again == second  # a restarted process takes the free slot back
     lock1.release()
     lock3.release()
-    assert is_shared("postgresql://h/db") and not is_shared(str(tmp_path / "state.db"))
+    assert is_shared_state("postgresql://h/db") and not is_shared_state(str(tmp_path / "state.db"))

@@ -195,24 +195,34 @@ WHERE kind = $1 AND shape = $2 AND fetched_at >= $3 AND id = ANY($4::text[])
 -- One admission at a time across every process on this schema (store/pg_shared.py).
 SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))
 
--- snapshot_xmin --
--- The oldest transaction still running: ledger rows of older transactions are final.
-SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint
-
 -- ledger_history --
-SELECT id, xid::text::bigint AS xid, at, run, job, route, day, micros, reserved, keys::text AS keys, posts
-FROM ledger WHERE at >= $1 ORDER BY id
+-- Ledger rows at or after $1, and the mark: the oldest transaction still running in the same
+-- snapshot (one statement, one snapshot), so every row is either here or at/above the mark.
+WITH snap AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS mark)
+SELECT snap.mark, l.id, l.xid::text::bigint AS xid, l.at, l.run, l.job, l.route, l.day, l.micros,
+       l.reserved, l.keys::text AS keys, l.posts
+FROM snap LEFT JOIN ledger AS l ON l.at >= $1
+ORDER BY l.id
 
--- ledger_unseen --
--- Rows of transactions at or after the mark $1, written by other runs than $2.
-SELECT id, xid::text::bigint AS xid, at, run, job, route, day, micros, reserved, keys::text AS keys, posts
-FROM ledger WHERE xid >= $1::text::xid8 AND run <> $2 ORDER BY id
+-- shared_view --
+-- In one snapshot: the new mark, the other owners' holds, and the ledger rows of transactions at
+-- or after the old mark $1 written by other runs than $2. One snapshot matters: a page commit
+-- (outside the lock) deletes its hold and adds its row at once, so reading the two at different
+-- moments could miss both.
+WITH snap AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS mark),
+held AS (
+    SELECT coalesce(sum(micros), 0)::bigint AS micros, coalesce(sum(posts), 0)::bigint AS posts
+    FROM holds WHERE owner <> $3
+)
+SELECT snap.mark, held.micros AS held_micros, held.posts AS held_posts, l.id,
+       l.xid::text::bigint AS xid, l.at, l.run, l.job, l.route, l.day, l.micros, l.reserved,
+       l.keys::text AS keys, l.posts
+FROM snap CROSS JOIN held
+LEFT JOIN ledger AS l ON $1::bigint IS NOT NULL AND l.xid >= $1::bigint::text::xid8 AND l.run <> $2
+ORDER BY l.id
 
 -- holds_expire --
 DELETE FROM holds WHERE expires <= $1 RETURNING run, job, route, micros, posts, at, expires
-
--- holds_others --
-SELECT coalesce(sum(micros), 0)::bigint, coalesce(sum(posts), 0)::bigint FROM holds WHERE owner <> $1
 
 -- hold_insert --
 INSERT INTO holds (owner, run, job, route, micros, posts, at, expires)
