@@ -437,7 +437,7 @@ class Bucket:
         if last is None:
             return
         if self.per_second:
-            yield last + 1.0 / self.per_second + self.per_second_margin, WaitReason.PER_SECOND, "1 request/second"
+            yield last + self.min_gap, WaitReason.PER_SECOND, "1 request/second"
         if self.mode == "spread":
             a = self.limit - counted
             if w is not None and w_avail is not None:
@@ -563,10 +563,15 @@ class Bucket:
 
     # --- views ----------------------------------------------------------------------------
 
+    @property
+    def min_gap(self) -> float:
+        """Seconds between two grants the per-second limiter asks for (0 without one)."""
+        return 1.0 / self.per_second + self.per_second_margin if self.per_second else 0.0
+
     def interval(self, now: float) -> float:
         """Seconds between sends the pacing rules ask for now (0 in burst mode without a limiter)."""
         now = self._advance(now)
-        gap = 1.0 / self.per_second + self.per_second_margin if self.per_second else 0.0
+        gap = self.min_gap
         if self.mode == "burst":
             return gap
         a = self._available_at(now)

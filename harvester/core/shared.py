@@ -13,7 +13,9 @@ read and written inside one transaction under one lock, so two admissions never 
    ``core.ratelimit`` made global, and it is safe for the same reason: a server window is
    ``window`` long and a request reaches the server within ``max_latency`` of its grant, so all
    requests landing in one server window were granted within one such span. It needs no
-   headers, so it holds before any response, across restarts, and for every host at once.
+   headers, so it holds before any response, across restarts, and for every host at once. A
+   route with a per-second limiter (full-archive search) also keeps its minimum gap after the
+   newest grant of any host.
    (Hosts compare times, so their clocks must agree: NTP. A host running ``d`` seconds behind
    sees the others' grants ``d`` seconds late: keep ``max_latency`` above clock error.)
 2. *Holds.* A request in flight holds its worst-case cost and its largest Post count until its
@@ -38,18 +40,24 @@ from harvester.core.budget import LedgerEntry
 from harvester.core.pricing import utc_day
 
 
-def grant_release(grants: Iterable[float], now: float, limit: int, span: float) -> float:
-    """The earliest time >= ``now`` at which a new grant keeps at most ``limit`` in any ``span``.
+def grant_release(
+    grants: Iterable[float], now: float, limit: int, span: float, min_gap: float = 0.0
+) -> float:
+    """The earliest time >= ``now`` at which a new grant keeps at most ``limit`` in any ``span``
+    and comes at least ``min_gap`` after the newest grant (a per-second limiter).
 
     ``grants`` are the grant times of one bucket, any order; those at or before ``now - span``
-    no longer count. Returns ``now`` when a grant fits at once.
+    no longer count toward the limit. Returns ``now`` when a grant fits at once.
     """
-    if limit < 1 or span <= 0:
-        raise ValueError("need limit >= 1 and span > 0")
+    if limit < 1 or span <= 0 or min_gap < 0:
+        raise ValueError("need limit >= 1, span > 0 and min_gap >= 0")
     live = sorted(g for g in grants if g + span > now)
-    if len(live) < limit:
-        return now
-    return max(now, live[len(live) - limit] + span)
+    release = now
+    if len(live) >= limit:
+        release = live[len(live) - limit] + span
+    if live and min_gap:
+        release = max(release, live[-1] + min_gap)
+    return max(now, release)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -29,7 +29,7 @@ async def admit(
         permit = decision.permit
         bucket = gates.limits.bucket(permit.route, permit.rate.auth, gates.auth.kind(permit.rate.auth))
         until = await session.grant(f"{permit.route} {permit.rate.auth}", now, bucket.limit,
-                                    bucket.window + bucket.max_latency)  # fmt: skip
+                                    bucket.window + bucket.max_latency, bucket.min_gap)  # fmt: skip
         if until > now:
             return gates.withdraw(permit, until, "other processes used this bucket's window")
         micros = permit.money.micros if permit.money is not None else 0

@@ -48,9 +48,9 @@ class Session(Protocol):
     @property
     def view(self) -> SharedView: ...
 
-    async def grant(self, bucket: str, now: float, limit: int, span: float) -> float:
-        """Log a request on ``bucket`` if the shared sliding guard allows it; returns ``now``
-        when granted (and logged), else the time at which to ask again."""
+    async def grant(self, bucket: str, now: float, limit: int, span: float, min_gap: float = 0.0) -> float:
+        """Log a request on ``bucket`` if the shared guard allows it (``core.shared.grant_release``);
+        returns ``now`` when granted (and logged), else the time at which to ask again."""
         ...
 
     async def hold(self, hold: Hold) -> int | None:
@@ -74,7 +74,7 @@ class Coordinator(Protocol):
 class _LocalSession:
     view = SharedView()
 
-    async def grant(self, bucket: str, now: float, limit: int, span: float) -> float:
+    async def grant(self, bucket: str, now: float, limit: int, span: float, min_gap: float = 0.0) -> float:
         return now
 
     async def hold(self, hold: Hold) -> int | None:

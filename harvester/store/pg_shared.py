@@ -59,10 +59,10 @@ class _PgSession:
     def view(self) -> SharedView:
         return self._view
 
-    async def grant(self, bucket: str, now: float, limit: int, span: float) -> float:
+    async def grant(self, bucket: str, now: float, limit: int, span: float, min_gap: float = 0.0) -> float:
         await self._conn.execute(_Q["grants_expire"], bucket, now - span)
         times = [r[0] for r in await self._conn.fetch(_Q["grants_live"], bucket, now - span, limit)]
-        until = grant_release(times, now, limit, span)
+        until = grant_release(times, now, limit, span, min_gap)
         if until <= now:
             await self._conn.execute(_Q["grant_insert"], bucket, now)
             return now

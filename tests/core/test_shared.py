@@ -91,3 +91,9 @@ def test_cap_counts_in_flight_requests_of_this_and_other_processes() -> None:
     assert cap.remaining(T0) == 210
     cap.at_least(T0, 200)
     assert cap.remaining(T0) == 50
+
+
+def test_a_per_second_limiter_keeps_its_gap_after_any_hosts_newest_grant() -> None:
+    assert grant_release([T0 - 0.5], T0, 300, 900.0, min_gap=1.1) == pytest.approx(T0 + 0.6)
+    assert grant_release([T0 - 2.0], T0, 300, 900.0, min_gap=1.1) == T0
+    assert grant_release([T0 - 0.5, T0 - 899.0], T0, 2, 900.0, min_gap=1.1) == pytest.approx(T0 + 1.0)

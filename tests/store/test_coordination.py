@@ -152,3 +152,13 @@ async def test_a_row_committed_late_with_a_lower_id_is_not_missed(
         await slow.close()
 
 
+
+
+async def test_a_per_second_gap_holds_across_hosts(hosts: list[PostgresStore]) -> None:
+    a, b = coordinator_for(hosts[0]), coordinator_for(hosts[1])
+    async with a.session(T0, "ra") as s:
+        assert await s.grant("all app", T0, 300, 905.0, 1.1) == T0
+    async with b.session(T0 + 0.5, "rb") as s:
+        assert await s.grant("all app", T0 + 0.5, 300, 905.0, 1.1) == pytest.approx(T0 + 1.1)
+    async with b.session(T0 + 1.1, "rb") as s:
+        assert await s.grant("all app", T0 + 1.1, 300, 905.0, 1.1) == T0 + 1.1
