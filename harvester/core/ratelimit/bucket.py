@@ -1,198 +1,28 @@
-"""The rate-limit engine: buckets that take time, headers and outcomes and return decisions.
+"""One (route, auth context) bucket: the three ledgers, the spacing rules, 429 handling.
 
-Theory of operation
--------------------
-A *bucket* is the server's counter for one (route template, auth context) pair: a per-app bucket
-for the Bearer token, a per-user bucket for each user token (x-api-spec.md §3.1, §7). The server
-allows ``limit`` requests per window (``WINDOW_SECONDS``, 15 minutes); its window opens at the
-first request and ends at ``x-rate-limit-reset``. Some buckets also have a 24-hour window
-(``x-*-limit-24hour-*``), and full-archive search has a hidden 1 request/second limiter.
-
-A worker asks :meth:`Bucket.reserve` before sending. The answer is a :class:`Send` carrying a
-:class:`Ticket`, or :class:`WaitUntil` ``t`` with a reason. A granted ticket is *in flight* and
-counts against what is left at once, so N workers together never send more than the bucket
-allows. The worker then settles it: :meth:`Bucket.observe` with the response's headers (or
-none: a timeout or a connection dropped mid-body may have reached the server, so it counts), or
-:meth:`Bucket.cancel` only when the request surely never left (a connect error before sending).
-
-Three ledgers bound a grant; the strictest wins.
-
-1. *The window, from headers.* Headers are authoritative. ``remaining`` counts *settled* requests
-   only, so what may still go out is ``remaining - in_flight``. In the same window (same
-   ``reset``) a response can only lower the figure: we keep ``min(our count - 1, header)``, so an
-   older response arriving late never hands back requests. A later ``reset`` means a new window
-   began: we take its figures. A response without headers keeps our own count going.
-2. *The sliding guard.* Every grant is logged. At most ``limit`` grants may fall within any span
-   of ``window + max_latency`` seconds, not counting grants that a header proved belong to a
-   window which has surely ended. This is what holds when the window is unknown: before the
-   first response (a fresh window with the prior limit is assumed), after a reset passes with no
-   fresh headers, and around resets when responses arrive out of order or without headers. It
-   never assumes more than one window's limit is available. Why it is safe: a server window is
-   ``window`` long, and a request reaches the server within ``max_latency`` of its grant, so
-   every request that lands in one server window was granted within one such span
-   (``tests/core/test_ratelimit_property.py`` checks this against a simulated server).
-3. *The 24-hour buckets*, tracked like the window once their headers are seen.
-
-Then come the spacing rules: the per-second limiter (a minimum gap between grants) and pacing.
-``spread`` spreads what is left evenly up to the reset: the next grant may start at the earliest
-``t`` with ``t - last >= (reset - t) / available``, i.e. ``(available*last + reset) /
-(available + 1)``; ``burst`` sends at once while anything is left. :meth:`Bucket.interval`
-exposes the spread interval for an aiolimiter. The ``t`` of a :class:`WaitUntil` is exact: if
-nothing else happens, reserving at ``t`` grants, so the shell may simply sleep until it.
-
-*Skew.* ``reset`` is server time. The server's ``Date`` header (whole seconds, stamped after the
-request arrived) gives samples of ``local - server`` that are never below the true offset, so the
-smallest recent sample (:class:`ServerClock`) turns a reset into a local time that is never
-early. Without any ``Date`` a zero offset is assumed for the window ledger, and the sliding guard
-(which only uses durations) stops excluding proven-old grants.
-
-*429s.* A 429 with ``remaining`` 0 empties the window (and holds the bucket at least a second);
-with ``remaining`` > 0 and no 24-hour bucket at 0 it holds the bucket for the per-second gap; a
-429 with no headers empties a known window, or holds the bucket ``blind_429_hold`` seconds.
-Two window 429s in one window are a sign that our model of the bucket is wrong, and repeated
-429s get apps denylisted (x-api-rate-limits.txt "Denylist"), so the bucket stops itself for the
-rest of that window.
-
-Rules this file owns: everything about when a request may be sent on a bucket. What a response
-means for the *job* (usage cap, credits, fatal errors) is ``core.classify``'s; retry delays are
-``core.backoff``'s. Nothing here sleeps, reads a clock, logs or does I/O.
+The rules are in the package docstring (``harvester.core.ratelimit``).
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from enum import StrEnum
-from typing import Literal
+from collections.abc import Iterator, Mapping, Sequence
 
 from harvester.core.classify import AuthKind, Quota, RateHeaders, parse_rate_headers
-from harvester.core.endpoints import ENDPOINTS, WINDOW_SECONDS
+from harvester.core.endpoints import WINDOW_SECONDS
+from harvester.core.ratelimit.decisions import (
+    BucketFigures,
+    Decision,
+    Pacing,
+    Send,
+    Ticket,
+    WaitReason,
+    WaitUntil,
+)
+from harvester.core.ratelimit.server_clock import ServerClock
 
-Pacing = Literal["spread", "burst"]
 RESET_JITTER = 1.0  # resets within a second of each other name the same window
-_SKEW_SAMPLES = 16
-_STATE_VERSION = 1
 _KINDS: tuple[AuthKind, ...] = ("app", "user")
-
-
-class WaitReason(StrEnum):
-    """Why a bucket said wait: stable names for logs and metrics."""
-
-    WINDOW = "window_exhausted"  # the header window has nothing left until its reset
-    DAILY = "daily_exhausted"  # a 24-hour bucket has nothing left
-    SLIDING = "window_guard"  # one window's limit already granted within window + latency
-    PER_SECOND = "per_second"  # the per-second limiter's gap
-    PACING = "pacing"  # spread mode: not yet this request's turn
-    HOLD = "rate_limited"  # a 429 told us to pause
-    DENYLIST = "denylist_guard"  # repeated window 429s: stopped for the rest of the window
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Ticket:
-    """A granted request. Settle it exactly once: ``observe`` or ``cancel``."""
-
-    route: str
-    auth: str
-    id: int
-    granted_at: float
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Send:
-    """Send the request now; settle ``ticket`` when it ends."""
-
-    ticket: Ticket
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WaitUntil:
-    """Do not send before ``t`` (local epoch seconds). ``detail`` is for humans."""
-
-    t: float
-    reason: WaitReason
-    detail: str
-
-
-Decision = Send | WaitUntil
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BucketFigures:
-    """One bucket's live figures, for ``harvester status`` and metrics.
-
-    Attributes:
-        remaining, reset: the header window's estimate (settled requests only) and its reset
-            (server epoch seconds); None while the window is unknown.
-        available: how many grants the bucket would allow now, all ledgers considered
-            (spacing rules aside).
-        sent, rejected: grants settled as sent, and 429s seen, over the bucket's life.
-        daily_remaining, daily_reset: the tightest known 24-hour bucket, if any.
-        stopped_until: end of a denylist-guard stop or a 429 hold, if one is active.
-    """
-
-    route: str
-    auth: str
-    auth_kind: AuthKind
-    limit: int
-    remaining: int | None
-    reset: float | None
-    available: int
-    in_flight: int
-    sent: int
-    rejected: int
-    daily_remaining: int | None
-    daily_reset: float | None
-    stopped_until: float | None
-
-
-class ServerClock:
-    """The server's clock as seen from ours, from ``Date`` headers.
-
-    Each sample is ``local receive time - Date``. The server stamps ``Date`` (rounded down to
-    the second) after the request arrived and before we receive the answer, so every sample is
-    at least the true offset; the smallest of the last few samples is the estimate. Hence
-    :meth:`to_server` never runs ahead of the server and :meth:`to_local` never places a server
-    instant too early. Only recent samples are kept so that a stepped local clock is followed.
-    """
-
-    __slots__ = ("_samples",)
-
-    def __init__(self, samples: Iterable[float] = ()) -> None:
-        self._samples: deque[float] = deque(samples, maxlen=_SKEW_SAMPLES)
-
-    def observe(self, now: float, date: float) -> None:
-        """Record a response received at local ``now`` with server ``Date`` ``date``."""
-        self._samples.append(now - date)
-
-    @property
-    def known(self) -> bool:
-        """Whether any ``Date`` was seen."""
-        return bool(self._samples)
-
-    @property
-    def skew(self) -> float:
-        """Estimated ``local - server`` seconds (0 when unknown)."""
-        return min(self._samples) if self._samples else 0.0
-
-    def to_local(self, server_t: float) -> float:
-        """A server instant in local time (never early)."""
-        return server_t + self.skew
-
-    def to_server(self, now: float) -> float:
-        """Local ``now`` in server time (never ahead)."""
-        return now - self.skew
-
-    def samples(self) -> list[float]:
-        """The kept samples, oldest first (for persistence)."""
-        return list(self._samples)
-
-    def load(self, samples: Iterable[float]) -> None:
-        """Replace the samples (restoring persisted state)."""
-        self._samples = deque(samples, maxlen=_SKEW_SAMPLES)
-
-    def __repr__(self) -> str:
-        return f"<ServerClock skew={self.skew:+.3f}s samples={len(self._samples)}>"
 
 
 class _Entry:
@@ -654,8 +484,8 @@ class Bucket:
         if isinstance(log, Sequence):
             for item in log:
                 if isinstance(item, Sequence) and len(item) == 2:
-                    self._log.append(_Entry(_float(item[0], 0.0), _opt_float(item[1])))
-        self._last_send = _opt_float(state.get("last_send"))
+                    self._log.append(_Entry(_float(item[0], 0.0), opt_float(item[1])))
+        self._last_send = opt_float(state.get("last_send"))
         self.hold_until = _float(state.get("hold_until"), float("-inf"))
         self.hold_detail = str(state.get("hold_detail") or "")
         self.stop_until = _float(state.get("stop_until"), float("-inf"))
@@ -665,12 +495,12 @@ class Bucket:
         self._now = max([self._now, *(e.granted_at for e in self._log)])
 
 
-def _opt_float(v: object) -> float | None:
+def opt_float(v: object) -> float | None:
     return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
 
 
 def _float(v: object, default: float) -> float:
-    f = _opt_float(v)
+    f = opt_float(v)
     return default if f is None else f
 
 
@@ -681,161 +511,8 @@ def _int(v: object, default: int) -> int:
 def _quota_from(v: object) -> _Quota | None:
     if not isinstance(v, Mapping):
         return None
-    reset = _opt_float(v.get("reset"))
+    reset = opt_float(v.get("reset"))
     if reset is None:
         return None
     limit = v.get("limit")
     return _Quota(_int(limit, 0) or None, _int(v.get("remaining"), 0), reset)
-
-
-class RateLimits:
-    """Every bucket, created on first use from ``core.endpoints`` and overrides.
-
-    Args:
-        limits: ``{route: (app_limit, user_limit)}`` merged over the table (None: the auth kind
-            cannot call the route).
-        window: window length, seconds.
-        mode: pacing for every bucket (``"spread"`` or ``"burst"``).
-        reset_margin, max_latency: see :class:`Bucket`.
-    """
-
-    __slots__ = ("_buckets", "clock", "limits", "max_latency", "mode", "reset_margin", "window")
-
-    def __init__(
-        self,
-        limits: Mapping[str, tuple[int | None, int | None]] | None = None,
-        *,
-        window: float = WINDOW_SECONDS,
-        mode: Pacing = "spread",
-        reset_margin: float = 2.0,
-        max_latency: float = 5.0,
-    ) -> None:
-        self.limits = dict(limits or {})
-        self.window = window
-        self.mode: Pacing = mode
-        self.reset_margin = reset_margin
-        self.max_latency = max_latency
-        self.clock = ServerClock()
-        self._buckets: dict[tuple[str, str], Bucket] = {}
-
-    def bucket(self, route: str, auth: str, auth_kind: AuthKind) -> Bucket:
-        """The bucket for (route, auth), created from the table on first use."""
-        b = self._buckets.get((route, auth))
-        if b is not None:
-            if b.auth_kind != auth_kind:
-                raise ValueError(f"auth context {auth!r} is {b.auth_kind}, not {auth_kind}")
-            return b
-        row = ENDPOINTS.get(route)
-        if route in self.limits:
-            app, user = self.limits[route]
-        elif row is not None:
-            app, user = row.app_limit, row.user_limit
-        else:
-            raise KeyError(f"no rate limit known for route {route!r}; add it to the limits overrides")
-        limit = app if auth_kind == "app" else user
-        if limit is None:
-            raise ValueError(f"{route} cannot be called with {auth_kind} auth")
-        b = Bucket(
-            route=route,
-            auth=auth,
-            auth_kind=auth_kind,
-            limit=limit,
-            window=self.window,
-            per_second=row.per_second if row is not None else None,
-            mode=self.mode,
-            reset_margin=self.reset_margin,
-            max_latency=self.max_latency,
-            clock=self.clock,
-        )
-        self._buckets[(route, auth)] = b
-        return b
-
-    def reserve(self, route: str, auth: str, auth_kind: AuthKind, now: float) -> Decision:
-        """Ask (route, auth)'s bucket for a grant."""
-        return self.bucket(route, auth, auth_kind).reserve(now)
-
-    def choose(self, route: str, contexts: Sequence[str], now: float, auth_kind: AuthKind = "user") -> Decision:
-        """Reserve on whichever context in the pool can send soonest (most available on ties).
-
-        The granted ticket's ``auth`` names the context to send with. ``WaitUntil`` is the
-        earliest time any of them could send.
-        """
-        if not contexts:
-            raise ValueError("choose() needs at least one auth context")
-        best: tuple[float, int, int] | None = None
-        best_b: Bucket | None = None
-        best_wait: tuple[WaitReason | None, str] = (None, "")
-        for i, ctx in enumerate(contexts):
-            b = self.bucket(route, ctx, auth_kind)
-            t, reason, detail = b.next_send(now)
-            key = (t, -b.available(now), i)
-            if best is None or key < best:
-                best, best_b, best_wait = key, b, (reason, f"{ctx}: {detail}")
-        assert best is not None and best_b is not None
-        decision = best_b.reserve(now)
-        if isinstance(decision, WaitUntil) and best_wait[0] is not None:
-            return WaitUntil(t=decision.t, reason=decision.reason, detail=best_wait[1])
-        return decision
-
-    def _owner(self, ticket: Ticket) -> Bucket:
-        b = self._buckets.get((ticket.route, ticket.auth))
-        if b is None:
-            raise ValueError(f"unknown ticket {ticket!r}")
-        return b
-
-    def observe(
-        self, ticket: Ticket, now: float, headers: Mapping[str, str] | None, status: int | None = None
-    ) -> None:
-        """Settle a request that may have reached the server (see :meth:`Bucket.observe`)."""
-        self._owner(ticket).observe(ticket, now, headers, status)
-
-    def cancel(self, ticket: Ticket) -> None:
-        """Hand back a request that never reached the server."""
-        self._owner(ticket).cancel(ticket)
-
-    def hold(self, route: str, auth: str, auth_kind: AuthKind, until: float, detail: str) -> None:
-        """Keep (route, auth) from sending before ``until``: something outside this process
-        (other hosts sharing the bucket, see ``core.shared``) has used what the window allows."""
-        self.bucket(route, auth, auth_kind)._hold(until, detail)
-
-    def interval(self, route: str, auth: str, auth_kind: AuthKind, now: float) -> float:
-        """The pacing interval of (route, auth), for an aiolimiter."""
-        return self.bucket(route, auth, auth_kind).interval(now)
-
-    def snapshot(self, now: float | None = None) -> tuple[BucketFigures, ...]:
-        """Every bucket's figures, sorted by (route, auth)."""
-        return tuple(self._buckets[k].figures(now) for k in sorted(self._buckets))
-
-    def export_state(self) -> dict[str, object]:
-        """Plain data (JSON-safe) for the store: buckets and the clock-skew samples."""
-        return {
-            "version": _STATE_VERSION,
-            "skew_samples": self.clock.samples(),
-            "buckets": [self._buckets[k].to_dict() for k in sorted(self._buckets)],
-        }
-
-    def load_state(self, state: Mapping[str, object]) -> None:
-        """Restore :meth:`export_state` output; buckets of unknown routes or kinds are skipped."""
-        if state.get("version") != _STATE_VERSION:
-            raise ValueError(f"unsupported rate-limit state version {state.get('version')!r}")
-        samples = state.get("skew_samples")
-        if isinstance(samples, Sequence):
-            self.clock.load(s for s in map(_opt_float, samples) if s is not None)
-        buckets = state.get("buckets")
-        if not isinstance(buckets, Sequence):
-            return
-        for item in buckets:
-            if not isinstance(item, Mapping):
-                continue
-            route, auth, kind = item.get("route"), item.get("auth"), item.get("auth_kind")
-            if not isinstance(route, str) or not isinstance(auth, str) or kind not in ("app", "user"):
-                continue
-            try:
-                b = self.bucket(route, auth, "app" if kind == "app" else "user")
-            except (KeyError, ValueError):
-                continue
-            b.load(item)
-
-    def __repr__(self) -> str:
-        in_flight = sum(len(b._tickets) for b in self._buckets.values())
-        return f"<RateLimits buckets={len(self._buckets)} in_flight={in_flight} {self.clock!r}>"
