@@ -1,0 +1,284 @@
+"""``load_config``: the file (or the defaults) read section by section into a Config."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal, cast
+from urllib.parse import urlsplit
+
+from harvester.config.model import (
+    _AUTH_NAME,
+    _ID,
+    APP_AUTH,
+    DEFAULTS_SOURCE,
+    ApiConfig,
+    AuthConfig,
+    AutoRechargeConfig,
+    BudgetConfig,
+    CapConfig,
+    Config,
+    DaemonConfig,
+    EndpointLimits,
+    HarvestConfig,
+    LimitsConfig,
+    PricingConfig,
+    UserAuthConfig,
+)
+from harvester.config.toml_table import _show, _Table, _type_name, hint
+from harvester.core.endpoints import ENDPOINTS
+from harvester.errors import ConfigError
+from harvester.store import is_shared_state, url_passwords
+
+
+def load_config(path: str | Path | None) -> Config:
+    """Read and validate a config file; ``None`` gives every default (relative to the cwd).
+
+    Raises:
+        ConfigError: the file is missing, unreadable, not TOML, or has a bad key or value.
+    """
+    if path is None:
+        return _build(DEFAULTS_SOURCE, None, Path.cwd(), {})
+    source = Path(path)
+    file = str(source)
+    try:
+        raw = source.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(file, None, "no such file") from None
+    except IsADirectoryError:
+        raise ConfigError(file, None, "is a directory, not a config file") from None
+    except OSError as e:
+        raise ConfigError(file, None, f"cannot read: {e.strerror or e}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise ConfigError(file, None, f"not UTF-8 text (byte {e.start})") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(file, None, f"invalid TOML: {e}") from None
+    base_dir = source.resolve().parent
+    return _build(file, source, base_dir, data)
+
+
+def _build(file: str, source: Path | None, base_dir: Path, data: Mapping[str, Any]) -> Config:
+    top = _Table(file, (), data)
+    sections = ("api", "auth", "harvest", "limits", "pricing", "budget", "cap", "daemon")
+    for name, value in data.items():
+        if name not in sections:
+            owner = _section_of(name)
+            tip = f"; did you mean {name} under [{owner}]?" if owner else hint(name, sections)
+            what = "section" if isinstance(value, dict) else "key"
+            top.fail(name, f"unknown {what}{tip}")
+    config = Config(
+        source=source,
+        base_dir=base_dir,
+        api=_api(top.table("api")),
+        auth=_auth(top.table("auth")),
+        harvest=_harvest(top.table("harvest"), base_dir),
+        limits=_limits(top.table("limits")),
+        pricing=_pricing(top.table("pricing")),
+        budget=_budget(top.table("budget")),
+        cap=_cap(top.table("cap")),
+        daemon=_daemon(top.table("daemon")),
+    )
+    top.finish()
+    return config
+
+
+_SECTION_KEYS = {
+    "api": ("base_url", "bearer_env", "timeout_seconds", "user_agent"),
+    "harvest": ("workers", "output_dir", "state", "lease_seconds", "fsync", "pacing", "max_attempts"),
+    "limits": ("window_seconds", "429_margin_seconds", "max_latency_seconds"),
+    "pricing": ("post", "user", "follow", "owned_read", "bill_includes", "counts_recent", "counts_all"),
+    "budget": ("max_usd_per_run", "spending_limit_usd", "cycle_start_day", "balance_usd", "warn_at"),
+    "cap": ("monthly_posts", "capped_endpoints", "usage_poll_seconds"),
+    "daemon": ("grace_seconds", "metrics_host", "metrics_port", "reload_on_sighup"),
+}
+
+
+def _section_of(key: str) -> str | None:
+    """The section owning ``key``, for a key written outside any section."""
+    return next((s for s, keys in _SECTION_KEYS.items() if key in keys), None)
+
+
+def _api(t: _Table) -> ApiConfig:
+    d = ApiConfig()
+    base_url = t.string("base_url", d.base_url)
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        t.fail("base_url", f"must be an http:// or https:// URL, got {_show(base_url)}")
+    if parts.query or parts.fragment or " " in base_url:
+        t.fail("base_url", f"must not have a query, fragment or spaces, got {_show(base_url)}")
+    result = ApiConfig(
+        base_url=base_url.rstrip("/"),
+        bearer_env=t.env_name("bearer_env", d.bearer_env),
+        timeout_seconds=t.number("timeout_seconds", d.timeout_seconds, above=0, hi=3600),
+        user_agent=t.string("user_agent", d.user_agent),
+    )
+    t.finish()
+    return result
+
+
+def _auth(t: _Table) -> AuthConfig:
+    users_t = t.table("users")
+    users: dict[str, UserAuthConfig] = {}
+    for name in users_t.data:
+        u = users_t.table(name)
+        if not _AUTH_NAME.match(name) or name == APP_AUTH:
+            u.fail(None, "a user context name must match [A-Za-z0-9_.-]{1,64} and not be 'app'")
+        user_id = u._get("user_id")
+        if isinstance(user_id, int) and not isinstance(user_id, bool) and user_id >= 0:
+            user_id = str(user_id)
+        if user_id is not None and not (isinstance(user_id, str) and _ID.match(user_id)):
+            u.fail("user_id", f"must be a numeric id string (1-19 digits), got {_show(user_id)}")
+        users[name] = UserAuthConfig(
+            name=name,
+            consumer_key_env=u.env_name("consumer_key_env"),
+            consumer_secret_env=u.env_name("consumer_secret_env"),
+            token_env=u.env_name("token_env"),
+            token_secret_env=u.env_name("token_secret_env"),
+            user_id=user_id,
+        )
+        u.finish()
+    pools_t = t.table("pools")
+    pools: dict[str, tuple[str, ...]] = {}
+    for name in list(pools_t.data):
+        members = pools_t.str_list(name) or []
+        if not _AUTH_NAME.match(name) or name == APP_AUTH or name in users:
+            pools_t.fail(
+                name, "a pool name must match [A-Za-z0-9_.-]{1,64}, not be 'app' nor a user context's name"
+            )
+        if not members:
+            pools_t.fail(name, "a pool needs at least one user context")
+        for member in members:
+            if member not in users:
+                pools_t.fail(name, f"unknown user context {_show(member)}{hint(member, users)}")
+        pools[name] = tuple(dict.fromkeys(members))
+    t.finish()
+    return AuthConfig(users=users, pools=pools)
+
+
+def _harvest(t: _Table, base_dir: Path) -> HarvestConfig:
+    d = HarvestConfig()
+    state = t.string("state", d.state)
+    if is_shared_state(state) and url_passwords(state):
+        # Secrets never live in files (the config may be committed): libpq's own variables do.
+        t.fail("state", "holds a password; remove it and set PGPASSWORD (or use ~/.pgpass) instead")
+    if not is_shared_state(state):
+        if "://" in state:
+            t.fail("state", f"must be a file path or a postgresql:// URL, got {_show(state)}")
+        state = str(base_dir / state)
+    result = HarvestConfig(
+        workers=t.integer("workers", d.workers, lo=1, hi=256),
+        output_dir=base_dir / t.string("output_dir", str(d.output_dir)),
+        state=state,
+        lease_seconds=t.number("lease_seconds", d.lease_seconds, lo=1),
+        fsync=t.boolean("fsync", d.fsync),
+        pacing=cast(Literal["spread", "burst"], t.choice("pacing", d.pacing, ("spread", "burst"))),
+        max_attempts=t.integer("max_attempts", d.max_attempts, lo=1, hi=1000),
+    )
+    t.finish()
+    return result
+
+
+def _limits(t: _Table) -> LimitsConfig:
+    d = LimitsConfig()
+    window = t.number("window_seconds", d.window_seconds, lo=1)
+    margin = t.number("429_margin_seconds", d.margin_429_seconds, lo=0, hi=3600)
+    latency = t.number("max_latency_seconds", d.max_latency_seconds, lo=0.1, hi=600)
+    routes_t = t.table("endpoints")
+    endpoints: dict[str, EndpointLimits] = {}
+    for route in routes_t.data:
+        if route not in ENDPOINTS:
+            routes_t.fail(route, f"unknown route{hint(route, ENDPOINTS)}")
+        r = routes_t.table(route)
+        app = r.integer("app", 0, lo=1) or None
+        user = r.integer("user", 0, lo=1) or None
+        if user is not None and ENDPOINTS[route].user_limit is None:
+            r.fail("user", "this route is app-only; it has no per-user limit")
+        r.finish()
+        endpoints[route] = EndpointLimits(app=app, user=user)
+    t.finish()
+    return LimitsConfig(window_seconds=window, margin_429_seconds=margin, max_latency_seconds=latency,
+                        endpoints=endpoints)
+
+
+def _pricing(t: _Table) -> PricingConfig:
+    d = PricingConfig()
+    result = PricingConfig(
+        post=t.number("post", d.post, lo=0),
+        user=t.number("user", d.user, lo=0),
+        follow=t.number("follow", d.follow, lo=0),
+        owned_read=t.number("owned_read", d.owned_read, lo=0),
+        bill_includes=t.boolean("bill_includes", d.bill_includes),
+        counts_recent=t.number("counts_recent", d.counts_recent, lo=0),
+        counts_all=t.number("counts_all", d.counts_all, lo=0),
+    )
+    t.finish()
+    return result
+
+
+def _budget(t: _Table) -> BudgetConfig:
+    d = BudgetConfig()
+    warn = t._get("warn_at")
+    warn_at = d.warn_at
+    if warn is not None:
+        if not isinstance(warn, list):
+            t._expect("warn_at", warn, "a list of fractions")
+        for item in warn:
+            if isinstance(item, bool) or not isinstance(item, int | float):
+                t.fail("warn_at", f"items must be numbers, got {_type_name(item)} {_show(item)}")
+            if not 0 < item <= 1:
+                t.fail("warn_at", f"items must be fractions in (0, 1], got {item!r}")
+        warn_at = tuple(sorted({float(x) for x in warn}))
+    ar = t.table("auto_recharge")
+    da = AutoRechargeConfig()
+    recharge = AutoRechargeConfig(
+        threshold_usd=ar.opt_number("threshold_usd", lo=0),
+        amount_usd=ar.opt_number("amount_usd", above=0),
+        max_per_day=ar.integer("max_per_day", da.max_per_day, lo=1, hi=288),
+        max_per_month_usd=ar.opt_number("max_per_month_usd", above=0),
+        min_interval_seconds=ar.number("min_interval_seconds", da.min_interval_seconds, lo=0),
+    )
+    if (recharge.threshold_usd is None) != (recharge.amount_usd is None):
+        missing = "amount_usd" if recharge.amount_usd is None else "threshold_usd"
+        ar.fail(missing, "is required when auto-recharge is on (set both threshold_usd and amount_usd)")
+    ar.finish()
+    result = BudgetConfig(
+        max_usd_per_run=t.opt_number("max_usd_per_run", above=0),
+        spending_limit_usd=t.opt_number("spending_limit_usd", above=0),
+        cycle_start_day=t.integer("cycle_start_day", d.cycle_start_day, lo=1, hi=28),
+        balance_usd=t.opt_number("balance_usd"),
+        warn_at=warn_at,
+        auto_recharge=recharge,
+    )
+    t.finish()
+    return result
+
+
+def _cap(t: _Table) -> CapConfig:
+    d = CapConfig()
+    routes = t.str_list("capped_endpoints")
+    if routes is not None:
+        for route in routes:
+            if route not in ENDPOINTS:
+                t.fail("capped_endpoints", f"unknown route {_show(route)}{hint(route, ENDPOINTS)}")
+    result = CapConfig(
+        monthly_posts=t.integer("monthly_posts", d.monthly_posts, lo=1),
+        capped_endpoints=tuple(dict.fromkeys(routes)) if routes is not None else d.capped_endpoints,
+        usage_poll_seconds=t.number("usage_poll_seconds", d.usage_poll_seconds, lo=1),
+    )
+    t.finish()
+    return result
+
+
+def _daemon(t: _Table) -> DaemonConfig:
+    d = DaemonConfig()
+    result = DaemonConfig(
+        grace_seconds=t.number("grace_seconds", d.grace_seconds, lo=0, hi=86400),
+        metrics_host=t.string("metrics_host", d.metrics_host),
+        metrics_port=t.integer("metrics_port", d.metrics_port, lo=0, hi=65535),
+        reload_on_sighup=t.boolean("reload_on_sighup", d.reload_on_sighup),
+    )
+    t.finish()
+    return result

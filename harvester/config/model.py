@@ -1,0 +1,286 @@
+"""The Config tree: one frozen dataclass per TOML section (see the package docstring)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, cast
+
+from harvester import __version__
+from harvester.core.endpoints import ENDPOINTS, ID_PATTERN
+from harvester.errors import ConfigError
+from harvester.store import is_shared_state
+
+DEFAULTS_SOURCE = "<defaults>"
+APP_AUTH = "app"  # the auth name of the app-only bearer token
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+_AUTH_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+_ID = re.compile(ID_PATTERN)
+
+DEFAULT_CAPPED_ENDPOINTS: tuple[str, ...] = tuple(r for r, e in ENDPOINTS.items() if e.capped)
+
+
+# --------------------------------------------------------------------------- the Config tree
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApiConfig:
+    """``[api]``: where requests go.
+
+    Attributes:
+        base_url: scheme and host (no trailing slash); the demo points it at the sandbox.
+        bearer_env: the NAME of the environment variable holding the app bearer token.
+        timeout_seconds: total time allowed for one request.
+        user_agent: sent as ``User-Agent``.
+    """
+
+    base_url: str = "https://api.x.com"
+    bearer_env: str = "X_BEARER_TOKEN"
+    timeout_seconds: float = 30.0
+    user_agent: str = f"harvester/{__version__}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserAuthConfig:
+    """``[auth.users.<name>]``: an OAuth 1.0a user context, as environment variable NAMES.
+
+    Attributes:
+        name: the context's name, used as ``auth = "<name>"`` in job files.
+        consumer_key_env, consumer_secret_env, token_env, token_secret_env: variable names.
+        user_id: the authenticated user's id, for owned-read pricing (None: never owned).
+    """
+
+    name: str
+    consumer_key_env: str
+    consumer_secret_env: str
+    token_env: str
+    token_secret_env: str
+    user_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuthConfig:
+    """``[auth]``: user contexts and pools of them (a pool spreads requests over its users)."""
+
+    users: Mapping[str, UserAuthConfig] = field(default_factory=dict)
+    pools: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HarvestConfig:
+    """``[harvest]``: the worker pool and where results and state go.
+
+    Attributes:
+        workers: concurrent workers.
+        output_dir: one ``<job>.jsonl`` per job is written here (absolute).
+        state: the state store: an absolute SQLite file path, or a ``postgresql://`` URL.
+        lease_seconds: how long a claim lasts before another host may take the task.
+        fsync: fsync output before committing a page (durability over speed).
+        pacing: ``spread`` a window's remaining requests over the window, or ``burst`` them.
+        max_attempts: failed attempts of one page before its task fails.
+    """
+
+    workers: int = 4
+    output_dir: Path = Path("out")
+    state: str = "state/harvester.db"
+    lease_seconds: float = 300.0
+    fsync: bool = True
+    pacing: Literal["spread", "burst"] = "spread"
+    max_attempts: int = 8
+
+    @property
+    def state_is_postgres(self) -> bool:
+        """Whether several processes may share this state (PostgreSQL)."""
+        return is_shared_state(self.state)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EndpointLimits:
+    """``[limits.endpoints."<route>"]``: overrides of the table's per-window priors."""
+
+    app: int | None = None
+    user: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LimitsConfig:
+    """``[limits]``: rate-limit priors (the response headers replace them).
+
+    Attributes:
+        window_seconds: the window assumed before headers are seen.
+        margin_429_seconds: extra wait after ``x-rate-limit-reset`` (TOML key ``429_margin_seconds``).
+        max_latency_seconds: the longest a request may take to reach X after it is granted (and
+            the most hosts' clocks may disagree): the sliding guard allows a window's limit per
+            window plus this. Larger is safer and slightly slower.
+        endpoints: per-route overrides, keyed by route template.
+    """
+
+    window_seconds: float = 900.0
+    margin_429_seconds: float = 1.0
+    max_latency_seconds: float = 5.0
+    endpoints: Mapping[str, EndpointLimits] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PricingConfig:
+    """``[pricing]``: USD per resource (per request for counts), pay-per-use §6.1.
+
+    Attributes:
+        bill_includes: count expanded ``includes`` objects as billed reads (the safe side: it is
+            unconfirmed whether X bills them).
+    """
+
+    post: float = 0.005
+    user: float = 0.010
+    follow: float = 0.010
+    owned_read: float = 0.001
+    bill_includes: bool = True
+    counts_recent: float = 0.005
+    counts_all: float = 0.010
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AutoRechargeConfig:
+    """``[budget.auto_recharge]``: mirrors the console's auto-recharge (off unless both set).
+
+    Attributes:
+        threshold_usd: recharge when the balance falls below this.
+        amount_usd: added per recharge.
+        max_per_day: recharges per UTC day.
+        max_per_month_usd: recharged USD per billing cycle (None: no ceiling).
+        min_interval_seconds: X recharges at most once per 5 minutes.
+    """
+
+    threshold_usd: float | None = None
+    amount_usd: float | None = None
+    max_per_day: int = 5
+    max_per_month_usd: float | None = None
+    min_interval_seconds: float = 300.0
+
+    @property
+    def enabled(self) -> bool:
+        return self.threshold_usd is not None and self.amount_usd is not None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BudgetConfig:
+    """``[budget]``: money limits (None: no limit of that kind).
+
+    Attributes:
+        max_usd_per_run: stop a run before it spends more than this.
+        spending_limit_usd: the console's per-billing-cycle spending limit.
+        cycle_start_day: day of month a billing cycle starts.
+        balance_usd: prepaid credits at start (None: unknown, not tracked).
+        warn_at: fractions of a limit at which to warn, ascending.
+    """
+
+    max_usd_per_run: float | None = None
+    spending_limit_usd: float | None = None
+    cycle_start_day: int = 1
+    balance_usd: float | None = None
+    warn_at: tuple[float, ...] = (0.8,)
+    auto_recharge: AutoRechargeConfig = field(default_factory=AutoRechargeConfig)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CapConfig:
+    """``[cap]``: the monthly Post-read cap (§6.1) and which routes count toward it."""
+
+    monthly_posts: int = 3_000_000
+    capped_endpoints: tuple[str, ...] = DEFAULT_CAPPED_ENDPOINTS
+    usage_poll_seconds: float = 300.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DaemonConfig:
+    """``[daemon]``: long-running mode."""
+
+    grace_seconds: float = 30.0
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 9464
+    reload_on_sighup: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserCredentials:
+    """An OAuth 1.0a user context's secrets, read from the environment. ``repr`` hides them."""
+
+    name: str
+    consumer_key: str
+    consumer_secret: str
+    token: str
+    token_secret: str
+    user_id: str | None = None
+
+    def __repr__(self) -> str:
+        return f"UserCredentials(name={self.name!r}, user_id={self.user_id!r}, secrets=<hidden>)"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Config:
+    """The whole configuration.
+
+    Attributes:
+        source: the file it was read from (None: defaults only).
+        base_dir: relative paths were resolved against this directory.
+    """
+
+    source: Path | None = None
+    base_dir: Path = field(default_factory=Path.cwd)
+    api: ApiConfig = field(default_factory=ApiConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    harvest: HarvestConfig = field(default_factory=HarvestConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    pricing: PricingConfig = field(default_factory=PricingConfig)
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
+    cap: CapConfig = field(default_factory=CapConfig)
+    daemon: DaemonConfig = field(default_factory=DaemonConfig)
+
+    @property
+    def file(self) -> str:
+        """The name errors use for this config."""
+        return str(self.source) if self.source is not None else DEFAULTS_SOURCE
+
+    def auth_names(self) -> frozenset[str]:
+        """Names a job's ``auth`` may take: ``"app"``, a user context or a pool."""
+        return frozenset({APP_AUTH, *self.auth.users, *self.auth.pools})
+
+    def bearer_token(self, environ: Mapping[str, str] | None = None) -> str:
+        """The app bearer token from the environment variable named by ``api.bearer_env``."""
+        env = os.environ if environ is None else environ
+        name = self.api.bearer_env
+        value = env.get(name, "")
+        if not value.strip():
+            raise ConfigError(
+                self.file, "api.bearer_env", f"environment variable {name} is not set or is empty"
+            )
+        return value.strip()
+
+    def user_credentials(self, name: str, environ: Mapping[str, str] | None = None) -> UserCredentials:
+        """The secrets of user context ``name``, read from its environment variables."""
+        env = os.environ if environ is None else environ
+        user = self.auth.users.get(name)
+        if user is None:
+            raise ConfigError(self.file, f"auth.users.{name}", "no such user context")
+        values: dict[str, str] = {}
+        for attr in ("consumer_key_env", "consumer_secret_env", "token_env", "token_secret_env"):
+            var = cast(str, getattr(user, attr))
+            value = env.get(var, "").strip()
+            if not value:
+                raise ConfigError(
+                    self.file,
+                    f"auth.users.{name}.{attr}",
+                    f"environment variable {var} is not set or is empty",
+                )
+            values[attr.removesuffix("_env")] = value
+        return UserCredentials(name=name, user_id=user.user_id, **values)
+
+
+# --------------------------------------------------------------------------- reading
