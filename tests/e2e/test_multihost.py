@@ -211,6 +211,9 @@ def test_four_daemons_share_one_window_and_one_budget_and_stop_before_it(tmp_pat
     assert report["spent_micros"] >= 0.8 * budget * 1e6  # and they did use the budget
     lines = pages(tmp_path / "out")
     assert_each_page_once(lines)
+    print(f"\nbudget ${budget:.2f}: sandbox billed ${report['spent_micros'] / 1e6:.3f}, ledger ${spent / 1e6:.3f}, "
+          f"{len(lines)} pages, {report['too_many']} x 429, fullest windows "
+          f"{ {b: f['max_allowed'] for b, f in report['buckets'].items()} }")  # fmt: skip
     logs = "".join((tmp_path / f"daemon-{i}.log").read_text() for i in range(DAEMONS))
     assert "spending limit" in logs
 
@@ -274,6 +277,10 @@ def test_sigkill_one_daemon_and_the_others_finish_its_work(tmp_path: Path) -> No
     assert ids == truth()
     slots = {p.parent.name for p in (tmp_path / "out").glob("*/*.jsonl")}
     assert len(slots) >= 2  # the work really was spread over several processes
+    print(f"\nkilled with {len(stranded)} claim(s) held, {killed_at} pages committed; finished with "
+          f"{len(lines)} pages over {len(slots)} slots, sandbox billed ${report['spent_micros'] / 1e6:.3f} "
+          f"(ledger ${spent / 1e6:.3f}, limit ${budget:.2f}), {report['too_many']} x 429, fullest windows "
+          f"{ {b: f['max_allowed'] for b, f in report['buckets'].items()} }")  # fmt: skip
 
 
 def committed_total(tmp: Path) -> int:
