@@ -31,20 +31,14 @@ def _show(value: object, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+_TYPE_NAMES: tuple[tuple[type, str], ...] = (  # bool before int: True is an int too
+    (bool, "a boolean"), (int, "an integer"), (float, "a float"), (str, "a string"), (list, "a list"),
+    (dict, "a table"),
+)
+
+
 def _type_name(value: object) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a float"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a table"
-    return f"a {type(value).__name__}"
+    return next((name for kind, name in _TYPE_NAMES if isinstance(value, kind)), f"a {type(value).__name__}")
 
 
 def hint(name: str, known: Iterable[object]) -> str:
