@@ -26,6 +26,7 @@ from harvester.errors import StoreError
 from harvester.runtime.gates import STATE_CAP, STATE_LIMITS
 from harvester.runtime.harvest import STATE_CACHE
 from harvester.store import open_store, redact_url
+from harvester.store.coordination import coordinator_for
 
 
 async def collect_status(config: Config, now: float) -> dict[str, Any]:
@@ -40,6 +41,7 @@ async def collect_status(config: Config, now: float) -> dict[str, Any]:
         entries = [money.LedgerEntry.from_dict(e) for e in await store.ledger_entries(0.0)]
         queue = await store.pending_count()
         cache_stats = await store.get_state(STATE_CACHE) or {"hits": 0, "requests_saved": 0}
+        hosts = await coordinator_for(store).activity(now)
     finally:
         await store.close()
     limits = ratelimit.RateLimits(window=config.limits.window_seconds)
@@ -69,6 +71,8 @@ async def collect_status(config: Config, now: float) -> dict[str, Any]:
         "budget": {**ledger.status(now).to_json(), "last_run": last_run},
         "cap": cap.status(now).to_json(),
         "cache": cache_stats,
+        "hosts": [{"owner": h.owner, "claims": h.claims, "expired_claims": h.expired, "holds": h.holds,
+                   "held_usd": pricing.micros_to_usd(h.held_micros)} for h in hosts],
     }
 
 
@@ -106,6 +110,14 @@ def print_status(config: Config, *, as_json: bool) -> int:
                             "-" if bk["remaining"] is None else str(bk["remaining"]),
                             _ts(bk["reset"], now), str(bk["sent"]), str(bk["429s"]))
         con.print(buckets)
+    if data["hosts"]:
+        hosts = Table(title="processes sharing this store (claims, and requests in flight)")
+        for col in ("process (host:pid:id)", "claims", "lease expired", "in flight", "held"):
+            hosts.add_column(col)
+        for h in data["hosts"]:
+            hosts.add_row(h["owner"], str(h["claims"]), str(h["expired_claims"]), str(h["holds"]),
+                          f"${h['held_usd']:,.3f}")
+        con.print(hosts)
     money_ = data["budget"]
     con.print(
         f"spend: today ${money_.get('spent_today_usd', 0):,.3f}  last run ${money_.get('spent_run_usd', 0):,.3f}"

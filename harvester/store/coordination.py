@@ -42,6 +42,17 @@ class SharedView:
     held_posts: int = 0
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HostActivity:
+    """What one store instance (a process on some host) holds right now, for ``status``."""
+
+    owner: str  # host:pid:random, as ``tasks.owner``
+    claims: int
+    expired: int  # claims whose lease has passed: the process is probably dead
+    holds: int
+    held_micros: int
+
+
 class Session(Protocol):
     """One admission, under the coordinator's lock."""
 
@@ -70,6 +81,10 @@ class Coordinator(Protocol):
         """Open an admission for run ``run`` (its own ledger rows are never shown back)."""
         ...
 
+    async def activity(self, now: float) -> list[HostActivity]:
+        """Claims and holds per process sharing the store (empty when nothing is shared)."""
+        ...
+
 
 class _LocalSession:
     view = SharedView()
@@ -96,6 +111,9 @@ class LocalCoordinator:
     async def session(self, now: float, run: str) -> AsyncIterator[Session]:
         yield self._session
 
+    async def activity(self, now: float) -> list[HostActivity]:
+        return []
+
 
 def coordinator_for(store: Store) -> Coordinator:
     """The coordinator matching ``store``'s backend (the store must be open)."""
@@ -108,4 +126,4 @@ def coordinator_for(store: Store) -> Coordinator:
     return LocalCoordinator(store)
 
 
-__all__ = ["Coordinator", "LocalCoordinator", "Session", "SharedView", "coordinator_for"]
+__all__ = ["Coordinator", "HostActivity", "LocalCoordinator", "Session", "SharedView", "coordinator_for"]

@@ -35,7 +35,7 @@ from typing import Any
 import asyncpg
 
 from harvester.core.shared import Hold, expired_hold_entry, grant_release
-from harvester.store.coordination import Session, SharedView
+from harvester.store.coordination import HostActivity, Session, SharedView
 from harvester.store.postgres import PostgresStore, _ledger_arrays
 from harvester.store.sql_loader import load_queries
 
@@ -90,6 +90,12 @@ class PostgresCoordinator:
         self._mark = int(rows[0]["mark"])
         self._seen = {r["id"]: int(r["xid"]) for r in rows if r["id"] is not None and int(r["xid"]) >= self._mark}
         return [_entry(r) for r in rows if r["id"] is not None]
+
+    async def activity(self, now: float) -> list[HostActivity]:
+        with self.store._errors("cannot read the hosts' activity"):
+            rows = await self.store._require_open().fetch(_Q["activity"], now)
+        return [HostActivity(owner=r[0], claims=int(r[1]), expired=int(r[2]), holds=int(r[3]),
+                             held_micros=int(r[4])) for r in rows]  # fmt: skip
 
     @asynccontextmanager
     async def session(self, now: float, run: str) -> AsyncIterator[Session]:

@@ -17,6 +17,7 @@ import json
 import os
 import signal
 import subprocess
+import time
 import urllib.request
 import uuid
 from collections import Counter
@@ -237,10 +238,19 @@ def test_sigkill_one_daemon_and_the_others_finish_its_work(tmp_path: Path) -> No
             rows = query(schema, f"SELECT id FROM tasks WHERE state = 'claimed' AND owner LIKE '%:{victim.pid}:%'")
             return [r[0] for r in rows]
 
-        wait_for(lambda: bool(victim_claims()), 60, "the victim to hold a claim", victim)
+        # Freeze the victim (SIGSTOP) until it is caught holding a claim, then kill it: the claim
+        # can then no longer finish between the look and the kill.
+        deadline = time.monotonic() + 60
+        while True:
+            victim.send_signal(signal.SIGSTOP)
+            time.sleep(0.1)  # a statement it already sent finishes on the server
+            stranded = victim_claims()
+            if stranded or time.monotonic() > deadline:
+                break
+            victim.send_signal(signal.SIGCONT)
+            time.sleep(0.02)
         victim.send_signal(signal.SIGKILL)
         victim.wait(10)
-        stranded = victim_claims()  # claims the dead process can never finish
         killed_at = committed()
 
         def done() -> bool:

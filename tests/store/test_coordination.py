@@ -162,3 +162,15 @@ async def test_a_per_second_gap_holds_across_hosts(hosts: list[PostgresStore]) -
         assert await s.grant("all app", T0 + 0.5, 300, 905.0, 1.1) == pytest.approx(T0 + 1.1)
     async with b.session(T0 + 1.1, "rb") as s:
         assert await s.grant("all app", T0 + 1.1, 300, 905.0, 1.1) == T0 + 1.1
+
+
+async def test_activity_shows_each_process_claims_expired_leases_and_holds(hosts: list[PostgresStore]) -> None:
+    a, b = hosts[0], hosts[1]
+    await a.enqueue([NewTask(job="j", key=f"k{i}", endpoint=SEARCH) for i in range(3)])
+    await a.claim("w", T0, 10.0, limit=2)
+    async with coordinator_for(b).session(T0, "rb") as s:
+        await s.hold(Hold(run="rb", job="j", route=SEARCH, micros=70_000, posts=7, at=T0, expires=T0 + 60))
+    seen = {h.owner: h for h in await coordinator_for(hosts[2]).activity(T0 + 20.0)}
+    assert (seen[a.owner].claims, seen[a.owner].expired, seen[a.owner].holds) == (2, 2, 0)
+    assert (seen[b.owner].claims, seen[b.owner].holds, seen[b.owner].held_micros) == (0, 1, 70_000)
+    assert await LocalCoordinator(a).activity(T0) == []

@@ -237,3 +237,15 @@ SELECT at FROM grants WHERE bucket = $1 AND at > $2 ORDER BY at DESC LIMIT $3
 
 -- grant_insert --
 INSERT INTO grants (bucket, at) VALUES ($1, $2)
+
+-- activity --
+-- Per store instance: claims (and how many have outlived their lease, $1 = now) and holds.
+SELECT owner, sum(claims)::bigint, sum(expired)::bigint, sum(holds)::bigint, sum(micros)::bigint
+FROM (
+    SELECT owner, count(*) AS claims, count(*) FILTER (WHERE lease_until < $1) AS expired,
+           0 AS holds, 0 AS micros
+    FROM tasks WHERE state = 'claimed' AND owner IS NOT NULL GROUP BY owner
+    UNION ALL
+    SELECT owner, 0, 0, count(*), sum(micros) FROM holds GROUP BY owner
+) AS a
+GROUP BY owner ORDER BY owner
