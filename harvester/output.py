@@ -122,6 +122,19 @@ class OutputFiles:
             os.fsync(f.fileno())
         return f.tell()
 
+    def cut(self, job: str, length: int) -> None:
+        """Take back what was appended after ``length`` (its commit was refused).
+
+        Call inside the same :meth:`locked` as the append: nothing else was appended since.
+        """
+        f = self._files.get(job)
+        if f is None:
+            return
+        f.truncate(length)
+        f.seek(length)
+        if self.fsync:
+            os.fsync(f.fileno())
+
     def close(self) -> None:
         for f in self._files.values():
             f.close()

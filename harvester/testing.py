@@ -17,6 +17,7 @@ from harvester.clock import run as run_loop
 from harvester.config import Config
 from harvester.core.model import JobSpec
 from harvester.runtime.harvest import RunResult, harvest
+from harvester.runtime.worker import Runtime
 from harvester.sandbox import Sandbox, SandboxConfig
 
 T = TypeVar("T")
@@ -45,6 +46,7 @@ async def harvest_sandbox(
     epoch: float = EPOCH,
     max_usd: float | None = None,
     setup: Callable[[Sandbox], None] | None = None,
+    on_runtime: Callable[[Runtime], None] | None = None,
 ) -> tuple[RunResult, Sandbox]:
     """Start a sandbox in this loop, harvest ``specs`` from it with ``config``, stop it."""
     clock = LoopClock(epoch=epoch)
@@ -55,7 +57,7 @@ async def harvest_sandbox(
     url = await sb.start(host="127.0.0.1", port=0)
     try:
         cfg = replace(config, api=replace(config.api, base_url=url))
-        result = await harvest(cfg, specs, clock=clock, max_usd=max_usd, bearer=APP_TOKEN)
+        result = await harvest(cfg, specs, clock=clock, max_usd=max_usd, bearer=APP_TOKEN, on_runtime=on_runtime)
     finally:
         await sb.stop()
     return result, sb

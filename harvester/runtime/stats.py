@@ -16,6 +16,7 @@ class RunStats:
     retries: int = 0
     cache_hits: int = 0  # objects answered from the cache
     requests_saved: int = 0  # lookups that needed no request at all
+    claims_lost: int = 0  # pages another worker took over when this one's lease ran out
     by_status: Counter[tuple[str, int]] = field(default_factory=Counter)
 
     def count_status(self, route: str, status: int) -> None:

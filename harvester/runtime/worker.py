@@ -34,6 +34,7 @@ from harvester.runtime.admission import admit
 from harvester.runtime.gates import Gates, Go, Park, Permit, Stop, Verdict
 from harvester.runtime.signals import RunSignals, StopReason
 from harvester.runtime.stats import RunStats
+from harvester.store import ClaimLost
 from harvester.store.base import Store
 from harvester.store.coordination import Coordinator
 
@@ -87,6 +88,11 @@ class Worker:
             rt.in_flight += 1
             try:
                 await self.step(claimed[0])
+            except ClaimLost:
+                # The lease ran out (a slow request, a paused process) and another worker took
+                # the task over; it does this page. Nothing of ours was kept: carry on.
+                rt.stats.claims_lost += 1
+                log.warning("claim_lost", job=claimed[0].job, task=claimed[0].key, lease=rt.lease)
             finally:
                 rt.in_flight -= 1
 
@@ -229,20 +235,31 @@ class Worker:
             line = encode_page(body, meta)
             async with rt.outputs.locked(task.job):
                 offset = rt.outputs.append(task.job, line)
-                await rt.store.commit_page(
-                    PageCommit(task_id=task.id, next_cursor=result.next_cursor, items=result.items,
-                               output_job=rt.outputs.key(task.job), output_offset=offset,
-                               spawn=result.spawn, ledger=charge, holds=holds)
-                )
+                try:
+                    await rt.store.commit_page(
+                        PageCommit(task_id=task.id, next_cursor=result.next_cursor, items=result.items,
+                                   output_job=rt.outputs.key(task.job), output_offset=offset,
+                                   spawn=result.spawn, ledger=charge, holds=holds)
+                    )
+                except ClaimLost:
+                    # Another worker owns the task now and will write this page itself: take the
+                    # bytes back before the next append covers them, but keep what it cost.
+                    rt.outputs.cut(task.job, offset - len(line))
+                    await rt.store.add_ledger([charge] if charge else [], holds=holds)
+                    raise
             if not cached:
                 await cache.remember(rt.store, task.endpoint, request.params, body, now)
             if task.pages == 0 and result.newest_id:
                 await self._remember_newest(task, result.newest_id)
         else:
-            await rt.store.commit_page(
-                PageCommit(task_id=task.id, next_cursor=result.next_cursor, items=result.items,
-                           spawn=result.spawn, ledger=charge, holds=holds)
-            )
+            try:
+                await rt.store.commit_page(
+                    PageCommit(task_id=task.id, next_cursor=result.next_cursor, items=result.items,
+                               spawn=result.spawn, ledger=charge, holds=holds)
+                )
+            except ClaimLost:
+                await rt.store.add_ledger([charge] if charge else [], holds=holds)
+                raise
         if follow is not None:
             await rt.store.put_state(follow.key, follow.state.to_dict())
             log.info("poll_scheduled", job=task.job, source=split_key(task.key)[0],
