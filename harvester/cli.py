@@ -82,9 +82,13 @@ def _parser() -> argparse.ArgumentParser:
     common(rp, jobs=False)
     rp.add_argument("--format", choices=["table", "csv", "json"], default="table")
 
-    from harvester.runtime.daemon_cmd import add_daemon_parser
-
-    add_daemon_parser(sub)
+    dm = sub.add_parser(
+        "daemon", help="run the jobs on their schedules until SIGTERM/SIGINT; SIGHUP reloads the job files"
+    )
+    common(dm)
+    dm.add_argument("--metrics-port", type=int, default=None,
+                    help="port of /metrics and /status, overrides [daemon] metrics_port (0: any free port)")
+    dm.set_defaults(json_logs=True)  # a daemon logs JSON lines, TTY or not
 
     pl = sub.add_parser("plan", help="estimate requests, cost, time and cap use before spending")
     common(pl)

@@ -7,15 +7,19 @@ benchmarks build the same setups the same way. Nothing here is used by the harve
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
+
+import anyio
 
 from harvester.clock import LoopClock
 from harvester.clock import run as run_loop
 from harvester.config import Config
 from harvester.core.model import JobSpec
+from harvester.runtime.daemon import Daemon, DaemonResult
 from harvester.runtime.harvest import RunResult, harvest
 from harvester.runtime.worker import Runtime
 from harvester.sandbox import Sandbox, SandboxConfig
@@ -49,6 +53,41 @@ async def harvest_sandbox(
     on_runtime: Callable[[Runtime], None] | None = None,
 ) -> tuple[RunResult, Sandbox]:
     """Start a sandbox in this loop, harvest ``specs`` from it with ``config``, stop it."""
+    async with _sandbox(config, sandbox, epoch, setup) as (sb, cfg, clock):
+        result = await harvest(cfg, specs, clock=clock, max_usd=max_usd, bearer=APP_TOKEN, on_runtime=on_runtime)
+    return result, sb
+
+
+@asynccontextmanager
+async def sandbox_daemon(
+    config: Config, job_paths: Sequence[Path], *, epoch: float = EPOCH
+) -> AsyncIterator[tuple[Daemon, Sandbox, list[DaemonResult]]]:
+    """A sandbox in this loop and an in-process daemon harvesting from it, started and ready.
+
+    The body drives it (sleeps, reloads, scrapes) and must end with ``daemon.stop(...)``; the
+    daemon's result is in the yielded list once the block has exited.
+    """
+    config = replace(config, daemon=replace(config.daemon, metrics_port=0))
+    async with _sandbox(config, None, epoch, None) as (sb, cfg, clock):
+        ready = anyio.Event()
+        daemon = Daemon(cfg, job_paths, clock=clock, bearer=APP_TOKEN, handle_signals=False,
+                        on_ready=lambda _: ready.set())  # fmt: skip
+        results: list[DaemonResult] = []
+
+        async def run() -> None:
+            results.append(await daemon.run())
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(run)
+            await ready.wait()
+            yield daemon, sb, results
+
+
+@asynccontextmanager
+async def _sandbox(
+    config: Config, sandbox: SandboxConfig | None, epoch: float, setup: Callable[[Sandbox], None] | None
+) -> AsyncIterator[tuple[Sandbox, Config, LoopClock]]:
+    """A sandbox served in this loop, and ``config`` pointed at it; stopped on exit."""
     clock = LoopClock(epoch=epoch)
     sb = Sandbox(sandbox or SandboxConfig(epoch=epoch), clock)
     sb.add_app_token(APP_TOKEN)
@@ -56,11 +95,9 @@ async def harvest_sandbox(
         setup(sb)
     url = await sb.start(host="127.0.0.1", port=0)
     try:
-        cfg = replace(config, api=replace(config.api, base_url=url))
-        result = await harvest(cfg, specs, clock=clock, max_usd=max_usd, bearer=APP_TOKEN, on_runtime=on_runtime)
+        yield sb, replace(config, api=replace(config.api, base_url=url)), clock
     finally:
         await sb.stop()
-    return result, sb
 
 
 def read_pages(path: Path) -> list[dict[str, Any]]:

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import replace
-from pathlib import Path
-from typing import Any
 
-import anyio
 import pytest
 
-from harvester.clock import LoopClock
 from harvester.core.model import JobSpec
 from harvester.core.schedule import (
     JobState,
@@ -25,9 +20,6 @@ from harvester.core.schedule import (
     run_tasks,
     split_key,
 )
-from harvester.runtime.daemon import Daemon, DaemonResult
-from harvester.sandbox import Sandbox, SandboxConfig
-from harvester.testing import APP_TOKEN, EPOCH, data_ids, make_config, read_pages, run_virtual
 
 DAY = 86400.0
 T0 = 1_795_132_800.0  # 2026-11-20T00:00:00Z
@@ -122,98 +114,3 @@ def test_a_changed_definition_gets_a_new_generation_but_a_new_schedule_does_not(
 
 
 # --------------------------------------------------------------------------- the daemon's scheduler
-
-SEARCH = """
-[[job]]
-name = "s"
-kind = "search"
-query = "{query}"
-start_time = "2026-11-15T00:00:00Z"
-end_time = "2026-11-18T00:00:00Z"
-max_results = 10
-schedule = "*/15 * * * *"
-"""
-
-ONCE = """
-[[job]]
-name = "once"
-kind = "lookup_users"
-usernames = ["Tapami820", "Vepa_924"]
-"""
-
-
-def _daemon_run(tmp: Path, steps: list[tuple[float, str | None]]) -> tuple[DaemonResult, dict[str, set[str]]]:
-    """Run a daemon in-process for the given (simulated seconds, new job text or None) steps."""
-    jobs = tmp / "jobs"
-    jobs.mkdir(exist_ok=True)
-    config = make_config(tmp, workers=3)
-    config = replace(config, daemon=replace(config.daemon, metrics_port=0))
-
-    async def main() -> tuple[DaemonResult, dict[str, set[str]]]:
-        clock = LoopClock(epoch=EPOCH)
-        sb = Sandbox(SandboxConfig(epoch=EPOCH), clock)
-        sb.add_app_token(APP_TOKEN)
-        url = await sb.start()
-        cfg = replace(config, api=replace(config.api, base_url=url))
-        ready = anyio.Event()
-        daemon = Daemon(cfg, [jobs], clock=clock, bearer=APP_TOKEN, handle_signals=False,
-                        on_ready=lambda _: ready.set())
-        results: list[DaemonResult] = []
-
-        async def run() -> None:
-            results.append(await daemon.run())
-
-        truth = {q: set(sb.truth.search(q, "2026-11-15T00:00:00Z", "2026-11-18T00:00:00Z"))
-                 for q in ("qiqipa", "bumife")}
-        try:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(run)
-                await ready.wait()
-                for n, (seconds, text) in enumerate(steps):
-                    if n and text is not None:
-                        (jobs / "jobs.toml").write_text(text)
-                        assert await daemon.reload() or text == "broken"
-                    await anyio.sleep(seconds)
-                daemon.stop("test over")
-        finally:
-            await sb.stop()
-        return results[0], truth
-
-    (jobs / "jobs.toml").write_text(steps[0][1] or "")
-    return run_virtual(main)
-
-
-def test_daemon_runs_a_scheduled_job_once_per_slot_and_a_changed_job_afresh(tmp_path: Path) -> None:
-    both = SEARCH.format(query="qiqipa") + ONCE
-    steps: list[tuple[float, str | None]] = [
-        (3600.0 + 60, both),  # slots at :00 :15 :30 :45 :00 -> 5 runs
-        (1800.0, SEARCH.format(query="bumife") + ONCE),  # redefined: generation 1, runs at once
-        (60.0, "broken"),  # a bad file keeps the jobs
-        (60.0, ONCE),  # search removed: no more runs
-    ]
-    result, truth = _daemon_run(tmp_path, steps)
-    assert result.stop is not None and result.stop.clean
-    pages = read_pages(tmp_path / "out" / "s.jsonl")
-    per_page = Counter((p["__harvester"]["task"], p["__harvester"]["page"]) for p in pages)
-    assert max(per_page.values()) == 1
-    runs: dict[str, list[dict[str, Any]]] = {}
-    for p in pages:
-        runs.setdefault(p["__harvester"]["task"], []).append(p)
-    gen0 = sorted(k for k in runs if "~g" not in k)
-    gen1 = sorted(k for k in runs if k.endswith("~g1"))
-    assert [split_key(k)[1] for k in gen0] == [int(EPOCH) + i * 900 for i in range(5)]
-    assert 2 <= len(gen1) <= 3  # at the redefinition, then every 15 min until removed
-    # The first run harvests the window; later runs ask only for posts newer than the newest
-    # seen (since_id), and a bounded window has none: nothing is fetched twice.
-    assert sorted(data_ids(runs[gen0[0]])) == sorted(truth["qiqipa"])
-    for key in gen0[1:]:
-        assert data_ids(runs[key]) == [], key
-    complete = [k for k in gen1 if "next_token" not in runs[k][-1].get("meta", {})]
-    assert gen1[0] in complete
-    first = data_ids(runs[gen1[0]])  # redefined: starts afresh, whole window once
-    assert sorted(first) == sorted(truth["bumife"])
-    for key in gen1[1:]:
-        assert data_ids(runs[key]) == [], key
-    once = read_pages(tmp_path / "out" / "once.jsonl")
-    assert {p["__harvester"]["task"] for p in once} == {"usernames:00000"}  # ran once, plain keys
-    assert len(once) == 1

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -19,8 +17,6 @@ import pytest
 from e2ehelp import EPOCH, FixedClock, env, harvester_cmd, log_events, wait_for
 
 from harvester.core.schedule import split_key
-from harvester.errors import JobSpecError
-from harvester.jobspec import load_jobs
 from harvester.sandbox import Sandbox, SandboxConfig
 from harvester.testing import data_ids, read_pages
 
@@ -28,29 +24,6 @@ pytestmark = pytest.mark.slow
 
 GRACE = 5.0
 USERS = ("774592", "8288491", "76923978")
-
-
-def every_3s(tmp: Path) -> str:
-    """``every 3s`` once job files accept it (jobspec.py); until then the same in cron with seconds."""
-    probe = tmp / "probe.toml"
-    probe.write_text('[[job]]\nname = "p"\nkind = "search"\nquery = "x"\nschedule = "every 3s"\n')
-    try:
-        load_jobs([probe])
-    except JobSpecError:
-        return "* * * * * */3"
-    finally:
-        probe.unlink()
-    return "every 3s"
-
-
-def daemon_cmd(*args: str) -> list[str]:
-    """``harvester daemon ...`` once cli.py registers it; until then its stand-alone entry."""
-    from harvester.cli import _parser
-
-    subs = [a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction)]
-    if subs and "daemon" in subs[0].choices:
-        return harvester_cmd("daemon", *args)
-    return [sys.executable, "-m", "harvester.runtime.daemon_cmd", *args]
 
 
 def write_config(tmp: Path, base_url: str) -> Path:
@@ -110,7 +83,7 @@ def task_states(tmp: Path) -> dict[tuple[str, str], str]:
 @contextmanager
 def daemon(tmp: Path, config: Path, jobs: Path, log_name: str = "daemon.log") -> Iterator[subprocess.Popen[bytes]]:
     log = (tmp / log_name).open("ab")
-    proc = subprocess.Popen(daemon_cmd("--config", str(config), "--jobs", str(jobs)), env=env(),
+    proc = subprocess.Popen(harvester_cmd("daemon", "--config", str(config), "--jobs", str(jobs)), env=env(),
                             stdout=subprocess.DEVNULL, stderr=log)
     try:
         yield proc
@@ -166,7 +139,7 @@ def check_outputs(tmp: Path) -> int:
 def test_sigterm_exits_cleanly_and_sigkill_loses_and_duplicates_nothing(tmp_path: Path, sandbox_server: str) -> None:
     config = write_config(tmp_path, sandbox_server)
     jobs = tmp_path / "jobs.toml"
-    jobs.write_text(jobs_text(every_3s(tmp_path)))
+    jobs.write_text(jobs_text("every 3s"))
     search_out = tmp_path / "out" / "search.jsonl"
 
     # SIGTERM mid-harvest: exit 0 within the grace period, with `harvester status` working meanwhile.
@@ -217,7 +190,7 @@ start_time = "2026-11-15T00:00:00Z"
 end_time = "2026-11-18T00:00:00Z"
 schedule = "{schedule}"
 """
-    schedule = every_3s(tmp_path)
+    schedule = "every 3s"
     (folder / "a.toml").write_text(small.format(name="a", schedule=schedule))
     out = tmp_path / "out"
     with daemon(tmp_path, config, folder) as proc:
@@ -250,10 +223,10 @@ schedule = "{schedule}"
 def test_a_second_daemon_on_the_same_state_refuses_to_start(tmp_path: Path, sandbox_server: str) -> None:
     config = write_config(tmp_path, sandbox_server)
     jobs = tmp_path / "jobs.toml"
-    jobs.write_text(jobs_text(every_3s(tmp_path)))
+    jobs.write_text(jobs_text("every 3s"))
     with daemon(tmp_path, config, jobs) as first:
         wait_for(started(tmp_path), 15, "daemon_started", first)
-        second = subprocess.run(daemon_cmd("--config", str(config), "--jobs", str(jobs)), env=env(),
+        second = subprocess.run(harvester_cmd("daemon", "--config", str(config), "--jobs", str(jobs)), env=env(),
                                 capture_output=True, text=True, timeout=30, check=False)
         assert second.returncode in (1, 2)
         lines = second.stderr.strip().splitlines()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +10,7 @@ import aiohttp
 import anyio
 from prometheus_client.parser import text_string_to_metric_families
 
-from harvester.clock import LoopClock
-from harvester.runtime.daemon import Daemon, DaemonResult
-from harvester.sandbox import Sandbox, SandboxConfig
-from harvester.testing import APP_TOKEN, EPOCH, make_config, read_pages, run_virtual
+from harvester.testing import make_config, read_pages, run_virtual, sandbox_daemon
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,60 +33,42 @@ def sandbox_route(canonical: str) -> str:
 
 def test_metrics_and_status_match_the_store_and_the_sandbox(tmp_path: Path) -> None:
     config = make_config(tmp_path, workers=4)
-    config = replace(config, daemon=replace(config.daemon, metrics_port=0))
 
     async def main() -> dict[str, Any]:
-        clock = LoopClock(epoch=EPOCH)
-        sb = Sandbox(SandboxConfig(epoch=EPOCH), clock)
-        sb.add_app_token(APP_TOKEN)
-        url = await sb.start()
-        cfg = replace(config, api=replace(config.api, base_url=url))
-        ready = anyio.Event()
-        daemon = Daemon(cfg, [ROOT / "jobs"], clock=clock, bearer=APP_TOKEN, handle_signals=False,
-                        on_ready=lambda _: ready.set())
         seen: dict[str, Any] = {}
-        results: list[DaemonResult] = []
+        async with (sandbox_daemon(config, [ROOT / "jobs"]) as (daemon, sb, results),
+                    aiohttp.ClientSession() as http):  # fmt: skip
+            assert daemon.monitor is not None and daemon.rt is not None
+            base = f"http://127.0.0.1:{daemon.monitor.port}"
 
-        async def run() -> None:
-            results.append(await daemon.run())
+            async def scrape() -> tuple[dict[str, list[tuple[dict[str, str], float]]], dict[str, Any]]:
+                async with http.get(f"{base}/metrics") as r:
+                    assert r.status == 200
+                    assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+                    metrics = samples(await r.text())
+                async with http.get(f"{base}/status") as r:
+                    assert r.status == 200
+                    status = await r.json()
+                return metrics, status
 
-        try:
-            async with aiohttp.ClientSession() as http, anyio.create_task_group() as tg:
-                tg.start_soon(run)
-                await ready.wait()
-                assert daemon.monitor is not None and daemon.rt is not None
-                base = f"http://127.0.0.1:{daemon.monitor.port}"
-
-                async def scrape() -> tuple[dict[str, list[tuple[dict[str, str], float]]], dict[str, Any]]:
-                    async with http.get(f"{base}/metrics") as r:
-                        assert r.status == 200
-                        assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
-                        metrics = samples(await r.text())
-                    async with http.get(f"{base}/status") as r:
-                        assert r.status == 200
-                        status = await r.json()
-                    return metrics, status
-
-                # While the harvest runs: figures move, and never past the store's.
-                seen["during"] = []
-                for _ in range(200):
-                    metrics, status = await scrape()
-                    store_pages = sum(j.pages for j in await daemon.rt.store.job_stats())
-                    assert total(metrics, "harvester_job_pages") <= store_pages
-                    seen["during"].append((total(metrics, "harvester_job_pages"),
-                                           total(metrics, "harvester_queue_depth")))
-                    if await daemon.rt.store.pending_count() == 0:
-                        break
-                    await anyio.sleep(0.2)
-                # Drained (the daemon stays up): every figure is exact now.
+            # While the harvest runs: figures move, and never past the store's.
+            seen["during"] = []
+            for _ in range(200):
                 metrics, status = await scrape()
-                seen["metrics"], seen["status"] = metrics, status
-                seen["jobs"] = await daemon.rt.store.job_stats()
-                seen["depth"] = await daemon.rt.store.pending_count()
-                seen["sandbox"] = Counter({(sandbox_route(r), s): n for (r, s), n in sb.stats.requests.items()})
-                daemon.stop("test over")
-        finally:
-            await sb.stop()
+                store_pages = sum(j.pages for j in await daemon.rt.store.job_stats())
+                assert total(metrics, "harvester_job_pages") <= store_pages
+                seen["during"].append((total(metrics, "harvester_job_pages"),
+                                       total(metrics, "harvester_queue_depth")))
+                if await daemon.rt.store.pending_count() == 0:
+                    break
+                await anyio.sleep(0.2)
+            # Drained (the daemon stays up): every figure is exact now.
+            metrics, status = await scrape()
+            seen["metrics"], seen["status"] = metrics, status
+            seen["jobs"] = await daemon.rt.store.job_stats()
+            seen["depth"] = await daemon.rt.store.pending_count()
+            seen["sandbox"] = Counter({(sandbox_route(r), s): n for (r, s), n in sb.stats.requests.items()})
+            daemon.stop("test over")
         seen["result"] = results[0]
         return seen
 

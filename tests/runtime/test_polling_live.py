@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import replace
 from pathlib import Path
 
 import anyio
 
-from harvester.clock import LoopClock
 from harvester.core.schedule import split_key
-from harvester.runtime.daemon import Daemon
-from harvester.sandbox import Sandbox, SandboxConfig
-from harvester.testing import APP_TOKEN, EPOCH, data_ids, make_config, read_pages, run_virtual
+from harvester.sandbox import Sandbox
+from harvester.testing import EPOCH, data_ids, make_config, read_pages, run_virtual, sandbox_daemon
 
 JOBS = """
 [[job]]
@@ -41,26 +38,12 @@ def test_busy_query_polled_more_often_than_a_rare_one_and_nothing_twice(tmp_path
     jobs.mkdir()
     (jobs / "jobs.toml").write_text(JOBS)
     config = make_config(tmp_path, workers=2, pacing="burst")
-    config = replace(config, daemon=replace(config.daemon, metrics_port=0))
 
     async def main() -> Sandbox:
-        clock = LoopClock(epoch=EPOCH)
-        sb = Sandbox(SandboxConfig(epoch=EPOCH), clock)
-        sb.add_app_token(APP_TOKEN)
-        url = await sb.start()
-        cfg = replace(config, api=replace(config.api, base_url=url))
-        ready = anyio.Event()
-        daemon = Daemon(cfg, [jobs], clock=clock, bearer=APP_TOKEN, handle_signals=False,
-                        on_ready=lambda _: ready.set())
-        try:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(daemon.run)
-                await ready.wait()
-                await anyio.sleep(HOURS * 3600)
-                daemon.stop("test over")
-            return sb
-        finally:
-            await sb.stop()
+        async with sandbox_daemon(config, [jobs]) as (daemon, sb, _):
+            await anyio.sleep(HOURS * 3600)
+            daemon.stop("test over")
+        return sb
 
     sb = run_virtual(main)
     polls = {}
