@@ -223,7 +223,7 @@ class Gates:
                 return Stop(reason=stop_reason)
             case _:
                 assert_never(verdict)
-        posts = self.cap.hold(route, ticket.size if ticket.size else size or 1)
+        posts = self.cap.hold(route, ticket.size)  # the worst case the money was held for
         permit = Permit(request=request, route=route, job=task.job, auth=auth, rate=rate,
                         money=ticket, owned=owned, posts=posts)
         return Go(permit=permit)
@@ -232,10 +232,6 @@ class Gates:
 
     def absorb(self, view: SharedView) -> None:
         """Fold in what other processes settled and hold (``store.coordination``)."""
-        if not view.entries and not view.held_micros and not view.held_posts:
-            self.ledger.absorb((), 0)
-            self.cap.set_held_elsewhere(0)
-            return
         entries = [money.LedgerEntry.from_dict(e) for e in view.entries]
         self.ledger.absorb(entries, view.held_micros)
         for e in entries:

@@ -227,6 +227,8 @@ class Worker:
             newest = result.newest_id if task.pages == 0 else None
             follow = await polling.next_poll(rt.store, spec, task, task.items + result.items, newest, now)
             result = replace(result, spawn=(*result.spawn, follow.task))
+        commit = PageCommit(task_id=task.id, next_cursor=result.next_cursor, items=result.items,
+                            spawn=result.spawn, ledger=charge, holds=holds)  # fmt: skip
         if task.write:
             meta: dict[str, Any] = {"job": task.job, "task": task.key, "page": task.pages + 1,
                                     "path": request.path, "retrieved_at": round(now, 3)}
@@ -236,30 +238,20 @@ class Worker:
             async with rt.outputs.locked(task.job):
                 offset = rt.outputs.append(task.job, line)
                 try:
-                    await rt.store.commit_page(
-                        PageCommit(task_id=task.id, next_cursor=result.next_cursor, items=result.items,
-                                   output_job=rt.outputs.key(task.job), output_offset=offset,
-                                   spawn=result.spawn, ledger=charge, holds=holds)
+                    await self._store_commit(
+                        replace(commit, output_job=rt.outputs.key(task.job), output_offset=offset)
                     )
                 except ClaimLost:
                     # Another worker owns the task now and will write this page itself: take the
-                    # bytes back before the next append covers them, but keep what it cost.
+                    # bytes back before the next append covers them.
                     rt.outputs.cut(task.job, offset - len(line))
-                    await rt.store.add_ledger([charge] if charge else [], holds=holds)
                     raise
             if not cached:
                 await cache.remember(rt.store, task.endpoint, request.params, body, now)
             if task.pages == 0 and result.newest_id:
                 await self._remember_newest(task, result.newest_id)
         else:
-            try:
-                await rt.store.commit_page(
-                    PageCommit(task_id=task.id, next_cursor=result.next_cursor, items=result.items,
-                               spawn=result.spawn, ledger=charge, holds=holds)
-                )
-            except ClaimLost:
-                await rt.store.add_ledger([charge] if charge else [], holds=holds)
-                raise
+            await self._store_commit(commit)
         if follow is not None:
             await rt.store.put_state(follow.key, follow.state.to_dict())
             log.info("poll_scheduled", job=task.job, source=split_key(task.key)[0],
@@ -269,6 +261,14 @@ class Worker:
         log.info("page_committed", job=task.job, task=task.key, page=task.pages + 1,
                  items=result.items, more=result.next_cursor is not None, cached=cached)
         rt.signals.notify()
+
+    async def _store_commit(self, commit: PageCommit) -> None:
+        """Commit the page; if the claim was lost meanwhile, still keep what the request cost."""
+        try:
+            await self.rt.store.commit_page(commit)
+        except ClaimLost:
+            await self.rt.store.add_ledger([commit.ledger] if commit.ledger else [], holds=commit.holds)
+            raise
 
     async def _remember_newest(self, task: Task, newest_id: str) -> None:
         """The first page of a run carries its source's newest id: the next run's ``since_id``."""

@@ -116,13 +116,12 @@ class LocalCoordinator:
 
 
 def coordinator_for(store: Store) -> Coordinator:
-    """The coordinator matching ``store``'s backend (the store must be open)."""
-    inner = getattr(store, "inner", store)  # the daemon wraps its store
+    """The coordinator matching ``store``'s backend (the backend itself, not a wrapper)."""
     pg = sys.modules.get("harvester.store.postgres")  # loaded iff a PostgreSQL store exists
-    if pg is not None and isinstance(inner, pg.PostgresStore):
+    if pg is not None and isinstance(store, pg.PostgresStore):
         from harvester.store.pg_shared import PostgresCoordinator
 
-        return PostgresCoordinator(inner)
+        return PostgresCoordinator(store)
     return LocalCoordinator(store)
 
 

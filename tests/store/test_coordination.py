@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -31,8 +32,8 @@ def entry(run: str, micros: int, at: float = T0) -> dict[str, object]:
             "reserved": micros, "keys": [], "posts": 10}  # fmt: skip
 
 
-async def test_local_coordinator_shows_nothing_and_grants_everything(tmp_path: object) -> None:
-    store = SqliteStore(f"{tmp_path}/state.db")
+async def test_local_coordinator_shows_nothing_and_grants_everything(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "state.db")
     await store.open()
     try:
         await store.add_ledger([entry("r", 5)])
