@@ -17,12 +17,15 @@ before anyone sleeps (x-api-spec.md §2.3, §3.1, §8 "Harvester"):
 - Problem types are matched on the part after ``/2/problems/``, so ``api.twitter.com`` and
   ``api.x.com`` URIs read the same (§0).
 - 402, a ``credits*`` type or the title ``CreditsDepleted`` → :class:`CreditsDepleted` (fatal).
-- 429 is read in this order: ``usage-capped`` → :class:`UsageCapped` (never retried; a cap 429
-  comes with remaining > 0); a 24-hour ``remaining`` of 0 → :class:`DailyLimited`;
-  ``remaining`` 0 → :class:`WindowLimited` (``about:blank``, code 88 or any other body);
-  ``remaining`` > 0 on an endpoint with a per-second limiter → :class:`PerSecondLimited`;
-  no headers, or remaining > 0 with no known cause → :class:`Retryable` (back off).
-- 5xx → :class:`Retryable`. 401, 403 and other 4xx → :class:`Fatal` with the problem's text.
+- 429 is always a wait, never a failure (x-api-spec.md §2.3: "treat any 429 whose body has no
+  ``usage-capped`` type as a rate limit"), read in this order: ``usage-capped`` →
+  :class:`UsageCapped` (never retried; a cap 429 comes with remaining > 0); a 24-hour
+  ``remaining`` of 0 → :class:`DailyLimited`; window ``remaining`` 0, or no window headers at all
+  → :class:`WindowLimited` (``about:blank``, code 88 or any other body; ``reset`` None when the
+  headers are missing); ``remaining`` > 0 on any route → :class:`PerSecondLimited` (a hidden
+  per-second limiter: documented on full-archive search, seen elsewhere on X-like servers).
+- 5xx → :class:`Retryable`. 401 → :class:`Unauthorized` (the credentials, not the job: nothing
+  else will succeed either). 403 and other 4xx → :class:`Fatal` with the problem's text.
 - 2xx → :class:`Ok`, carrying the texts of any partial ``errors[]`` (§2.2).
 
 The bucket bookkeeping for the same response is the engine's: the shell passes the headers and
@@ -154,7 +157,10 @@ class Ok:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WindowLimited:
-    """429 with ``remaining`` 0: the window is spent. ``reset`` is server epoch seconds or None.
+    """429 with ``remaining`` 0 (or no rate-limit headers at all): the window is spent.
+
+    ``reset`` is server epoch seconds, or None when the 429 carried no headers (the engine then
+    holds the bucket for a back-off, or until a reset it already knows).
 
     The request counted against the bucket; the engine now answers ``WaitUntil`` until the reset
     (plus margin), so the shell just reserves again.
@@ -165,7 +171,11 @@ class WindowLimited:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PerSecondLimited:
-    """429 with ``remaining`` > 0 on an endpoint with a hidden 1 request/second limiter."""
+    """429 with ``remaining`` > 0 and no cap body: a hidden per-second limiter.
+
+    ``retry_at`` is the documented gap on routes that have one (full-archive search: 1 s),
+    else one second; the rate-limit engine widens the gap if the limiter keeps refusing.
+    """
 
     retry_at: float
 
@@ -196,6 +206,14 @@ class UsageCapped:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Unauthorized:
+    """401: the credentials were refused. Every request with them will fail the same way, so
+    the run stops after the first one and leaves its tasks pending (fix the token, run again)."""
+
+    problem_text: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CreditsDepleted:
     """402 / ``credits*`` / ``CreditsDepleted``: the prepaid balance is gone. Fatal, save state."""
 
@@ -204,7 +222,7 @@ class CreditsDepleted:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Retryable:
-    """A transient failure (5xx, 429 without usable headers): retry after a backoff delay."""
+    """A transient failure (5xx): retry after a backoff delay."""
 
     reason: str
     status: int
@@ -212,10 +230,10 @@ class Retryable:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Fatal:
-    """The job cannot succeed by retrying (401, 403, other 4xx, unexpected statuses).
+    """The job cannot succeed by retrying (403, other 4xx, unexpected statuses).
 
     Attributes:
-        reason: a stable token: ``unauthorized``, ``possibly_denylisted`` (403 with the generic
+        reason: a stable token: ``possibly_denylisted`` (403 with the generic
             ``about:blank`` Forbidden body), a problem slug such as ``invalid-request`` or
             ``unsupported-authentication``, or ``http_<status>``.
         problem_text: the problem's title and detail, then every ``errors[].message`` (or
@@ -229,8 +247,10 @@ class Fatal:
 
 
 Outcome = (
-    Ok | WindowLimited | PerSecondLimited | DailyLimited | UsageCapped | CreditsDepleted | Retryable | Fatal
+    Ok | WindowLimited | PerSecondLimited | DailyLimited | UsageCapped | CreditsDepleted | Unauthorized
+    | Retryable | Fatal
 )
+RateLimited = WindowLimited | PerSecondLimited | DailyLimited
 
 
 def problem_slug(uri: object) -> str | None:
@@ -296,7 +316,7 @@ def _is_credits(status: int, problems: list[Mapping[str, object]]) -> bool:
 
 
 def _classify_429(
-    headers: RateHeaders, problems: list[Mapping[str, object]], route: str, now: float, body: object
+    headers: RateHeaders, problems: list[Mapping[str, object]], route: str, now: float
 ) -> Outcome:
     for p in problems:
         if problem_slug(p.get("type")) == "usage-capped":
@@ -308,18 +328,11 @@ def _classify_429(
     if daily:
         return DailyLimited(reset=max(q.reset for q in daily))
     window = headers.window
-    if window is None:
-        return Retryable(reason="429 without rate-limit headers: " + (problem_text(body) or "no body"), status=429)
-    if window.remaining <= 0:
-        return WindowLimited(reset=window.reset)
+    if window is None or window.remaining <= 0:
+        return WindowLimited(reset=None if window is None else window.reset)
     row = ENDPOINTS.get(route)
-    if row is not None and row.per_second:
-        return PerSecondLimited(retry_at=now + 1.0 / row.per_second)
-    return Retryable(
-        reason=f"429 with x-rate-limit-remaining {window.remaining} > 0 and no known cause: "
-        + (problem_text(body) or "no body"),
-        status=429,
-    )
+    gap = 1.0 / row.per_second if row is not None and row.per_second else 1.0
+    return PerSecondLimited(retry_at=now + gap)
 
 
 def classify(
@@ -343,13 +356,13 @@ def classify(
         detail = next((_text(p.get("detail")) for p in problems if _text(p.get("detail"))), "")
         return CreditsDepleted(detail=detail or problem_text(body) or "credits depleted")
     if status == 429:
-        return _classify_429(parse_rate_headers(headers), problems, route, now, body)
+        return _classify_429(parse_rate_headers(headers), problems, route, now)
     if status >= 500:
         return Retryable(reason=f"server error {status}: " + (problem_text(body) or "no body"), status=status)
     text = problem_text(body) or f"HTTP {status}"
     slug = next((s for p in problems if (s := problem_slug(p.get("type"))) not in (None, "about:blank")), None)
     if status == 401:
-        return Fatal(reason="unauthorized", problem_text=text, status=status)
+        return Unauthorized(problem_text=text)
     if status == 403 and slug is None:
         generic = isinstance(body, Mapping) and _text(body.get("title")) == "Forbidden"
         return Fatal(reason="possibly_denylisted" if generic else "forbidden", problem_text=text, status=status)

@@ -22,9 +22,10 @@ The model. A job becomes one task per independent paginated stream:
 
 A task's fixed parameters are stored with it; :func:`page_request` adds the cursor under the
 endpoint's token parameter (``next_token`` for search, ``pagination_token`` elsewhere).
-:func:`interpret_page` checks a body's shape (``BadResponse`` when it is not what §2 of the
-spec describes) and reads the next cursor, the item count, the newest id and spawned tasks. A
-body with only ``errors`` (every requested id unknown) is a valid page with no items.
+:func:`interpret_page` reads a parsed :class:`~harvester.core.page.Page` (its shape was checked
+once, by :func:`~harvester.core.page.parse_page`): the next cursor, the item count, the newest
+id and spawned tasks. A body with only ``errors`` (every requested id unknown) is a valid page
+with no items.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from harvester.core.endpoints import (
     fill_route,
 )
 from harvester.core.model import JobSpec, NewTask, Task
+from harvester.core.page import Page
 from harvester.errors import BadResponse
 
 _ID = re.compile(ID_PATTERN)
@@ -198,46 +200,20 @@ def is_resolve(task: Task) -> bool:
     return task.endpoint == RESOLVE_USERNAMES and not task.write
 
 
-def interpret_page(task: Task, body: Mapping[str, Any], spec: JobSpec | None = None) -> PageResult:
-    """Read a decoded 200 body of ``task``'s endpoint.
+def interpret_page(task: Task, page: Page, spec: JobSpec | None = None) -> PageResult:
+    """What ``task``'s page (parsed once by :func:`~harvester.core.page.parse_page`) means.
 
     Args:
         spec: the task's job; required for resolve tasks, whose users become new tasks.
 
     Raises:
-        BadResponse: the body's shape is not a v2 page.
+        BadResponse: the page cannot be followed (a cursor that repeats, a resolved id that is
+            not an id).
         ValueError: a resolve task without its job spec.
     """
     where = f"{task.endpoint} ({task.job}/{task.key})"
-    if not isinstance(body, Mapping):
-        raise BadResponse(f"{where}: body is {type(body).__name__}, not a JSON object")
-    if not any(k in body for k in ("data", "meta", "errors")):
-        keys = ", ".join(sorted(map(str, body))[:5]) or "none"
-        raise BadResponse(f"{where}: body has no data, meta or errors (keys: {keys})")
-
-    data = body.get("data", [])
-    if data is None:
-        data = []
-    if not isinstance(data, list):
-        raise BadResponse(f"{where}: data is {type(data).__name__}, not a list")
-    for i, item in enumerate(data):
-        if not isinstance(item, Mapping):
-            raise BadResponse(f"{where}: data[{i}] is {type(item).__name__}, not an object")
-
-    errors = body.get("errors", [])
-    if not isinstance(errors, list):
-        raise BadResponse(f"{where}: errors is {type(errors).__name__}, not a list")
-
-    meta = body.get("meta", {})
-    if not isinstance(meta, Mapping):
-        raise BadResponse(f"{where}: meta is {type(meta).__name__}, not an object")
-    next_token = meta.get("next_token")
-    if next_token is not None and (not isinstance(next_token, str) or not next_token):
-        raise BadResponse(f"{where}: meta.next_token is {type(next_token).__name__} {next_token!r:.40}")
-    newest_id = meta.get("newest_id")
-    if newest_id is not None and not isinstance(newest_id, str):
-        raise BadResponse(f"{where}: meta.newest_id is {type(newest_id).__name__}, not a string")
-
+    data = page.data
+    next_token = page.next_token
     ep = endpoint(task.endpoint)
     next_cursor = next_token if ep.paginated else None
     if next_cursor is not None and next_cursor == task.cursor:
@@ -259,5 +235,5 @@ def interpret_page(task: Task, body: Mapping[str, Any], spec: JobSpec | None = N
         spawn = tuple(user_tasks(spec, ids))
 
     return PageResult(
-        next_cursor=next_cursor, items=len(data), spawn=spawn, newest_id=newest_id, errors=len(errors)
+        next_cursor=next_cursor, items=len(data), spawn=spawn, newest_id=page.newest_id, errors=len(page.errors)
     )

@@ -13,6 +13,7 @@ from harvester.core.classify import (
     Ok,
     PerSecondLimited,
     Retryable,
+    Unauthorized,
     UsageCapped,
     WindowLimited,
     classify,
@@ -99,9 +100,9 @@ def test_400_fails_the_job_with_title_detail_and_messages(host: str) -> None:
     )
 
 
-def test_401_is_fatal() -> None:
+def test_401_is_the_credentials_not_the_job() -> None:
     out = classify(401, {}, json.loads(UNAUTHORIZED_401), RECENT, NOW)
-    assert out == Fatal(reason="unauthorized", problem_text="Unauthorized: Unauthorized", status=401)
+    assert out == Unauthorized(problem_text="Unauthorized: Unauthorized")
 
 
 @pytest.mark.parametrize(
@@ -146,6 +147,12 @@ def test_429_with_remaining_on_full_archive_search_is_the_per_second_limiter(hos
     assert out == PerSecondLimited(retry_at=NOW + 1.0)
 
 
+def test_429_with_remaining_on_any_route_is_a_hidden_per_second_limiter_not_a_failure(host: str) -> None:
+    # x-api-spec.md §2.3: any 429 whose body has no usage-capped type is a rate limit.
+    out = classify(429, rate(450, 12, 1), body(TOO_MANY_429, host), RECENT, NOW)
+    assert out == PerSecondLimited(retry_at=NOW + 1.0)
+
+
 def test_429_with_a_24_hour_bucket_at_zero_waits_for_the_24_hour_reset() -> None:
     headers = rate(900, 40, 1_800_000_600) | {"x-user-limit-24hour-limit": "250",
                                               "x-user-limit-24hour-remaining": "0",
@@ -155,11 +162,9 @@ def test_429_with_a_24_hour_bucket_at_zero_waits_for_the_24_hour_reset() -> None
     assert classify(429, upper, None, RECENT, NOW) == DailyLimited(reset=1_800_050_000)
 
 
-def test_429_without_headers_or_with_unexplained_remaining_backs_off() -> None:
-    out = classify(429, {}, json.loads(TOO_MANY_429), RECENT, NOW)
-    assert isinstance(out, Retryable) and "without rate-limit headers" in out.reason
-    out = classify(429, rate(450, 12, 1), json.loads(TOO_MANY_429), RECENT, NOW)
-    assert isinstance(out, Retryable) and "remaining 12" in out.reason
+def test_429_without_headers_is_a_window_limit_of_unknown_reset() -> None:
+    assert classify(429, {}, json.loads(TOO_MANY_429), RECENT, NOW) == WindowLimited(reset=None)
+    assert classify(429, {}, None, RECENT, NOW) == WindowLimited(reset=None)
 
 
 @pytest.mark.parametrize("text", [CREDITS_402, CREDITS_402_B])

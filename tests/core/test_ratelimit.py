@@ -68,7 +68,7 @@ def test_before_any_response_the_prior_limit_is_a_fresh_window() -> None:
 def test_headers_replace_the_prior_and_are_authoritative() -> None:
     rl = RateLimits(mode="burst")
     t = send(rl.reserve(RECENT, "app", "app", 0.0))
-    rl.observe(t, 0.3, hdr(40, 17, 900), status=200)
+    rl.observe(t, 0.3, hdr(40, 17, 900))
     (f,) = rl.snapshot()
     assert (f.limit, f.remaining, f.reset, f.available, f.in_flight, f.sent) == (40, 17, 900, 17, 0, 1)
 
@@ -220,7 +220,7 @@ def test_full_archive_search_keeps_one_second_between_grants() -> None:
 def test_a_per_second_429_holds_the_bucket_about_a_second() -> None:
     rl = RateLimits(mode="burst")
     t = send(rl.reserve(ARCHIVE, "app", "app", 10.0))
-    rl.observe(t, 10.4, hdr(300, 250, 910, date=10), status=429)
+    rl.observe(t, 10.4, hdr(300, 250, 910, date=10), limited="per_second")
     w = wait(rl.reserve(ARCHIVE, "app", "app", 10.4))
     assert w.reason == WaitReason.HOLD
     assert w.t == pytest.approx(11.5)
@@ -243,27 +243,27 @@ def test_a_24_hour_bucket_is_tracked_once_seen() -> None:
 def test_a_24_hour_429_waits_for_the_24_hour_reset() -> None:
     b = Bucket(route="/t", auth="u1", auth_kind="user", limit=100, mode="burst")
     b.observe(send(b.reserve(0.0)), 0.0,
-              hdr(100, 40, 900, date=0, user_limit=250, user_remaining=0, user_reset=80_000), status=429)
+              hdr(100, 40, 900, date=0, user_limit=250, user_remaining=0, user_reset=80_000), limited="daily")
     assert wait(b.reserve(5.0)).t == 80_002.0
     assert b.figures().rejected == 1
 
 
 def test_two_window_429s_in_one_window_stop_the_bucket_for_the_rest_of_it() -> None:
     b = bucket(limit=10, mode="burst")
-    b.observe(send(b.reserve(0.0)), 0.0, hdr(10, 0, 900, date=0), status=429)
+    b.observe(send(b.reserve(0.0)), 0.0, hdr(10, 0, 900, date=0), limited="window")
     w1 = wait(b.reserve(0.5))
     assert w1.reason in (WaitReason.WINDOW, WaitReason.HOLD)
-    b.observe(send(b.reserve(w1.t)), w1.t, hdr(10, 0, 900), status=429)  # our model was wrong
+    b.observe(send(b.reserve(w1.t)), w1.t, hdr(10, 0, 900), limited="window")  # our model was wrong
     # (the reset had "passed", yet the server still said 429: the skew or reset was off)
     w2 = wait(b.reserve(w1.t))
     assert w2.reason == WaitReason.DENYLIST
     assert w2.t >= w1.t + 60.0
-    assert "window 429s" in w2.detail
+    assert "429s in one window" in w2.detail
 
 
 def test_a_429_without_headers_holds_an_unknown_window() -> None:
     b = bucket(limit=10, mode="burst")
-    b.observe(send(b.reserve(0.0)), 1.0, {}, status=429)
+    b.observe(send(b.reserve(0.0)), 1.0, {}, limited="window")
     w = wait(b.reserve(1.0))
     assert (w.t, w.reason) == (61.0, WaitReason.HOLD)
 
@@ -271,7 +271,7 @@ def test_a_429_without_headers_holds_an_unknown_window() -> None:
 def test_a_429_without_headers_empties_a_known_window() -> None:
     b = bucket(limit=10, mode="burst")
     b.observe(send(b.reserve(0.0)), 0.0, hdr(10, 5, 900, date=0))
-    b.observe(send(b.reserve(1.0)), 1.0, {}, status=429)
+    b.observe(send(b.reserve(1.0)), 1.0, {}, limited="window")
     assert wait(b.reserve(1.0)) == WaitUntil(t=902.0, reason=WaitReason.WINDOW, detail=wait(b.reserve(1.0)).detail)
 
 
@@ -351,9 +351,9 @@ def run_server(rl: RateLimits, *, limit: int, window: float, workers: int, until
                 start, count = arrival, 0
             count += 1
             per_window[start] = per_window.get(start, 0) + 1
-            status = 200 if count <= limit else 429
+            limited = None if count <= limit else "window"
             rl.observe(ticket, now, hdr(limit, max(0, limit - count), math.floor(start + window),
-                                         date=math.floor(arrival)), status=status)
+                                         date=math.floor(arrival)), limited=limited)
             heapq.heappush(events, (now, worker, None))
             continue
         d = rl.reserve("/t", "app", "app", now)
@@ -370,3 +370,79 @@ def test_many_windows_in_burst_mode_never_429() -> None:
                       workers=7, until=30.0 * 20)
     assert max(sent.values()) == 20
     assert len(sent) >= 18
+
+
+# --- what the server says wins: learned windows, newer headers, every 429 a wait ------------
+
+
+def test_the_window_length_is_learned_from_the_headers_not_assumed() -> None:
+    # Prior 900 s; the server's windows are 10 s and open at the first request.
+    b = bucket(limit=3, mode="burst")
+    assert b.figures().window == 900.0 and not b.figures().window_learned
+    b.observe(send(b.reserve(0.0)), 0.2, hdr(3, 2, 10, date=0))
+    f = b.figures()
+    # reset - grant (in server time: the answer came 0.2 s after its Date) + a rounding second
+    assert f.window_learned and f.window == pytest.approx(11.2)
+    b.observe(send(b.reserve(0.3)), 0.4, hdr(3, 1, 10, date=0))
+    b.observe(send(b.reserve(0.5)), 0.6, hdr(3, 0, 10, date=0))
+    # The window is spent: the next request waits for the reset (+ skew + the 2 s margin) ...
+    assert wait(b.reserve(0.7)).t == pytest.approx(12.2)
+    # ... and then, with the new window's reset not yet known, spread pacing spaces requests by
+    # the learned window, never by the prior's (900 + 5) / 3 s.
+    b.mode = "spread"
+    t = send(b.reserve(12.2))
+    nxt = wait(b.reserve(12.2))
+    assert nxt.reason == WaitReason.PACING and nxt.t - 12.2 == pytest.approx((11.2 + 5.0) / 3)
+    b.observe(t, 12.3, hdr(3, 2, 22, date=12))
+    assert b.figures().window == pytest.approx(11.0, abs=0.3)
+
+
+def test_a_shortened_window_is_followed_at_the_next_window() -> None:
+    b = bucket(limit=5, mode="burst")
+    b.observe(send(b.reserve(0.0)), 0.1, hdr(5, 4, 30, date=0))
+    assert b.figures().window == pytest.approx(31.0, abs=0.2)
+    b.observe(send(b.reserve(32.5)), 32.6, hdr(5, 4, 42, date=32))  # the server now has 10 s windows
+    assert b.figures().window == pytest.approx(10.5, abs=0.2)
+
+
+def test_a_newer_answer_with_an_earlier_reset_and_smaller_limit_replaces_the_claim() -> None:
+    # A 429 announced limit 15 / reset +900; every later answer says limit 3 / reset +30.
+    b = bucket(limit=15, mode="burst")
+    first, second = send(b.reserve(0.0)), send(b.reserve(0.0))
+    b.observe(first, 0.1, hdr(15, 0, 900, date=0), limited="window")
+    assert wait(b.reserve(0.2)).t > 800
+    b.observe(second, 1.1, hdr(3, 2, 31, date=1))  # stamped a second later: newer news
+    f = b.figures()
+    assert (f.limit, f.remaining, f.reset) == (3, 2, 31)
+    # The 2 left go now (after the 429's one-second hold), not one per ~5 minutes until +900.
+    assert isinstance(b.reserve(1.2), Send)
+
+
+def test_a_late_answer_from_an_earlier_second_never_overrides_a_newer_claim() -> None:
+    b = bucket(limit=10, mode="burst")
+    t1 = send(b.reserve(0.0))
+    b.observe(send(b.reserve(0.0)), 5.0, hdr(10, 8, 60, date=5))
+    b.observe(t1, 6.0, hdr(10, 9, 40, date=2))  # older news of an older window
+    assert (b.figures().remaining, b.figures().reset) == (8, 60)
+
+
+def test_a_per_second_429_on_any_route_teaches_a_gap_that_doubles_while_it_keeps_refusing() -> None:
+    b = bucket(limit=100, mode="burst")
+    b.observe(send(b.reserve(0.0)), 0.1, hdr(100, 99, 900, date=0))
+    b.observe(send(b.reserve(0.2)), 0.3, hdr(100, 98, 900, date=0), limited="per_second")
+    assert b.figures().min_gap == pytest.approx(1.1)
+    w = wait(b.reserve(0.4))
+    assert w.t == pytest.approx(1.4)
+    b.observe(send(b.reserve(1.5)), 1.6, hdr(100, 97, 900, date=1), limited="per_second")
+    assert b.figures().min_gap == pytest.approx(2.1)
+    # ... which was a second 429 in this window: the denylist guard stops the bucket.
+    assert wait(b.reserve(3.0)).reason == WaitReason.DENYLIST
+
+
+def test_429s_to_requests_already_in_flight_are_not_repeats() -> None:
+    b = bucket(limit=10, mode="burst")
+    tickets = [send(b.reserve(0.0)) for _ in range(4)]
+    for i, t in enumerate(tickets):  # four in flight, the limiter refuses three of them
+        b.observe(t, 0.5 + i * 0.01, hdr(10, 9 - i, 900, date=0), limited="per_second" if i else None)
+    assert b.figures().stopped_until is not None  # the per-second hold, not the denylist stop
+    assert b.stop_until == float("-inf")

@@ -125,7 +125,7 @@ class Sim:
             self.advance_to(self.t + dt)
         elif op == "observe" and self.ready:
             r = self.ready.pop(self.data.draw(st.integers(0, len(self.ready) - 1), label="which"))
-            self.engine.observe(r.ticket, self.t, r.headers, r.status)
+            self.engine.observe(r.ticket, self.t, r.headers, "window" if r.status == 429 else None)
         elif op == "cancel" and self.pending:
             r = self.pending.pop(self.data.draw(st.integers(0, len(self.pending) - 1), label="which"))
             self.engine.cancel(r.ticket)
@@ -133,7 +133,7 @@ class Sim:
     def finish(self) -> None:
         self.advance_to(self.t + self.max_latency + 1)
         for r in self.ready:
-            self.engine.observe(r.ticket, self.t, r.headers, r.status)
+            self.engine.observe(r.ticket, self.t, r.headers, "window" if r.status == 429 else None)
         self.ready.clear()
 
 

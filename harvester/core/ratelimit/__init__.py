@@ -4,8 +4,13 @@ Theory of operation
 -------------------
 A *bucket* is the server's counter for one (route template, auth context) pair: a per-app bucket
 for the Bearer token, a per-user bucket for each user token (x-api-spec.md §3.1, §7). The server
-allows ``limit`` requests per window (``WINDOW_SECONDS``, 15 minutes); its window opens at the
-first request and ends at ``x-rate-limit-reset``. Some buckets also have a 24-hour window
+allows ``limit`` requests per window; its window opens at the first request and ends at
+``x-rate-limit-reset``. Windows are mostly 15 minutes on X, but some routes have 24-hour, 3-hour
+or 1-second windows, and X-like servers use others: the configured length
+(``[limits] window_seconds``) is only a *prior*. Each bucket learns its own window from its
+headers: ``reset`` minus the server-time grant of the first request seen in that window (the
+window opens at its first request), refined upwards by later samples of the same window and
+replaced by the next window's. Some buckets also have a 24-hour window
 (``x-*-limit-24hour-*``), and full-archive search has a hidden 1 request/second limiter.
 
 A worker asks :meth:`Bucket.reserve` before sending. The answer is a :class:`Send` carrying a
@@ -21,7 +26,11 @@ Three ledgers bound a grant; the strictest wins.
    only, so what may still go out is ``remaining - in_flight``. In the same window (same
    ``reset``) a response can only lower the figure: we keep ``min(our count - 1, header)``, so an
    older response arriving late never hands back requests. A later ``reset`` means a new window
-   began: we take its figures. A response without headers keeps our own count going.
+   began: we take its figures. The newest answer describes the bucket: a response to a request
+   granted later than the one behind the current claim replaces it even when it names an
+   *earlier* reset or a smaller limit (the server changed its mind, e.g. shortened its
+   windows), while a late answer to an older request never overrides a newer claim. A response
+   without headers keeps our own count going.
 2. *The sliding guard.* Every grant is logged. At most ``limit`` grants may fall within any span
    of ``window + max_latency`` seconds, not counting grants that a header proved belong to a
    window which has surely ended. This is what holds when the window is unknown: before the
@@ -46,12 +55,15 @@ smallest recent sample (:class:`ServerClock`) turns a reset into a local time th
 early. Without any ``Date`` a zero offset is assumed for the window ledger, and the sliding guard
 (which only uses durations) stops excluding proven-old grants.
 
-*429s.* A 429 with ``remaining`` 0 empties the window (and holds the bucket at least a second);
-with ``remaining`` > 0 and no 24-hour bucket at 0 it holds the bucket for the per-second gap; a
-429 with no headers empties a known window, or holds the bucket ``blind_429_hold`` seconds.
-Two window 429s in one window are a sign that our model of the bucket is wrong, and repeated
-429s get apps denylisted (x-api-rate-limits.txt "Denylist"), so the bucket stops itself for the
-rest of that window.
+*429s.* ``core.classify`` says which limit a 429 hit, and the bucket obeys it: a window 429
+(``remaining`` 0) empties the window until its reset (and holds the bucket at least a second);
+one with no headers empties a known window, or holds the bucket ``blind_429_hold`` seconds; a
+24-hour 429 leaves that bucket at 0 until its reset; a per-second 429 (``remaining`` > 0, no
+cap body, on any route) widens the gap kept between grants, doubling while it keeps refusing.
+A 429 is a wait, never a failure. Two 429s in one window are a sign that our model of the
+bucket is wrong, and repeated 429s get apps denylisted (x-api-rate-limits.txt "Denylist"), so
+the bucket stops itself for the rest of that window; a 429 to a request already in flight when
+the first one arrived is not counted as a repeat.
 
 Rules this package owns: everything about when a request may be sent on a bucket. What a response
 means for the *job* (usage cap, credits, fatal errors) is ``core.classify``'s; retry delays are
@@ -64,6 +76,7 @@ from harvester.core.ratelimit.bucket import RESET_JITTER, Bucket
 from harvester.core.ratelimit.decisions import (
     BucketFigures,
     Decision,
+    LimitKind,
     Pacing,
     Send,
     Ticket,
@@ -78,6 +91,7 @@ __all__ = [
     "Bucket",
     "BucketFigures",
     "Decision",
+    "LimitKind",
     "Pacing",
     "RateLimits",
     "Send",

@@ -13,6 +13,7 @@ from harvester.core.endpoints import WINDOW_SECONDS
 from harvester.core.ratelimit.decisions import (
     BucketFigures,
     Decision,
+    LimitKind,
     Pacing,
     Send,
     Ticket,
@@ -22,6 +23,8 @@ from harvester.core.ratelimit.decisions import (
 from harvester.core.ratelimit.server_clock import ServerClock
 
 RESET_JITTER = 1.0  # resets within a second of each other name the same window
+MIN_WINDOW = 1.0  # the shortest window a bucket will believe it learned
+MAX_GAP = 60.0  # the widest per-second gap a hidden limiter can teach
 _KINDS: tuple[AuthKind, ...] = ("app", "user")
 
 
@@ -41,29 +44,46 @@ class _Entry:
 
 
 class _Quota:
-    """A header-tracked window: settled-request estimate of ``remaining`` until ``reset``."""
+    """A header-tracked window: settled-request estimate of ``remaining`` until ``reset``.
 
-    __slots__ = ("limit", "remaining", "reset")
+    ``date`` is the server's ``Date`` on the answer that made this claim (None if it had
+    none). An answer stamped later is newer news and wins even when it names an *earlier* reset
+    (the server changed its mind, e.g. shortened its windows); an answer stamped earlier, or
+    without a ``Date`` to order it by, never overrides a claim except with a later reset.
+    """
 
-    def __init__(self, limit: int | None, remaining: int, reset: float) -> None:
+    __slots__ = ("date", "limit", "remaining", "reset")
+
+    def __init__(self, limit: int | None, remaining: int, reset: float, date: float | None) -> None:
         self.limit = limit
         self.remaining = remaining
         self.reset = reset
+        self.date = date
 
-    def update(self, q: Quota) -> _Quota | None:
-        """Fold in a header; returns a replacement when a new window began (else updates in place)."""
+    def update(self, q: Quota, date: float | None, live: bool) -> _Quota | None:
+        """Fold in a header; returns a replacement when it names another window (else updates
+        in place, or ignores it). ``live``: the header's reset is still ahead (an earlier reset
+        that already passed is no claim at all)."""
+        newer = date is not None and (self.date is None or date >= self.date)
         if q.reset > self.reset + RESET_JITTER:
-            return _Quota(q.limit or self.limit, q.remaining, q.reset)
-        if q.reset >= self.reset - RESET_JITTER:  # same window: only ever lower
+            return _Quota(q.limit or self.limit, q.remaining, q.reset, date)
+        if q.reset >= self.reset - RESET_JITTER:  # same window: remaining only ever goes down
             self.remaining = max(0, min(self.remaining - 1, q.remaining))
-            self.limit = q.limit or self.limit
-        return None  # (an older window's header says nothing about this one)
+            if newer:
+                self.limit = q.limit or self.limit
+                self.date = date
+            return None
+        strictly_newer = date is not None and self.date is not None and date > self.date
+        if strictly_newer and live:  # the server moved its reset earlier: follow it
+            return _Quota(q.limit or self.limit, q.remaining, q.reset, date)
+        return None
 
     def __repr__(self) -> str:
         return f"<_Quota limit={self.limit} remaining={self.remaining} reset={self.reset:.0f}>"
 
     def to_dict(self, in_flight: int) -> dict[str, object]:
-        return {"limit": self.limit, "remaining": max(0, self.remaining - in_flight), "reset": self.reset}
+        return {"limit": self.limit, "remaining": max(0, self.remaining - in_flight), "reset": self.reset,
+                "date": self.date}
 
 
 class Bucket:
@@ -72,7 +92,8 @@ class Bucket:
     Args:
         route, auth, auth_kind: what the bucket is for.
         limit: the prior (table) limit per window, replaced by ``x-rate-limit-limit``.
-        window: window length, seconds.
+        window: the prior window length, seconds, until the bucket's own headers teach it the
+            real one (see :meth:`observe`).
         per_second: the hidden requests-per-second limit, if any.
         mode: ``"spread"`` or ``"burst"`` pacing.
         reset_margin: seconds added after a reset before it is trusted to have passed (covers
@@ -88,7 +109,10 @@ class Bucket:
 
     __slots__ = (
         "_daily",
+        "_gap",
         "_last_send",
+        "_learned",
+        "_learned_reset",
         "_log",
         "_next_id",
         "_now",
@@ -152,7 +176,10 @@ class Bucket:
         self._next_id = 1
         self._last_send: float | None = None
         self._now = float("-inf")
-        self._w429: dict[float | None, list[float]] = {}
+        self._w429: dict[float | None, tuple[float, int]] = {}
+        self._learned: float | None = None
+        self._learned_reset: float | None = None
+        self._gap: float | None = None
         self.hold_until = float("-inf")
         self.hold_detail = ""
         self.stop_until = float("-inf")
@@ -163,8 +190,23 @@ class Bucket:
     # --- time ----------------------------------------------------------------------------
 
     @property
+    def window_length(self) -> float:
+        """The window in use: learned from this bucket's headers, else the prior."""
+        return self._learned if self._learned is not None else self.window
+
+    @property
     def _span(self) -> float:
-        return self.window + self.max_latency
+        """The sliding guard's span. It only counts grants no header has placed in an ended
+        window (answers without headers, requests in flight), and for those a learned window
+        *shorter* than the prior cannot be trusted (its sample may come from a request that
+        landed after an unseen one opened the window), so the guard keeps the longer of the
+        two; a longer learned window (a 24-hour bucket) always counts."""
+        return max(self.window, self.window_length) + self.max_latency
+
+    @property
+    def _pace_span(self) -> float:
+        """The span spread pacing uses while the reset is unknown: the learned window."""
+        return self.window_length + self.max_latency
 
     def _ends_at(self, server_reset: float) -> float:
         """Local time from which a window ending at ``server_reset`` has surely ended."""
@@ -186,6 +228,9 @@ class Bucket:
         # passed is exactly the kind of repeat the denylist guard is for.
         for key in [k for k in self._w429 if k is not None and now >= self._ends_at(k) + self._span]:
             del self._w429[key]
+        blind = self._w429.get(None)
+        if blind is not None and now >= blind[0] + self._span:
+            del self._w429[None]
         return now
 
     # --- ledgers at a (future) time t, assuming no new events -------------------------------
@@ -266,8 +311,8 @@ class Bucket:
         last = self._last_send
         if last is None:
             return
-        if self.per_second:
-            yield last + self.min_gap, WaitReason.PER_SECOND, "1 request/second"
+        if self.min_gap:
+            yield last + self.min_gap, WaitReason.PER_SECOND, f"{self.min_gap:.1f}s between requests"
         if self.mode == "spread":
             a = self.limit - counted
             if w is not None and w_avail is not None:
@@ -276,7 +321,7 @@ class Bucket:
                     horizon = self._ends_at(w.reset)
                     yield (a * last + horizon) / (a + 1), WaitReason.PACING, f"spreading {a} over the window"
             elif a > 0:
-                yield last + self._span / self.limit, WaitReason.PACING, "spreading a window of unknown reset"
+                yield last + self._pace_span / self.limit, WaitReason.PACING, "spreading a window of unknown reset"
 
     def next_send(self, now: float) -> tuple[float, WaitReason | None, str]:
         """The earliest time at which :meth:`reserve` would grant, with the binding reason."""
@@ -317,7 +362,11 @@ class Bucket:
         self._settle(ticket).cancelled = True
 
     def observe(
-        self, ticket: Ticket, now: float, headers: Mapping[str, str] | None, status: int | None = None
+        self,
+        ticket: Ticket,
+        now: float,
+        headers: Mapping[str, str] | None,
+        limited: LimitKind | None = None,
     ) -> None:
         """Settle a request that may have reached the server.
 
@@ -326,7 +375,12 @@ class Bucket:
             now: when the response (or the failure) arrived.
             headers: the response headers; None or empty when there was no response (timeout,
                 connection dropped mid-body): the request still counts.
-            status: the HTTP status (None without a response).
+            limited: for a 429, which limit it hit, as ``core.classify`` read it.
+
+        The newest answer describes the bucket: one stamped (``Date``) later than the current
+        claim replaces it, even a later reset with an earlier one, so a server that changes its
+        limits is followed within one response. Each claim also teaches the window's length
+        (:meth:`_learn`), so a shortened window is followed too.
         """
         now = self._advance(now)
         entry = self._settle(ticket)
@@ -339,64 +393,124 @@ class Bucket:
             if self._window is not None:
                 self._window.remaining = max(0, self._window.remaining - 1)
         else:
-            if q.limit:
-                self.limit = q.limit
             entry.window = q.reset
+            replaced = self._window is None
             if self._window is None:
-                self._window = _Quota(q.limit, q.remaining, q.reset)
+                self._window = _Quota(q.limit, q.remaining, q.reset, h.date)
             else:
-                self._window = self._window.update(q) or self._window
+                update = self._window.update(q, h.date, now < self._ends_at(q.reset))
+                if update is not None:
+                    self._window, replaced = update, True
+            if replaced or abs(q.reset - self._window.reset) <= RESET_JITTER:
+                self._learn(q.reset, entry.granted_at, fresh=replaced)
+            if q.limit and (replaced or self._window.date == h.date):
+                self.limit = q.limit
         for kind in _KINDS:
             dq = h.daily(kind)
             d = self._daily.get(kind)
             if dq is not None:
-                self._daily[kind] = _Quota(dq.limit, dq.remaining, dq.reset) if d is None else d.update(dq) or d
+                if d is None:
+                    self._daily[kind] = _Quota(dq.limit, dq.remaining, dq.reset, h.date)
+                else:
+                    self._daily[kind] = d.update(dq, h.date, now < self._ends_at(dq.reset)) or d
             elif d is not None:
                 d.remaining = max(0, d.remaining - 1)
-        if status == 429:
-            self._on_429(now, h)
+        if limited is not None:
+            self._on_429(now, h, limited, entry.granted_at)
         self._advance(now)
+
+    def _learn(self, reset: float, granted_at: float, *, fresh: bool) -> None:
+        """One sample of the window's length: ``reset`` minus a grant, in server time, plus the
+        second a reset may have been rounded down by.
+
+        Only with a known skew (a ``Date`` seen): without one a reset cannot be set against our
+        grant times. ``to_server`` never runs ahead of the server and a request cannot land
+        before its grant, so the sample of the request that *opened* the window is never short.
+        A later request's is (it landed after the window opened). So a new window is measured
+        from the earliest of our grants that may have opened it: any earlier grant not proven
+        (by its own headers) to belong to an earlier window, answered without headers or still
+        in flight. Later samples of the same window only lengthen it (out-of-order answers).
+        """
+        if not self.clock.known:
+            return
+        if fresh:
+            for e in self._log:
+                if e.granted_at >= granted_at:
+                    break
+                if not e.cancelled and (e.window is None or abs(e.window - reset) <= RESET_JITTER):
+                    granted_at = e.granted_at
+                    break
+        sample = reset - self.clock.to_server(granted_at) + RESET_JITTER
+        if sample < MIN_WINDOW:
+            return
+        if fresh or self._learned is None:
+            self._learned, self._learned_reset = sample, reset
+        else:
+            self._learned = max(self._learned, sample)
 
     def _hold(self, until: float, detail: str) -> None:
         if until > self.hold_until:
             self.hold_until, self.hold_detail = until, detail
 
-    def _on_429(self, now: float, h: RateHeaders) -> None:
+    def _on_429(self, now: float, h: RateHeaders, limited: LimitKind, granted_at: float) -> None:
+        """Obey what a 429 said, and count it toward the denylist guard.
+
+        A window 429 leaves the window claim at ``remaining`` 0 until its reset (a newer
+        response may still replace it); without headers it empties a known window or holds an
+        unknown one for ``blind_429_hold``. A 24-hour 429 leaves its bucket at 0. A per-second
+        429 (``remaining`` > 0, no cap body) widens the gap kept between grants: the documented
+        one where the route has it, else one second, doubling while the limiter keeps refusing.
+        A cap 429 changes nothing here (the cap engine parks the route).
+
+        Guard: two 429s in one window mean our model of the bucket is wrong, and repeated 429s
+        get apps denylisted (x-api-rate-limits.txt "Denylist"): the bucket then stops for the
+        rest of that window. Only a 429 to a request granted *after* the window's first 429 was
+        seen counts as a repeat: requests already in flight could not have known.
+        """
         self.rejected += 1
         q = h.window
-        if h.any_daily_exhausted:
-            return  # the 24-hour ledger now holds the bucket until that reset
-        key: float | None
-        if q is None:  # no headers: we cannot tell which limiter, so assume the window's
-            if self._window is not None:
-                self._window.remaining = 0
-                key = self._window.reset
+        key: float | None = self._window.reset if self._window is not None else None
+        if limited == "window":
+            if q is None:
+                if self._window is not None:
+                    self._window.remaining = 0
+                else:
+                    self._hold(now + self.blind_429_hold, "429 without rate-limit headers")
             else:
-                self._hold(now + self.blind_429_hold, "429 without rate-limit headers")
-                key = None
-        elif q.remaining <= 0:
-            key = q.reset
-            self._hold(max(self._ends_at(q.reset), now + 1.0), f"429: window spent until reset {q.reset:.0f}")
-        else:
-            gap = 1.0 / self.per_second if self.per_second else 1.0
-            self._hold(now + gap + self.per_second_margin, "429 with remaining > 0 (per-second limiter)")
+                key = q.reset
+                if self._window is not None and abs(self._window.reset - q.reset) <= RESET_JITTER:
+                    self._window.remaining = 0
+            self._hold(now + 1.0, "429: window spent")
+        elif limited == "daily":
+            daily = [d for d in (h.app_daily, h.user_daily) if d is not None and d.remaining <= 0]
+            key = max((d.reset for d in daily), default=key)
+        elif limited == "per_second":
+            base = 1.0 / self.per_second if self.per_second else 1.0
+            self._gap = base if self._gap is None else min(MAX_GAP, max(base, self._gap * 2))
+            self._hold(now + self.min_gap, f"429 with remaining > 0: a per-second limiter ({self.min_gap:.1f}s gap)")
+        first = self._w429.get(key)
+        if first is None:
+            self._w429[key] = (now, 1)
             return
-        seen = self._w429.setdefault(key, [])
-        seen.append(now)
-        if key is None:
-            seen[:] = [s for s in seen if s > now - self._span]
-        if len(seen) >= 2:
-            until = max(self._ends_at(key) if key is not None else seen[0] + self._span, now + self.blind_429_hold)
+        if granted_at < first[0]:
+            return  # in flight when the first 429 arrived: not a repeat
+        count = first[1] + 1
+        self._w429[key] = (first[0], count)
+        if count >= 2:
+            until = max(self._ends_at(key) if key is not None else first[0] + self._span, now + self.blind_429_hold)
             if until > self.stop_until:
                 self.stop_until = until
-                self.stop_detail = f"{len(seen)} window 429s in one window: stopped until its end"
+                self.stop_detail = f"{count} 429s in one window: stopped until its end"
 
     # --- views ----------------------------------------------------------------------------
 
     @property
     def min_gap(self) -> float:
-        """Seconds between two grants the per-second limiter asks for (0 without one)."""
-        return 1.0 / self.per_second + self.per_second_margin if self.per_second else 0.0
+        """Seconds kept between two grants: the documented per-second limiter's gap, or a
+        wider one a hidden limiter taught with its 429s (0 without either)."""
+        known = 1.0 / self.per_second if self.per_second else 0.0
+        gap = max(known, self._gap or 0.0)
+        return gap + self.per_second_margin if gap else 0.0
 
     def interval(self, now: float) -> float:
         """Seconds between sends the pacing rules ask for now (0 in burst mode without a limiter)."""
@@ -409,7 +523,7 @@ class Bucket:
         if w is not None:
             spread = (self._ends_at(w.reset) - now) / a if a > 0 else self._ends_at(w.reset) - now
         else:
-            spread = self._span / self.limit
+            spread = self._pace_span / self.limit
         return max(gap, spread, 0.0)
 
     def figures(self, now: float | None = None) -> BucketFigures:
@@ -434,13 +548,17 @@ class Bucket:
             daily_remaining=daily.remaining if daily else None,
             daily_reset=daily.reset if daily else None,
             stopped_until=stopped if stopped > t else None,
+            window=self.window_length,
+            window_learned=self._learned is not None,
+            min_gap=self.min_gap,
         )
 
     def __repr__(self) -> str:
         w = self._window
-        win = f"remaining={w.remaining} reset={w.reset:.0f}" if w else "window=unknown"
+        win = f"remaining={w.remaining} reset={w.reset:.0f}" if w else "reset=unknown"
         return (
             f"<Bucket {self.route} {self.auth_kind}:{self.auth} limit={self.limit} {win} "
+            f"window={self.window_length:.0f}s{'' if self._learned is not None else '(prior)'} "
             f"in_flight={len(self._tickets)} logged={len(self._log)} sent={self.sent} "
             f"429s={self.rejected} mode={self.mode}>"
         )
@@ -465,6 +583,9 @@ class Bucket:
             "stop_detail": self.stop_detail,
             "sent": self.sent + in_flight,
             "rejected": self.rejected,
+            "learned_window": self._learned,
+            "learned_reset": self._learned_reset,
+            "gap": self._gap,
         }
 
     def load(self, state: Mapping[str, object]) -> None:
@@ -492,6 +613,9 @@ class Bucket:
         self.stop_detail = str(state.get("stop_detail") or "")
         self.sent = _int(state.get("sent"), 0)
         self.rejected = _int(state.get("rejected"), 0)
+        self._learned = opt_float(state.get("learned_window"))
+        self._learned_reset = opt_float(state.get("learned_reset"))
+        self._gap = opt_float(state.get("gap"))
         self._now = max([self._now, *(e.granted_at for e in self._log)])
 
 
@@ -515,4 +639,4 @@ def _quota_from(v: object) -> _Quota | None:
     if reset is None:
         return None
     limit = v.get("limit")
-    return _Quota(_int(limit, 0) or None, _int(v.get("remaining"), 0), reset)
+    return _Quota(_int(limit, 0) or None, _int(v.get("remaining"), 0), reset, opt_float(v.get("date")))

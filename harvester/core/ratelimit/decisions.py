@@ -9,6 +9,8 @@ from typing import Literal
 from harvester.core.classify import AuthKind
 
 Pacing = Literal["spread", "burst"]
+LimitKind = Literal["window", "per_second", "daily", "cap"]
+"""Which limit a 429 hit, as ``core.classify`` read it (the bucket does not guess)."""
 
 
 class WaitReason(StrEnum):
@@ -64,6 +66,9 @@ class BucketFigures:
         sent, rejected: grants settled as sent, and 429s seen, over the bucket's life.
         daily_remaining, daily_reset: the tightest known 24-hour bucket, if any.
         stopped_until: end of a denylist-guard stop or a 429 hold, if one is active.
+        window: the window length in use: learned from the headers, else the prior.
+        window_learned: whether ``window`` was learned from this bucket's own headers.
+        min_gap: seconds kept between two grants (a known or learned per-second limiter).
     """
 
     route: str
@@ -79,3 +84,6 @@ class BucketFigures:
     daily_remaining: int | None
     daily_reset: float | None
     stopped_until: float | None
+    window: float
+    window_learned: bool
+    min_gap: float

@@ -7,7 +7,15 @@ from collections.abc import Mapping, Sequence
 from harvester.core.classify import AuthKind
 from harvester.core.endpoints import ENDPOINTS, WINDOW_SECONDS
 from harvester.core.ratelimit.bucket import Bucket, opt_float
-from harvester.core.ratelimit.decisions import BucketFigures, Decision, Pacing, Ticket, WaitReason, WaitUntil
+from harvester.core.ratelimit.decisions import (
+    BucketFigures,
+    Decision,
+    LimitKind,
+    Pacing,
+    Ticket,
+    WaitReason,
+    WaitUntil,
+)
 from harvester.core.ratelimit.server_clock import ServerClock
 
 _STATE_VERSION = 1
@@ -19,7 +27,7 @@ class RateLimits:
     Args:
         limits: ``{route: (app_limit, user_limit)}`` merged over the table (None: the auth kind
             cannot call the route).
-        window: window length, seconds.
+        window: the prior window length, seconds (each bucket learns its own from headers).
         mode: pacing for every bucket (``"spread"`` or ``"burst"``).
         reset_margin, max_latency: see :class:`Bucket`.
     """
@@ -109,10 +117,10 @@ class RateLimits:
         return b
 
     def observe(
-        self, ticket: Ticket, now: float, headers: Mapping[str, str] | None, status: int | None = None
+        self, ticket: Ticket, now: float, headers: Mapping[str, str] | None, limited: LimitKind | None = None
     ) -> None:
         """Settle a request that may have reached the server (see :meth:`Bucket.observe`)."""
-        self._owner(ticket).observe(ticket, now, headers, status)
+        self._owner(ticket).observe(ticket, now, headers, limited)
 
     def cancel(self, ticket: Ticket) -> None:
         """Hand back a request that never reached the server."""
