@@ -14,8 +14,11 @@ What is checked, and against what:
 - values: types, id and username patterns, times (``YYYY-MM-DDTHH:MM:SSZ``, or TOML datetimes
   with an offset, converted to UTC), ``start_time < end_time``;
 - endpoint bounds from :mod:`harvester.core.endpoints`: ``max_results`` within the kind's
-  endpoint range, query length within the endpoint's limit, fields and expansions within the
-  OpenAPI enums;
+  endpoint range, query length within the endpoint's limit;
+- fields and expansions (:data:`~harvester.core.endpoints.KIND_FIELDS`): each key only on kinds
+  whose routes take its parameter, each value a name X's OpenAPI document lists for the kind's
+  routes, under its 2.167 or its 2.166 name; ``tweet_fields`` and ``post_fields`` (the same Post
+  fields, sent as ``tweet.fields`` and ``post.fields``) not both;
 - names: unique across all files, safe as file names;
 - ``auth``: when a :class:`~harvester.config.Config` is given, one of its auth names.
 
@@ -40,13 +43,11 @@ from harvester.config import APP_AUTH, Config, hint, quote_key
 from harvester.core.endpoints import (
     ARCHIVE_SEARCH,
     ENDPOINTS,
+    FIELD_KEYS,
     ID_PATTERN,
     KIND_ENDPOINT,
+    KIND_FIELDS,
     TIME_FORMAT,
-    TWEET_EXPANSIONS,
-    TWEET_FIELDS,
-    USER_EXPANSIONS,
-    USER_FIELDS,
     USERNAME_PATTERN,
     Endpoint,
 )
@@ -69,23 +70,25 @@ _COMMON = frozenset(
     {"name", "kind", "priority", "auth", "mode", "schedule", "min_interval", "max_interval", "active_since"}
 )
 _TIME_BOUNDS = frozenset({"start_time", "end_time", "since_id", "until_id"})
-_FIELDS = frozenset({"tweet_fields", "user_fields", "expansions"})
 _USERS = frozenset({"user_ids", "usernames"})
+
+
+def _fields(kind: str) -> frozenset[str]:
+    """The fields and expansions keys of ``kind``: those its routes take in X's document."""
+    return frozenset(KIND_FIELDS[kind])
+
 
 # Which keys apply to which kind (besides _COMMON).
 KIND_KEYS: dict[str, frozenset[str]] = {
-    "search": frozenset({"query", "archive", "max_results"}) | _TIME_BOUNDS | _FIELDS,
-    "timeline": frozenset({"max_results"}) | _USERS | _TIME_BOUNDS | _FIELDS,
-    "mentions": frozenset({"max_results"}) | _USERS | _TIME_BOUNDS | _FIELDS,
-    "followers": frozenset({"max_results"}) | _USERS | _FIELDS,
-    "following": frozenset({"max_results"}) | _USERS | _FIELDS,
-    "lookup_tweets": frozenset({"tweet_ids"}) | _FIELDS,
-    "lookup_users": _USERS | _FIELDS,
+    "search": frozenset({"query", "archive", "max_results"}) | _TIME_BOUNDS | _fields("search"),
+    "timeline": frozenset({"max_results"}) | _USERS | _TIME_BOUNDS | _fields("timeline"),
+    "mentions": frozenset({"max_results"}) | _USERS | _TIME_BOUNDS | _fields("mentions"),
+    "followers": frozenset({"max_results"}) | _USERS | _fields("followers"),
+    "following": frozenset({"max_results"}) | _USERS | _fields("following"),
+    "lookup_tweets": frozenset({"tweet_ids"}) | _fields("lookup_tweets"),
+    "lookup_users": _USERS | _fields("lookup_users"),
 }
 ALL_KEYS = frozenset().union(_COMMON, *KIND_KEYS.values())
-
-# Kinds whose items are Posts take Post expansions; the rest return users.
-_TWEET_KINDS = frozenset({"search", "timeline", "mentions", "lookup_tweets"})
 
 
 def load_jobs(paths: Sequence[Path | str], *, config: Config | None = None) -> list[JobSpec]:
@@ -280,7 +283,7 @@ class _JobReader:
         if kind == "lookup_tweets" and not tweet_ids:
             self.fail("tweet_ids", "kind 'lookup_tweets' needs at least one id")
 
-        expansions_enum = TWEET_EXPANSIONS if kind in _TWEET_KINDS else USER_EXPANSIONS
+        fields = self.fields(kind)
         auth = self.auth(endpoint)
         return JobSpec(
             name=name,
@@ -295,9 +298,14 @@ class _JobReader:
             user_ids=user_ids,
             usernames=usernames,
             tweet_ids=tweet_ids,
-            tweet_fields=self.enum_list("tweet_fields", TWEET_FIELDS),
-            user_fields=self.enum_list("user_fields", USER_FIELDS),
-            expansions=self.enum_list("expansions", expansions_enum),
+            tweet_fields=fields["tweet_fields"],
+            post_fields=fields["post_fields"],
+            user_fields=fields["user_fields"],
+            media_fields=fields["media_fields"],
+            place_fields=fields["place_fields"],
+            poll_fields=fields["poll_fields"],
+            list_fields=fields["list_fields"],
+            expansions=fields["expansions"],
             max_results=self.max_results(endpoint),
             priority=self.priority(),
             auth=auth,
@@ -380,12 +388,23 @@ class _JobReader:
             result.setdefault(name.lower(), name)  # usernames are case-insensitive
         return tuple(result.values())
 
-    def enum_list(self, key: str, allowed: frozenset[str]) -> tuple[str, ...]:
+    def fields(self, kind: str) -> dict[str, tuple[str, ...]]:
+        """Every fields/expansions key's values (empty when the job does not set it)."""
+        if "tweet_fields" in self.data and "post_fields" in self.data:
+            self.fail("post_fields", "is tweet_fields under X's 2.167 name; set one of them, not both")
+        allowed = KIND_FIELDS[kind]
+        return {key: self.enum_list(key, allowed[key], kind) if key in allowed else () for key in FIELD_KEYS}
+
+    def enum_list(self, key: str, allowed: frozenset[str], kind: str) -> tuple[str, ...]:
         result: list[str] = []
         for i, value in enumerate(self._list(key)):
             if not isinstance(value, str):
                 self.fail(key, f"item {i} must be a string, got {_type_name(value)} {_show(value)}")
             if value not in allowed:
+                elsewhere = [k for k, f in KIND_FIELDS.items() if value in f.get(key, ())]
+                if elsewhere:  # a real name, for other kinds (a Post expansion on a user kind)
+                    where = f" for kind {kind!r} (it applies to {', '.join(elsewhere)})"
+                    self.fail(key, f"unknown value {_show(value)}{where}")
                 self.fail(key, f"unknown value {_show(value)}{hint(value, sorted(allowed))}")
             if value not in result:
                 result.append(value)

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from harvester.config import load_config
+from harvester.core import api_tables
+from harvester.core.endpoints import KIND_ENDPOINT
 from harvester.core.model import JobSpec
 from harvester.errors import JobSpecError, UserError
 from harvester.jobspec import load_jobs, parse_interval
@@ -466,3 +468,90 @@ def test_archive_must_be_bool_and_app_only(tmp_path: Path) -> None:
     assert "must be true or false" in bad(tmp_path, body, "a", "archive")
     body = '[[job]]\nname = "a"\nkind = "search"\nquery = "q"\narchive = true\nauth = "alice"\n'
     assert "/2/tweets/search/all is app-only" in bad(tmp_path, body, "a", "auth")
+
+
+# --------------------------------------------------------------------------- fields and expansions (X's document)
+
+
+def _search(extra: str, kind: str = "search") -> str:
+    target = 'query = "q"' if kind == "search" else 'user_ids = ["1"]'
+    return f'[[job]]\nname = "f"\nkind = "{kind}"\n{target}\n{extra}\n'
+
+
+def test_either_version_of_a_name_is_accepted_and_kept_as_written(tmp_path: Path) -> None:
+    spec = one(
+        tmp_path,
+        _search(
+            'tweet_fields = ["note_tweet", "article_title", "author_id"]\n'  # 2.166, 2.167, 2.166-only
+            'expansions = ["referenced_tweets.id", "edit_history_post_ids", "username"]\n'
+            'user_fields = ["pinned_tweet_id", "subscribes_to_you"]'
+        ),
+    )
+    assert spec.tweet_fields == ("note_tweet", "article_title", "author_id")
+    assert spec.expansions == ("referenced_tweets.id", "edit_history_post_ids", "username")
+    assert spec.user_fields == ("pinned_tweet_id", "subscribes_to_you")
+    users = one(tmp_path, _search('expansions = ["pinned_post_id", "affiliation.user_id"]', "followers"))
+    assert users.expansions == ("pinned_post_id", "affiliation.user_id")
+
+
+def test_post_fields_is_tweet_fields_under_its_2167_name(tmp_path: Path) -> None:
+    spec = one(tmp_path, _search('post_fields = ["note_post", "created_at"]'))
+    assert (spec.post_fields, spec.tweet_fields) == (("note_post", "created_at"), ())
+    body = _search('tweet_fields = ["created_at"]\npost_fields = ["lang"]')
+    assert "set one of them, not both" in bad(tmp_path, body, "f", "post_fields")
+
+
+def test_media_place_and_poll_fields_on_kinds_that_return_posts(tmp_path: Path) -> None:
+    for kind in ("search", "timeline", "mentions"):
+        spec = one(
+            tmp_path,
+            _search(
+                'expansions = ["attachments.media_keys", "geo.place_id", "attachments.poll_ids"]\n'
+                'media_fields = ["url", "preview_image_url", "variants"]\n'
+                'place_fields = ["full_name", "geo"]\npoll_fields = ["options"]',
+                kind,
+            ),
+        )
+        assert spec.media_fields == ("url", "preview_image_url", "variants")
+        assert (spec.place_fields, spec.poll_fields) == (("full_name", "geo"), ("options",))
+    body = '[[job]]\nname = "f"\nkind = "lookup_tweets"\ntweet_ids = ["1"]\nmedia_fields = ["url"]\n'
+    assert one(tmp_path, body).media_fields == ("url",)
+    # The user routes take no media.fields in X's document.
+    message = bad(tmp_path, _search('media_fields = ["url"]', "followers"), "f", "media_fields")
+    assert "does not apply to kind 'followers' (only to search, timeline, mentions, lookup_tweets)" in message
+
+
+@pytest.mark.parametrize(
+    ("kind", "key", "value", "expected"),
+    [
+        ("search", "media_fields", "preview_image_ur", "did you mean 'preview_image_url'?"),
+        ("search", "expansions", "referenced_post", "did you mean 'referenced_posts'?"),
+        ("search", "post_fields", "note_posts", "did you mean 'note_post'?"),
+        ("search", "poll_fields", "option", "did you mean 'options'?"),
+        ("followers", "expansions", "pinned_post", "did you mean 'pinned_post_id'?"),
+        ("search", "expansions", "affiliation", "for kind 'search' (it applies to followers, following"),
+    ],
+)
+def test_a_name_in_neither_version_is_an_error_with_a_suggestion(
+    tmp_path: Path, kind: str, key: str, value: str, expected: str
+) -> None:
+    message = bad(tmp_path, _search(f'{key} = ["{value}"]', kind), "f", key)
+    assert f"unknown value {value!r}" in message
+    assert expected in message
+
+
+def test_every_expansion_and_field_the_document_lists_is_accepted(tmp_path: Path) -> None:
+    """The names are the document's, per route: nothing listed there is refused here."""
+    keys = {"expansions": "expansions", "post_fields": "post.fields", "user_fields": "user.fields",
+            "media_fields": "media.fields", "place_fields": "place.fields", "poll_fields": "poll.fields"}  # fmt: skip
+    for kind in ("search", "timeline", "mentions", "followers", "following"):
+        route = api_tables.ROUTES[KIND_ENDPOINT[kind]]
+        lines = []
+        for key, param in keys.items():
+            found = route.param(param)
+            if found is not None:
+                lines.append(f"{key} = {list(found.enum)!r}".replace("'", '"'))
+        spec = one(tmp_path, _search("\n".join(lines), kind))
+        for key, param in keys.items():
+            found = route.param(param)
+            assert getattr(spec, key) == (found.enum if found else ()), (kind, key)

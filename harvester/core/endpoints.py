@@ -6,6 +6,11 @@ overrides merge into these rows rather than branching around them. Each figure c
 The rate limits are *priors only*: the ``x-rate-limit-*`` headers are authoritative and replace
 them at the first response (§3.1: "The header is authoritative; tables are only priors").
 
+Parameter names, field and expansion names come from X's OpenAPI document instead
+(:mod:`harvester.core.api_tables`, generated), with the older names X renamed
+(:mod:`harvester.core.renames`); ``tests/core/test_api_tables.py`` checks each row's
+``max_results`` bounds and id-list sizes against the document.
+
 The sandbox keeps its own, separately written table (``harvester/sandbox/``), and
 ``tests/test_reference_tables.py`` checks both against the reference, so a typo cannot hide in
 both.
@@ -15,6 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+
+from harvester.core import api_tables, renames
 
 WINDOW_SECONDS = 900.0  # §3.1: windows are mostly 15 minutes
 
@@ -76,6 +83,10 @@ def _e(**kw: object) -> Endpoint:
     return Endpoint(**kw)  # type: ignore[arg-type]  # rows below are checked by tests
 
 
+# ``max_results`` bounds and ``max_ids`` agree with X's document (a test checks). Where the
+# document states no ``max_results`` default (user tweets, mentions, followers, following),
+# ``default_results`` does not come from it: §1 quotes 10 for user tweets from X's docs [D-TL],
+# the others are unsourced. Nothing relies on them: harvester always sends ``max_results``.
 ENDPOINTS: dict[str, Endpoint] = {
     e.route: e
     for e in (
@@ -124,17 +135,58 @@ KIND_ENDPOINT: dict[str, str] = {
 ARCHIVE_SEARCH = "/2/tweets/search/all"
 RESOLVE_USERNAMES = "/2/users/by"
 
-# §1 "Fields and expansions" (OpenAPI v2.166 enums).
-TWEET_FIELDS = frozenset(
-    ["article", "attachments", "author_id", "card_uri", "community_id", "context_annotations", "conversation_id", "created_at", "display_text_range", "edit_controls", "edit_history_tweet_ids", "entities", "geo", "id", "in_reply_to_user_id", "lang", "matched_media_notes", "media_metadata", "non_public_metrics", "note_request_suggestions", "note_tweet", "organic_metrics", "paid_partnership", "possibly_sensitive", "promoted_metrics", "public_metrics", "referenced_tweets", "reply_settings", "scopes", "source", "suggested_source_links", "suggested_source_links_with_counts", "text", "withheld"]
-)
-USER_FIELDS = frozenset(
-    ["affiliation", "confirmed_email", "connection_status", "created_at", "description", "entities", "id", "is_identity_verified", "location", "most_recent_tweet_id", "name", "parody", "pinned_tweet_id", "profile_banner_url", "profile_image_url", "protected", "public_metrics", "receives_your_dm", "subscription", "subscription_type", "url", "username", "verified", "verified_followers_count", "verified_type", "withheld"]
-)
-TWEET_EXPANSIONS = frozenset(
-    ["article.cover_media", "article.media_entities", "attachments.media_keys", "attachments.media_source_tweet", "attachments.poll_ids", "author_id", "edit_history_tweet_ids", "entities.mentions.username", "geo.place_id", "in_reply_to_user_id", "entities.note.mentions.username", "referenced_tweets.id", "referenced_tweets.id.attachments.media_keys", "referenced_tweets.id.author_id"]
-)
-USER_EXPANSIONS = frozenset(["affiliation.user_id", "most_recent_tweet_id", "pinned_tweet_id"])
+# Job keys that become a fields or expansions parameter, and the parameter each is sent as
+# ("send what the job says": ``tweet_fields`` goes as ``tweet.fields``, ``post_fields`` as
+# ``post.fields``, its 2.167 name). ``list_fields`` waits for a kind that returns lists.
+FIELD_KEYS: dict[str, str] = {
+    "tweet_fields": "tweet.fields",
+    "post_fields": "post.fields",
+    "user_fields": "user.fields",
+    "media_fields": "media.fields",
+    "place_fields": "place.fields",
+    "poll_fields": "poll.fields",
+    "list_fields": "list.fields",
+    "expansions": "expansions",
+}
+
+
+def kind_routes(kind: str) -> tuple[str, ...]:
+    """Every route a job of ``kind`` sends its fields to (a search may be recent or archive; a
+    user lookup reads ``/2/users`` for ids and ``/2/users/by`` for usernames)."""
+    if kind == "search":
+        return (KIND_ENDPOINT[kind], ARCHIVE_SEARCH)
+    if kind == "lookup_users":
+        return (KIND_ENDPOINT[kind], RESOLVE_USERNAMES)
+    return (KIND_ENDPOINT[kind],)
+
+
+def accepted_values(route: str, param: str) -> frozenset[str]:
+    """The names ``param`` takes on ``route``: X's document's enum (OpenAPI 2.167, generated in
+    :mod:`~harvester.core.api_tables`) plus the other version's names of the same family
+    (:mod:`~harvester.core.renames`), since a job may use either. Empty: the route takes no such
+    parameter (under either name of a renamed one)."""
+    table = api_tables.ROUTES.get(route)
+    if table is None:
+        return frozenset()
+    other = renames.param_counterpart(param)
+    found = table.param(param) or (table.param(other) if other else None)
+    if found is None:
+        return frozenset()
+    enum = frozenset(found.enum)
+    return enum | renames.aliases(param, enum)
+
+
+def _kind_fields(kind: str) -> dict[str, frozenset[str]]:
+    fields: dict[str, frozenset[str]] = {}
+    for key, param in FIELD_KEYS.items():
+        per_route = [accepted_values(route, param) for route in kind_routes(kind)]
+        if all(per_route):
+            fields[key] = frozenset.intersection(*per_route)
+    return fields
+
+
+# Per kind: the fields/expansions job keys it takes, each with the names it accepts.
+KIND_FIELDS: dict[str, dict[str, frozenset[str]]] = {kind: _kind_fields(kind) for kind in KIND_ENDPOINT}
 
 ID_PATTERN = r"^[0-9]{1,19}$"
 USERNAME_PATTERN = r"^[A-Za-z0-9_]{1,15}$"

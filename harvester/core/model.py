@@ -43,7 +43,12 @@ class JobSpec:
         user_ids, usernames: the users of a user-scoped job (timeline, mentions, followers,
             following, lookup_users).
         tweet_ids: the posts of ``lookup_tweets``.
-        tweet_fields, user_fields, expansions: sent comma-joined.
+        tweet_fields, post_fields, user_fields, media_fields, place_fields, poll_fields,
+            list_fields, expansions: sent comma-joined, each as the parameter
+            ``core.endpoints.FIELD_KEYS`` names (``tweet_fields`` as ``tweet.fields``,
+            ``post_fields`` as ``post.fields``: the same Post fields under X's 2.166 and 2.167
+            parameter names; a job sets at most one of the two). Values are as the job wrote
+            them, 2.166 or 2.167 names.
         max_results: page size; ``None`` means the endpoint's maximum.
         priority: higher first.
         auth: name of the auth context (or pool) to send through; ``"app"`` is the bearer token.
@@ -63,7 +68,12 @@ class JobSpec:
     usernames: tuple[str, ...] = ()
     tweet_ids: tuple[str, ...] = ()
     tweet_fields: tuple[str, ...] = ()
+    post_fields: tuple[str, ...] = ()
     user_fields: tuple[str, ...] = ()
+    media_fields: tuple[str, ...] = ()
+    place_fields: tuple[str, ...] = ()
+    poll_fields: tuple[str, ...] = ()
+    list_fields: tuple[str, ...] = ()
     expansions: tuple[str, ...] = ()
     max_results: int | None = None
     priority: int = 0

@@ -37,6 +37,7 @@ from typing import Any
 
 from harvester.core.endpoints import (
     ARCHIVE_SEARCH,
+    FIELD_KEYS,
     ID_PATTERN,
     KIND_ENDPOINT,
     RESOLVE_USERNAMES,
@@ -94,13 +95,12 @@ def _chunks(values: Sequence[str], size: int) -> Iterator[Sequence[str]]:
 
 
 def _fields(spec: JobSpec) -> dict[str, str]:
+    """The job's fields and expansions, each under the parameter its key names (as written)."""
     params: dict[str, str] = {}
-    if spec.tweet_fields:
-        params["tweet.fields"] = ",".join(spec.tweet_fields)
-    if spec.user_fields:
-        params["user.fields"] = ",".join(spec.user_fields)
-    if spec.expansions:
-        params["expansions"] = ",".join(spec.expansions)
+    for key, param in FIELD_KEYS.items():
+        values: tuple[str, ...] = getattr(spec, key)
+        if values:
+            params[param] = ",".join(values)
     return params
 
 

@@ -362,3 +362,29 @@ def test_username_lookup_pages_spawn_nothing() -> None:
     spec = JobSpec(name="l", kind="lookup_users", usernames=("alpha",))
     [task] = plan_job(spec)
     assert interpret_page(claimed(task), resolve_body("5"), spec) == PageResult(next_cursor=None, items=1)
+
+
+def test_fields_are_sent_under_the_parameter_the_job_key_names() -> None:
+    """``tweet_fields`` goes as ``tweet.fields``, ``post_fields`` as ``post.fields``: what the job
+    says, values as written; media, place and poll fields under their own parameters."""
+    spec = JobSpec(
+        name="s",
+        kind="search",
+        query="q",
+        post_fields=("note_post", "created_at"),
+        media_fields=("url", "variants"),
+        place_fields=("full_name",),
+        poll_fields=("options",),
+        expansions=("referenced_tweets.id", "attachments.media_keys"),
+    )
+    [task] = plan_job(spec)
+    assert {k: v for k, v in task.params.items() if k.endswith(".fields") or k == "expansions"} == {
+        "post.fields": "note_post,created_at",
+        "media.fields": "url,variants",
+        "place.fields": "full_name",
+        "poll.fields": "options",
+        "expansions": "referenced_tweets.id,attachments.media_keys",
+    }
+    [user] = plan_job(JobSpec(name="u", kind="timeline", user_ids=("1",), tweet_fields=("note_tweet",)))
+    assert user.params["tweet.fields"] == "note_tweet"
+    assert "post.fields" not in user.params
