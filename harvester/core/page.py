@@ -117,9 +117,9 @@ def parse_page(body: object, where: str) -> Page:
         raise BadResponse(f"{where}: meta.next_token is {type(next_token).__name__} {next_token!r:.40}")
     ids = tuple(i for i in map(_id_of, items) if i is not None)
     given = meta.get("newest_id")
-    if given is not None and not isinstance(given, str | int):
+    if given is not None and not isinstance(given, str):
         raise BadResponse(f"{where}: meta.newest_id is {type(given).__name__}, not a string")
-    newest: str | None = str(given) if given not in (None, "") else None
+    newest: str | None = given or None
     from_meta = newest is not None and newest.isdigit()
     if not from_meta:
         numeric = [i for i in ids if i.isdigit()]

@@ -42,6 +42,7 @@ from harvester.core.endpoints import (
     KIND_ENDPOINT,
     RESOLVE_USERNAMES,
     Endpoint,
+    Resource,
     endpoint,
     fill_route,
 )
@@ -200,6 +201,11 @@ def is_resolve(task: Task) -> bool:
     return task.endpoint == RESOLVE_USERNAMES and not task.write
 
 
+def describe(task: Task) -> str:
+    """How errors name a task's request: ``route (job/key)``."""
+    return f"{task.endpoint} ({task.job}/{task.key})"
+
+
 def interpret_page(task: Task, page: Page, spec: JobSpec | None = None) -> PageResult:
     """What ``task``'s page (parsed once by :func:`~harvester.core.page.parse_page`) means.
 
@@ -211,7 +217,7 @@ def interpret_page(task: Task, page: Page, spec: JobSpec | None = None) -> PageR
             not an id).
         ValueError: a resolve task without its job spec.
     """
-    where = f"{task.endpoint} ({task.job}/{task.key})"
+    where = describe(task)
     data = page.data
     next_token = page.next_token
     ep = endpoint(task.endpoint)
@@ -234,6 +240,6 @@ def interpret_page(task: Task, page: Page, spec: JobSpec | None = None) -> PageR
             ids.append(uid)
         spawn = tuple(user_tasks(spec, ids))
 
-    return PageResult(
-        next_cursor=next_cursor, items=len(data), spawn=spawn, newest_id=page.newest_id, errors=len(page.errors)
-    )
+    # The newest id only means something where posts come newest first (the next poll's since_id).
+    newest = page.newest_id if ep.paginated and ep.resource is Resource.POST else None
+    return PageResult(next_cursor=next_cursor, items=len(data), spawn=spawn, newest_id=newest, errors=len(page.errors))

@@ -209,6 +209,14 @@ INCLUDES_PER_ITEM: dict[str, tuple[Resource, int]] = {
     "pinned_tweet_id": (Resource.POST, 1),
     "most_recent_tweet_id": (Resource.POST, 1),
     "affiliation.user_id": (Resource.USER, 1),
+    # the same under OpenAPI 2.167's names (core.renames), so either spelling reserves alike
+    "referenced_posts": (Resource.POST, MAX_REFERENCED),
+    "edit_history_post_ids": (Resource.POST, MAX_EDIT_VERSIONS),
+    "pinned_post_id": (Resource.POST, 1),
+    "most_recent_post_id": (Resource.POST, 1),
+    "affiliation": (Resource.USER, 1),
+    # 2.167's post expansion ``username`` is undocumented: reserve it like mentioned users
+    "username": (Resource.USER, 0),
 }
 
 # ``includes`` sections that are billed, and as what. ``media``, ``places``, ``polls`` and

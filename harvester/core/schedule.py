@@ -179,6 +179,11 @@ def definition_digest(spec: JobSpec) -> str:
     """A digest of *what* the job harvests: every field but its file and its timing keys."""
     doc = asdict(spec)
     doc.pop("source", None)
+    # Keys added after a digest was first saved leave it unchanged while unset, so an upgrade
+    # does not make every daemon job look changed (a new generation harvests it all again).
+    for key in ("post_fields", "media_fields", "place_fields", "poll_fields", "list_fields"):
+        if not doc.get(key):
+            doc.pop(key, None)
     doc["extra"] = {k: v for k, v in spec.extra.items() if k not in TIMING_KEYS}
     text = json.dumps(doc, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -24,12 +24,16 @@ from harvester.core.pricing import next_utc_midnight
 from harvester.store.base import Store
 
 LOOKUPS = {"/2/tweets": "post", "/2/users": "user"}
+# Every parameter that changes what an object holds. The first three always appear in the
+# shape (even empty), so shapes cached before the others existed still match.
+_LEGACY_SHAPE = ("tweet.fields", "user.fields", "expansions")
+SHAPE_PARAMS = (*_LEGACY_SHAPE, "post.fields", "media.fields", "place.fields", "poll.fields")
 _KIND = {Resource.POST: "post", Resource.USER: "user", Resource.FOLLOW: "user"}
 
 
 def shape(params: Mapping[str, str]) -> str:
     """The fields and expansions an object was fetched with."""
-    return "|".join(f"{k}={params.get(k, '')}" for k in ("tweet.fields", "user.fields", "expansions"))
+    return "|".join(f"{k}={params.get(k, '')}" for k in SHAPE_PARAMS if k in params or k in _LEGACY_SHAPE)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -11,7 +11,9 @@ import pytest
 
 from harvester.core.endpoints import ENDPOINTS
 from harvester.core.model import JobSpec, NewTask, Task
-from harvester.core.plan import PageRequest, PageResult, interpret_page, page_request, plan_job
+from harvester.core.page import parse_page
+from harvester.core.plan import PageRequest, PageResult, describe, page_request, plan_job
+from harvester.core.plan import interpret_page as interpret_parsed
 from harvester.errors import BadResponse
 
 
@@ -208,6 +210,11 @@ def test_cursor_on_unpaginated_endpoint_is_a_bug() -> None:
 
 # --------------------------------------------------------------------------- interpret_page
 
+
+def interpret_page(task: Task, body: Any, spec: JobSpec | None = None) -> PageResult:
+    """Parse once (as the request machine does), then interpret."""
+    return interpret_parsed(task, parse_page(body, describe(task)), spec)
+
 SEARCH = claimed(plan_job(JobSpec(name="s", kind="search", query="q"))[0])
 LOOKUP = claimed(
     plan_job(JobSpec(name="l", kind="lookup_tweets", tweet_ids=("20", "1276230436478386177")))[0]
@@ -260,7 +267,7 @@ def test_unpaginated_endpoint_ignores_next_token() -> None:
         ("oops", "not a JSON object"),
         ({}, "no data, meta or errors"),
         ({"title": "Too Many Requests", "status": 429}, "no data, meta or errors"),
-        ({"data": {"id": "1"}}, "data is dict, not a list"),
+        ({"data": "1"}, "data is str, not a list"),
         ({"data": ["1"]}, "data[0] is str, not an object"),
         ({"data": [], "meta": []}, "meta is list, not an object"),
         ({"meta": {"next_token": 5}}, "meta.next_token is int"),
