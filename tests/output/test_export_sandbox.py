@@ -120,3 +120,19 @@ def test_parquet_round_trip(harvested: Path, tmp_path: Path) -> None:
         assert r["created_at"].isoformat(timespec="milliseconds").replace("+00:00", "Z") == post["created_at"]
         assert r["author_username"] is not None and r["from_cache"] is False
         assert r["in_reply_to_user_id"] is None  # missing is null
+
+
+def test_parquet_of_odd_input_still_writes(tmp_path: Path) -> None:
+    """No rows: a valid empty file with the full schema. A lone surrogate (valid JSON): mended, kept."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "empty.jsonl").write_text('{"meta": {"result_count": 0}, "__harvester": {"path": "/2/tweets/search/recent"}}\n')
+    (out / "odd.jsonl").write_text('{"data": [{"id": "1", "text": "a\\ud800b"}], "__harvester": {"retrieved_at": 1.5}}\n')
+    export_jobs(out, ["empty", "odd"], ExportOptions(format="parquet"))
+    empty = pq.read_table(out / "export" / "empty.parquet")
+    assert empty.num_rows == 0 and empty.schema.equals(arrow_schema(POST_COLUMNS))
+    [row] = pq.read_table(out / "export" / "odd.parquet").to_pylist()
+    assert row["text"] == "a?b" and row["retrieved_at"].timestamp() == 1.5
+    for fmt in ("csv", "jsonl"):
+        export_jobs(out, ["odd"], ExportOptions(format=fmt))  # type: ignore[arg-type]
+        assert "a?b" in (out / "export" / f"odd.{fmt}").read_text()
