@@ -50,9 +50,11 @@ class ReadCounts:
         self.skipped_lines += 1
         n = self.warned.get(path, 0) + 1
         self.warned[path] = n
-        if n <= WARN_PER_FILE:
+        if n < WARN_PER_FILE:
+            log.warning("export_line_skipped", file=str(path), byte_offset=offset, reason=why)
+        elif n == WARN_PER_FILE:
             log.warning("export_line_skipped", file=str(path), byte_offset=offset, reason=why,
-                        more="further skips in this file are counted, not logged" if n == WARN_PER_FILE else None)
+                        more="further skips in this file are counted, not logged")
 
 
 @dataclass(frozen=True, slots=True)
