@@ -11,8 +11,8 @@ Each export runs in a fresh child process, which reports its own peak RSS
 imports included.
 
 Baseline, measured in the same run: the naive approach, ``json.loads`` of every line into a list,
-every row built into a list (deduplicated through a dict), then written at once (``csv.writerows``;
-``pyarrow.Table.from_pylist`` + ``pq.write_table``). It needs memory in proportion to the input
+every row built and kept (deduplicated through a dict), then written at once (the export's CSV
+writer given every row; ``pyarrow.Table.from_pylist`` + ``pq.write_table``). It needs memory in proportion to the input
 (several times its size), so it runs on a slice (``--baseline-mb``, the file's first lines), and the
 streaming export runs on the same slice beside it for a like-for-like comparison.
 
@@ -28,7 +28,6 @@ from pathlib import Path as _Path
 sys.path[:] = [p for p in sys.path if _Path(p or ".").resolve() != _Path(__file__).resolve().parent]
 
 import argparse
-import csv
 import json
 import logging
 import multiprocessing
@@ -47,7 +46,7 @@ from harvester.output import reader
 from harvester.output.columns import POST_COLUMNS
 from harvester.output.export import ExportOptions, export_jobs
 from harvester.output.rows import dedup_key, kind_of_object, page_context, post_row, text, time_ms
-from harvester.output.writers import arrow_schema, iso_ms
+from harvester.output.writers import CsvWriter, arrow_schema, iso_ms
 
 JOB = "bench"
 T0 = 1_795_132_800.0  # 2026-11-20T00:00:00Z
@@ -221,16 +220,15 @@ def run_naive(out: str, fmt: str, dest: str) -> dict[str, float]:
         for obj in page["data"]:
             if kind_of_object(obj) == "post" and (oid := text(obj.get("id"))) is not None:
                 rows[dedup_key(oid, ctx.relation_of)] = post_row(obj, ctx, time_ms(obj.get("created_at")))
-    names = [c.name for c in POST_COLUMNS]
-    if fmt == "csv":
-        with open(dest, "w", newline="", encoding="utf-8") as f:
-            w = csv.writer(f, lineterminator="\n")
-            w.writerow(names)
-            w.writerows(rows.values())
+    if fmt == "csv":  # the export's own writer, so both write the same bytes; all rows at once
+        writer = CsvWriter(Path(dest), POST_COLUMNS)
+        writer.write(list(rows.values()))
+        writer.close()
     else:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
+        names = [c.name for c in POST_COLUMNS]
         table = pa.Table.from_pylist([dict(zip(names, r, strict=True)) for r in rows.values()],
                                      schema=arrow_schema(POST_COLUMNS))  # fmt: skip
         pq.write_table(table, dest, compression="zstd")
@@ -277,7 +275,10 @@ def main() -> None:
         print(f"{when} UTC, python {sys.version.split()[0]}, one child process per line")
         for fmt in ("csv", "parquet"):
             dest = base / f"full.{fmt}"
-            report(f"streaming {fmt}", size, in_child(run_streaming, str(full), fmt, str(dest)), dest)
+            m = in_child(run_streaming, str(full), fmt, str(dest))
+            report(f"streaming {fmt}", size, m, dest)
+            if m["rows"] != unique:
+                print(f"  !! {m['rows']:,.0f} rows written, {unique:,} unique posts generated")
         for fmt in ("csv", "parquet"):
             dest = base / f"slice.{fmt}"
             report(f"streaming {fmt} (slice)", part_mb, in_child(run_streaming, str(part), fmt, str(dest)), dest)
