@@ -90,6 +90,19 @@ def _parser() -> argparse.ArgumentParser:
                     help="port of /metrics and /status, overrides [daemon] metrics_port (0: any free port)")
     dm.set_defaults(json_logs=True)  # a daemon logs JSON lines, TTY or not
 
+    ex = sub.add_parser("export", help="jobs' output as one flat table: a row per post or user (CSV, Parquet, JSONL)")
+    common(ex)
+    ex.add_argument("job", nargs="+", metavar="JOB", help="job name(s), as in the job files")
+    ex.add_argument("--format", choices=["csv", "parquet", "jsonl"], default=None,
+                    help="default: the suffix of --out, else csv (parquet needs: pip install 'harvester[export]')")
+    ex.add_argument("--out", default=None, metavar="PATH",
+                    help="a file (several jobs: one combined file) or a directory (one file per job); "
+                         "default <output_dir>/export/<job>.<format>")
+    ex.add_argument("--since", default=None, metavar="T",
+                    help="posts created (users retrieved) at or after T: YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ")
+    ex.add_argument("--until", default=None, metavar="T", help="... and before T (exclusive)")
+    ex.add_argument("--fields", default=None, metavar="a,b,c", help="these columns, in this order")
+
     pl = sub.add_parser("plan", help="estimate requests, cost, time and cap use before spending")
     common(pl)
     pl.add_argument("--json", action="store_true", help="machine-readable output")
@@ -167,6 +180,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from harvester.runtime.usage import report_command
 
         return report_command(config, args.format)
+    if args.command == "export":
+        from harvester.commands.export_cmd import export_command
+
+        return export_command(config, args, job_paths(args))
     specs = load_jobs(job_paths(args), config=config)
     if args.command == "plan":
         from harvester.runtime.plan_cmd import plan_command
