@@ -56,6 +56,10 @@ class StoreError(HarvesterError):
     """The state store is unreadable or corrupt."""
 
 
+class OutputError(HarvesterError):
+    """An output file could not be written (disk full, permissions, I/O error)."""
+
+
 class ApiError(HarvesterError):
     """The X API answered with an error, or could not be reached."""
 

@@ -1,33 +1,42 @@
-"""The monthly Post cap: how many capped Post reads are left, and until when a cap 429 holds.
+"""The monthly Post cap: the server's count is the truth, the local one an estimate.
 
 Theory of operation
 -------------------
-Pay-per-use projects may read at most 3,000,000 Posts per billing cycle (x-api-spec.md §6.1;
-2M before 2026-08-13). Above it X answers ``429`` with a ``usage-capped`` problem (§2.3), which is
-not a rate limit: waiting for the window does nothing. On pay-per-use every Post read route
-counts (``Endpoint.capped``); the older tiers counted only recent search and the filtered stream
-(``Endpoint.legacy_capped``). Which routes count is configuration (:class:`CapConfig`).
+Pay-per-use projects may read at most 3,000,000 Posts per billing cycle (x-api-spec.md §6.1).
+Above it X answers ``429`` with a ``usage-capped`` problem (§2.3), which is not a rate limit:
+waiting for the window does nothing. Which routes X counts is not certain (every Post read on
+pay-per-use; recent search and the stream on older tiers, ``Endpoint.legacy_capped``), and
+``GET /2/usage/tweets`` (free, §4) says what X counted. So:
 
-Rule 1, count locally, trust the larger. :meth:`CapTracker.record` adds the Posts each capped
-page returned. ``GET /2/usage/tweets`` (§4) may lag or leave pay-per-use reads out, so
-:meth:`CapTracker.observe_usage` only ever *raises* the count (``max(local, remote)``) and only
-ever *lowers* the cap (``min(config, remote)``). Its counts arrive as JSON strings; both strings
-and ints are accepted.
+Rule 1, the server decides, the local count estimates. The local count is the Posts the
+configured routes (``[cap] capped_endpoints``) returned this period, rebuilt from the ledger at
+start (so changing which routes count changes the count at once). After a read of
+``/2/usage/tweets`` the estimate is *the server's figure plus what the configured routes
+returned since that read*. When the estimate says a request does not fit, the tracker does not
+park on its own word: it asks for a fresh read (:class:`Verify`), and only the server's answer
+(its usage >= its cap) or a ``usage-capped`` 429 parks capped work (until the period ends). If
+the server cannot be asked (no app token, the endpoint failing) the estimate decides, on the safe
+side. Counts arrive as JSON strings; strings and ints are accepted.
 
-Rule 2, never assume the cap resets sooner than it may. The period ends at the billing cycle's
+Rule 2, shrink before parking. A request that does not fit whole is sent with ``max_results``
+cut to the room left (within the endpoint's bounds), as the budget does with money.
+
+Rule 3, never assume the cap resets sooner than it may. The period ends at the billing cycle's
 end (``cycle_start_day``). ``cap_reset_day`` from the usage endpoint is documented as "days left"
 but observed values look like a day of the month (§4, UNCONFIRMED); the tracker computes both
-readings and keeps the **later** reset, and never moves a known reset earlier. A later reset
-only stops capped jobs longer than needed; an earlier one would send requests into 429s.
+readings and keeps the **later** reset, and never moves a known reset earlier. A ``Daily`` cap
+429 holds 24 hours.
 
-Rule 3, a cap stops only capped routes. After :meth:`CapTracker.on_usage_capped` the capped
-routes are refused until the reset (a ``Daily`` cap: 24 h from now, later than any midnight);
-user lookups and followers/following go on.
+Rule 4, a cap stops only capped routes: user lookups and followers/following go on.
+
+Rule 5, say when the two counts disagree. After each read, when the server's count and the
+local count for the period differ by more than 5 % (and 10 Posts), the tracker reports it once
+(the shell logs it) and ``status`` shows both.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -37,61 +46,113 @@ from harvester.core.endpoints import ENDPOINTS
 
 DEFAULT_POST_CAP = 3_000_000  # per billing cycle on pay-per-use, §6.1
 DAY_SECONDS = 86_400.0
+DISAGREE_FRACTION = 0.05
+DISAGREE_MIN_POSTS = 10
+VERIFY_INTERVAL = 30.0  # least time between two reads the estimate asks for
+_STATE_VERSION = 2
+
+DEFAULT_CAPPED_ENDPOINTS: tuple[str, ...] = tuple(r for r, e in ENDPOINTS.items() if e.capped)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CapConfig:
-    """Which reads count toward the Post cap, and how many are allowed.
+    """``[cap]``: how many Posts a billing cycle allows, which routes count, how often to ask X.
 
     Attributes:
-        limit: Posts per billing cycle.
-        routes: route templates that count; None means every endpoint with ``capped`` (or, with
-            ``legacy``, with ``legacy_capped``) in the endpoints table.
-        legacy: the older tiers' rule (recent search and filtered stream only).
-        cycle_start_day: the billing cycle's first day (1..28, 00:00 UTC), as in ``Budget``.
+        monthly_posts: Posts per billing cycle (the server's ``project_cap`` wins if smaller).
+        capped_endpoints: route templates whose Posts the local estimate counts.
+        usage_poll_seconds: how often a long run re-reads ``GET /2/usage/tweets``.
     """
 
-    limit: int = DEFAULT_POST_CAP
-    routes: frozenset[str] | None = None
-    legacy: bool = False
-    cycle_start_day: int = 1
+    monthly_posts: int = DEFAULT_POST_CAP
+    capped_endpoints: tuple[str, ...] = DEFAULT_CAPPED_ENDPOINTS
+    usage_poll_seconds: float = 300.0
 
     def __post_init__(self) -> None:
-        if self.limit < 0:
-            raise ValueError(f"cap limit must be >= 0, got {self.limit}")
-        if not 1 <= self.cycle_start_day <= 28:
-            raise ValueError(f"cycle_start_day must be 1..28, got {self.cycle_start_day}")
+        if self.monthly_posts < 0:
+            raise ValueError(f"monthly_posts must be >= 0, got {self.monthly_posts}")
+        if self.usage_poll_seconds <= 0:
+            raise ValueError(f"usage_poll_seconds must be > 0, got {self.usage_poll_seconds}")
 
-    def counted_routes(self) -> frozenset[str]:
-        if self.routes is not None:
-            return self.routes
-        return frozenset(r for r, e in ENDPOINTS.items() if (e.legacy_capped if self.legacy else e.capped))
+    @classmethod
+    def legacy(cls, **kw: Any) -> CapConfig:
+        """The older tiers' rule: recent search (and the stream) only."""
+        routes = tuple(r for r, e in ENDPOINTS.items() if e.legacy_capped)
+        return cls(capped_endpoints=routes, **kw)
+
+
+# --- decisions -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Allow:
+    """Send; ``size`` is the request's size (cut to the room left when it did not fit whole)."""
+
+    size: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Verify:
+    """The estimate says no, but the server has not been asked since it changed: read
+    ``GET /2/usage/tweets`` (:meth:`CapTracker.observe_usage`), then ask again."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Hold:
+    """Not now. ``until``: when to ask again; ``final``: the server said the cap is reached
+    (or nothing else can be learnt before ``until``), so capped work waits for that."""
+
+    until: float
+    reason: str
+    final: bool
+
+
+CapDecision = Allow | Verify | Hold
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerUsage:
+    """One read of ``GET /2/usage/tweets``: what X counted, and when it was read."""
+
+    at: float
+    used: int
+    cap: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CapStatus:
-    """A snapshot for ``harvester status``."""
+    """A snapshot for ``harvester status`` and the stop line."""
 
-    used: int
+    used: int  # the estimate decisions use
+    local: int  # the configured routes' Posts this period, counted here
+    server_used: int | None
+    server_cap: int | None
+    server_read_at: float | None
     cap: int
     remaining: int
     resets_at: float
     capped_until: float | None
+    disagrees: bool
     routes: tuple[str, ...]
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "used": self.used,
-            "cap": self.cap,
-            "remaining": self.remaining,
-            "resets_at": self.resets_at,
-            "capped_until": self.capped_until,
-            "routes": list(self.routes),
-        }
+            "used": self.used, "local": self.local, "server_used": self.server_used,
+            "server_cap": self.server_cap, "server_read_at": self.server_read_at, "cap": self.cap,
+            "remaining": self.remaining, "resets_at": self.resets_at, "capped_until": self.capped_until,
+            "disagrees": self.disagrees, "routes": list(self.routes),
+        }  # fmt: skip
+
+    def describe(self) -> str:
+        """The counts in words: ``4,980 of 5,000 Posts (server 4,980 at …; local 5,010)``."""
+        server = "not read" if self.server_used is None else f"{self.server_used:,}"
+        return f"{self.used:,} of {self.cap:,} Posts used (server: {server}; local count: {self.local:,})"
 
 
-def _to_int(value: str | int, name: str) -> int:
-    if isinstance(value, bool):
+def _to_int(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
         raise TypeError(f"{name}: expected a count, got {value!r}")
     try:
         return int(value)
@@ -126,27 +187,45 @@ def reset_candidates(now: float, cap_reset_day: int) -> list[float]:
 
 
 class CapTracker:
-    """Counts capped Post reads in the current cap period and refuses what would exceed it."""
+    """The period's Post reads: the server's last word, what was read since, what is in flight."""
 
-    def __init__(self, config: CapConfig | None = None) -> None:
+    def __init__(self, config: CapConfig | None = None, cycle_start_day: int = 1) -> None:
+        if not 1 <= cycle_start_day <= 28:
+            raise ValueError(f"cycle_start_day must be 1..28, got {cycle_start_day}")
         self.config = config or CapConfig()
-        self._routes = self.config.counted_routes()
-        self._cap = self.config.limit
-        self._used = 0
+        self.cycle_start_day = cycle_start_day
+        self._routes = frozenset(self.config.capped_endpoints)
+        self._local = 0  # the configured routes' Posts this period
+        self._since_read = 0  # ... of which since the server's last read
+        self._server: ServerUsage | None = None
         self._reset_at: float | None = None
         self._capped_until: float | None = None
         self._held = 0  # Posts requests in flight may still return (this process)
         self._held_elsewhere = 0  # the same, for other processes sharing the cap
+        self._verify_after = float("-inf")  # no read forced by the estimate before this
+        self._verify_pending = False  # a read was asked for and has not come back
+        self.can_verify = True  # the shell can read /2/usage/tweets (an app token exists)
+        self._disagreement_told = False
+
+    # -- counting -----------------------------------------------------------------------------
 
     def counts(self, route: str) -> bool:
-        """Whether reads on ``route`` count toward the cap."""
+        """Whether reads on ``route`` count toward the local estimate."""
         return route in self._routes
 
-    def record(self, now: float, route: str, posts: int) -> None:
-        """Add the Posts a page of ``route`` returned (``meta.result_count``)."""
+    def rebuild(self, now: float, entries: Iterable[tuple[float, str, int]]) -> None:
+        """Set this period's local count from the ledger's ``(at, route, posts)`` rows (the
+        configured routes only), e.g. at start: a saved count would outlive a change of routes."""
         self._advance(now)
-        if self.counts(route):
-            self._used += max(posts, 0)
+        start = cycle_bounds(now, self.cycle_start_day)[0]
+        self._local = sum(max(p, 0) for at, route, p in entries if at >= start and self.counts(route))
+
+    def record(self, now: float, route: str, posts: int) -> None:
+        """Add the Posts a page of ``route`` returned (another process's, or this one's)."""
+        self._advance(now)
+        if self.counts(route) and posts > 0:
+            self._local += posts
+            self._since_read += posts
 
     def hold(self, route: str, posts: int) -> int:
         """Count a request in flight at its largest size until :meth:`unhold`; returns what it
@@ -159,40 +238,48 @@ class CapTracker:
         r"""The request behind :meth:`hold` ended (its Posts, if any, were :meth:`record`\ ed)."""
         self._held = max(0, self._held - held)
 
-    def at_least(self, now: float, used: int) -> None:
-        """Raise this period's count to ``used`` if it is higher (e.g. rebuilt from the ledger)."""
-        self._advance(now)
-        self._used = max(self._used, used)
-
     def set_held_elsewhere(self, posts: int) -> None:
         """Posts other processes' requests in flight may still return."""
         self._held_elsewhere = max(0, posts)
 
-    def observe_usage(
-        self, now: float, project_usage: str | int, project_cap: str | int, cap_reset_day: int
-    ) -> None:
-        """Fold in ``GET /2/usage/tweets``: the larger usage, the smaller cap, the later reset."""
-        self._advance(now)
-        self._used = max(self._used, _to_int(project_usage, "project_usage"))
-        self._cap = min(self._cap, _to_int(project_cap, "project_cap"))
-        assert self._reset_at is not None
-        self._reset_at = max([self._reset_at, *reset_candidates(now, cap_reset_day)])
+    # -- the server ---------------------------------------------------------------------------
 
-    def allows(self, route: str, now: float, max_results: int) -> bool:
-        """Whether a request of up to ``max_results`` Posts on ``route`` stays under the cap."""
-        if not self.counts(route):
-            return True
+    def observe_usage(self, now: float, project_usage: object, project_cap: object, cap_reset_day: object) -> str | None:
+        """Fold in a read of ``GET /2/usage/tweets``; returns a line to log when the server's
+        count and the local one disagree by more than 5 % (said once per period).
+
+        Raises:
+            TypeError, ValueError: a count that is not a count.
+        """
         self._advance(now)
-        if self._capped_until is not None:
+        used = _to_int(project_usage, "project_usage")
+        cap = _to_int(project_cap, "project_cap")
+        day = _to_int(cap_reset_day, "cap_reset_day") if cap_reset_day is not None else None
+        self._server = ServerUsage(at=now, used=max(used, 0), cap=max(cap, 0))
+        self._since_read = 0
+        self._verify_pending = False
+        if day is not None:
+            assert self._reset_at is not None
+            self._reset_at = max([self._reset_at, *reset_candidates(now, day)])
+        diff = abs(used - self._local)
+        if (not self._disagreement_told and diff > DISAGREE_MIN_POSTS
+                and diff > DISAGREE_FRACTION * max(used, self._local)):
+            self._disagreement_told = True
+            return (f"the server counts {used:,} Posts this period, the local count is {self._local:,} "
+                    f"(routes {', '.join(sorted(self._routes)) or 'none'}): following the server")
+        return None
+
+    def usage_failed(self, now: float) -> None:
+        """A read of ``/2/usage/tweets`` failed (or could not be sent): not again for a while."""
+        self._verify_after = now + VERIFY_INTERVAL
+        self._verify_pending = False
+
+    def usage_due(self, now: float) -> bool:
+        """Whether a periodic read is due (every ``usage_poll_seconds``; at once if never read)."""
+        self._advance(now)
+        if not self.can_verify:
             return False
-        return self._used + self._held + self._held_elsewhere + max_results <= self._cap
-
-    def remaining(self, now: float) -> int:
-        """Capped Posts left in this period (0 while capped)."""
-        self._advance(now)
-        if self._capped_until is not None:
-            return 0
-        return max(self._cap - self._used, 0)
+        return self._server is None or now >= self._server.at + self.config.usage_poll_seconds
 
     def on_usage_capped(self, now: float, period: str = "Monthly") -> None:
         """X said ``usage-capped``: refuse capped routes until the reset.
@@ -203,8 +290,71 @@ class CapTracker:
         self._advance(now)
         until = now + DAY_SECONDS if period == "Daily" else self.resets_at(now)
         self._capped_until = max(until, self._capped_until or until)
-        if period != "Daily":
-            self._used = max(self._used, self._cap)
+
+    # -- the decision -------------------------------------------------------------------------
+
+    def estimate(self, now: float) -> int:
+        """The period's count decisions use: the server's last figure plus what was read since,
+        or the local count if the server was never read this period."""
+        self._advance(now)
+        if self._server is None:
+            return self._local
+        return self._server.used + self._since_read
+
+    def limit(self) -> int:
+        """The cap: the configured one, or the server's if smaller."""
+        if self._server is None:
+            return self.config.monthly_posts
+        return min(self.config.monthly_posts, self._server.cap)
+
+    def admit(self, route: str, size: int, min_size: int, now: float) -> CapDecision:
+        """May a request for up to ``size`` Posts on ``route`` go (``min_size``: the smallest
+        size the endpoint accepts)?"""
+        if not self.counts(route):
+            return Allow(size=size)
+        self._advance(now)
+        if self._capped_until is not None:
+            return Hold(until=self._capped_until, reason="the server answered usage-capped", final=True)
+        room = self.limit() - self.estimate(now) - self._held - self._held_elsewhere
+        if room >= size:
+            return Allow(size=size)
+        if room >= max(min_size, 1):
+            return Allow(size=room)
+        server_says = self._server is not None and self._server.used >= self._server.cap
+        if server_says:
+            return Hold(until=self.resets_at(now), reason="the server's count reached its cap", final=True)
+        in_flight = self._held + self._held_elsewhere
+        if in_flight and self.limit() - self.estimate(now) >= max(min_size, 1):
+            return Hold(until=now + 1.0, reason="waiting for requests in flight to settle", final=False)
+        stale = self._server is None or self._since_read > 0
+        if stale and self.can_verify:
+            if self._verify_pending or now >= self._verify_after:
+                self._verify_pending = True
+                self._verify_after = now + VERIFY_INTERVAL
+                return Verify(reason=f"the local estimate leaves {max(room, 0):,} Posts, asking the server")
+            return Hold(until=self._verify_after, reason="the local estimate is at the cap", final=False)
+        if not self.can_verify:
+            return Hold(until=self.resets_at(now), reason="the local estimate reached the cap", final=True)
+        return Hold(until=self.resets_at(now),
+                    reason=f"{max(room, 0):,} Posts left under the cap, the smallest request asks for {min_size}",
+                    final=True)
+
+    def blocked_until_any(self, now: float) -> float | None:
+        """Until when the server's word (a cap 429, or its usage at its cap) stops capped routes."""
+        self._advance(now)
+        if self._capped_until is not None:
+            return self._capped_until
+        if self._server is not None and self._server.used >= self._server.cap:
+            return self.resets_at(now)
+        return None
+
+    def blocked_until(self, route: str, now: float) -> float | None:
+        """:meth:`blocked_until_any` for a capped ``route``; None for any other (or if open).
+
+        Only the server's word closes a route here (claims then skip its tasks); an estimate at
+        the cap lets tasks be claimed, so that :meth:`admit` can ask the server.
+        """
+        return self.blocked_until_any(now) if self.counts(route) else None
 
     def resets_at(self, now: float) -> float:
         """When the current cap period ends (the latest plausible reset)."""
@@ -215,42 +365,60 @@ class CapTracker:
     def status(self, now: float) -> CapStatus:
         self._advance(now)
         assert self._reset_at is not None
+        used = self.estimate(now)
+        server = self._server
+        diff = abs(server.used - self._local) if server is not None else 0
         return CapStatus(
-            used=self._used,
-            cap=self._cap,
-            remaining=self.remaining(now),
+            used=used,
+            local=self._local,
+            server_used=server.used if server else None,
+            server_cap=server.cap if server else None,
+            server_read_at=server.at if server else None,
+            cap=self.limit(),
+            remaining=0 if self._capped_until is not None else max(self.limit() - used, 0),
             resets_at=self._reset_at,
             capped_until=self._capped_until,
+            disagrees=server is not None and diff > DISAGREE_MIN_POSTS
+            and diff > DISAGREE_FRACTION * max(server.used, self._local),
             routes=tuple(sorted(self._routes)),
         )
 
+    # -- persistence ----------------------------------------------------------------------------
+
     def export_state(self) -> dict[str, Any]:
+        """The server's last word and the holds it put on the period (the local count is not
+        saved: it is rebuilt from the ledger)."""
+        s = self._server
         return {
-            "version": 1,
-            "used": self._used,
-            "cap": self._cap,
+            "version": _STATE_VERSION,
+            "server": None if s is None else {"at": s.at, "used": s.used, "cap": s.cap},
+            "since_read": self._since_read,
             "reset_at": self._reset_at,
             "capped_until": self._capped_until,
         }
 
-    @classmethod
-    def load_state(cls, config: CapConfig, state: Mapping[str, Any]) -> CapTracker:
-        if state.get("version") != 1:
-            raise ValueError(f"unknown cap state version {state.get('version')!r}")
-        tracker = cls(config)
-        tracker._used = int(state["used"])
-        tracker._cap = min(config.limit, int(state["cap"]))
-        tracker._reset_at = None if state["reset_at"] is None else float(state["reset_at"])
-        tracker._capped_until = None if state["capped_until"] is None else float(state["capped_until"])
-        return tracker
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        """Restore :meth:`export_state` (a state of another version is ignored: the server is
+        simply read again)."""
+        if state.get("version") != _STATE_VERSION:
+            return
+        server = state.get("server")
+        if isinstance(server, Mapping):
+            self._server = ServerUsage(at=float(server["at"]), used=int(server["used"]), cap=int(server["cap"]))
+            self._since_read = int(state.get("since_read", 0))
+        self._reset_at = None if state.get("reset_at") is None else float(state["reset_at"])
+        self._capped_until = None if state.get("capped_until") is None else float(state["capped_until"])
 
     def __repr__(self) -> str:
         capped = f" capped_until={self._capped_until}" if self._capped_until is not None else ""
-        return f"<CapTracker used={self._used}/{self._cap} resets_at={self._reset_at}{capped}>"
+        server = f" server={self._server.used}/{self._server.cap}" if self._server else ""
+        return f"<CapTracker local={self._local}{server} since_read={self._since_read} resets_at={self._reset_at}{capped}>"
+
+    # -- periods --------------------------------------------------------------------------------
 
     def _advance(self, now: float) -> None:
         if self._reset_at is None:
-            self._reset_at = cycle_bounds(now, self.config.cycle_start_day)[1]
+            self._reset_at = cycle_bounds(now, self.cycle_start_day)[1]
         if self._capped_until is not None and now >= self._capped_until:
             self._capped_until = None
         if now >= self._reset_at:
@@ -262,11 +430,24 @@ class CapTracker:
                 month_later = datetime(y, m, passed.day, tzinfo=UTC).timestamp()
             except ValueError:  # e.g. Jan 31 -> Mar 1, later is safer
                 month_later = datetime(y + m // 12, m % 12 + 1, 1, tzinfo=UTC).timestamp()
-            self._reset_at = max(cycle_bounds(now, self.config.cycle_start_day)[1], month_later)
+            self._reset_at = max(cycle_bounds(now, self.cycle_start_day)[1], month_later)
             while self._reset_at <= now:  # a long gap: several periods passed
-                self._reset_at = cycle_bounds(self._reset_at, self.config.cycle_start_day)[1]
-            self._used = 0
-            self._cap = self.config.limit
+                self._reset_at = cycle_bounds(self._reset_at, self.cycle_start_day)[1]
+            self._local = self._since_read = 0
+            self._server = None
+            self._disagreement_told = False
 
 
-__all__ = ["DEFAULT_POST_CAP", "CapConfig", "CapStatus", "CapTracker", "reset_candidates"]
+__all__ = [
+    "DEFAULT_CAPPED_ENDPOINTS",
+    "DEFAULT_POST_CAP",
+    "Allow",
+    "CapConfig",
+    "CapDecision",
+    "CapStatus",
+    "CapTracker",
+    "Hold",
+    "ServerUsage",
+    "Verify",
+    "reset_candidates",
+]

@@ -150,8 +150,12 @@ class PageCommit:
         output_job: the job whose output file got the page (None if nothing was written).
         output_offset: that file's length after the page was appended and flushed.
         spawn: tasks this page creates (e.g. per-user tasks after resolving usernames).
-        ledger: the page's settled charge (``core.budget.LedgerEntry.to_dict()``), persisted in
+        ledger: the page's settled charges (``core.budget.LedgerEntry.to_dict()``), persisted in
             the same transaction so money spent and pages kept can never disagree.
+        holds: shared-budget holds (``store.coordination``) the page ends.
+        cache: objects to remember, ``(kind, shape, id, fetched_at, json body)`` rows.
+        state: engine documents to save with the page (the source's newest id, its poll state),
+            so a crash between them cannot lose what the page taught.
     """
 
     task_id: int
@@ -160,8 +164,10 @@ class PageCommit:
     output_job: str | None = None
     output_offset: int | None = None
     spawn: tuple[NewTask, ...] = ()
-    ledger: Mapping[str, Any] | None = None
+    ledger: tuple[Mapping[str, Any], ...] = ()
     holds: tuple[int, ...] = ()
+    cache: tuple[tuple[str, str, str, float, str], ...] = ()
+    state: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -33,8 +33,9 @@ stops early, never late.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from harvester.core.budget import LedgerEntry
 from harvester.core.pricing import utc_day
@@ -61,6 +62,21 @@ def grant_release(
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SharedView:
+    """What other processes did that this one has not folded in yet.
+
+    Attributes:
+        entries: ledger rows (``LedgerEntry.to_dict`` shape) they settled since the last view.
+        held_micros: the worst-case cost their requests in flight hold now.
+        held_posts: the most Posts their requests in flight may still return.
+    """
+
+    entries: tuple[Mapping[str, Any], ...] = ()
+    held_micros: int = 0
+    held_posts: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Hold:
     """One request in flight, as other processes see it."""
 
@@ -79,4 +95,4 @@ def expired_hold_entry(hold: Hold, now: float) -> LedgerEntry:
                        micros=hold.micros, reserved=hold.micros, posts=hold.posts)
 
 
-__all__ = ["Hold", "expired_hold_entry", "grant_release"]
+__all__ = ["Hold", "SharedView", "expired_hold_entry", "grant_release"]

@@ -25,6 +25,8 @@ twarc-csv and similar tools read the files unchanged.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import json
 import os
 from collections.abc import AsyncIterator, Mapping
@@ -34,13 +36,19 @@ from typing import Any, BinaryIO
 
 import structlog
 
+from harvester.errors import OutputError
+
 log = structlog.get_logger(__name__)
 
 
-def encode_page(body: Mapping[str, Any], meta: Mapping[str, Any]) -> bytes:
-    """One JSONL line: the response object plus ``__harvester`` metadata."""
+def encode_page(body: Mapping[str, Any], meta: Mapping[str, Any], twarc: Mapping[str, Any] | None = None) -> bytes:
+    """One JSONL line: the response object unaltered, plus ``__harvester`` (and twarc's
+    ``__twarc``: ``url``, ``version``, ``retrieved_at``, which twarc-csv reads for its
+    provenance columns)."""
     obj = dict(body)
     obj["__harvester"] = dict(meta)
+    if twarc is not None:
+        obj["__twarc"] = dict(twarc)
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
 
 
@@ -106,21 +114,37 @@ class OutputFiles:
         async with lock:
             yield
 
-    def append(self, job: str, line: bytes) -> int:
-        """Append ``line`` durably (flush + fsync); returns the file's new length.
+    def append(self, job: str, data: bytes) -> int:
+        """Append ``data`` (whole lines) durably (write + fsync); returns the file's new length.
 
-        Call inside :meth:`locked` and commit the returned length before leaving it.
+        Call inside :meth:`locked` and commit the returned length before leaving it. On any OS
+        error (disk full, I/O error) the file is cut back to where it was, so no torn line is
+        left, and :class:`~harvester.errors.OutputError` names the file and the error.
         """
+        path = self.path(job)
         f = self._files.get(job)
-        if f is None:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            f = self.path(job).open("ab")
-            self._files[job] = f
-        f.write(line)
-        f.flush()
-        if self.fsync:
-            os.fsync(f.fileno())
-        return f.tell()
+        try:
+            if f is None:
+                self.directory.mkdir(parents=True, exist_ok=True)
+                f = path.open("ab", buffering=0)  # unbuffered: nothing left to flush after an error
+                self._files[job] = f
+            start = f.seek(0, os.SEEK_END)
+        except OSError as exc:
+            raise OutputError(f"{path}: cannot write: {exc.strerror or exc}") from exc
+        try:
+            view = memoryview(data)
+            while view:
+                written = f.write(view)
+                if not written:
+                    raise OSError(errno.EIO, "write wrote nothing")
+                view = view[written:]
+            if self.fsync:
+                os.fsync(f.fileno())
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                self.cut(job, start)
+            raise OutputError(f"{path}: cannot write: {exc.strerror or exc}") from exc
+        return start + len(data)
 
     def cut(self, job: str, length: int) -> None:
         """Take back what was appended after ``length`` (its commit was refused).

@@ -1,7 +1,7 @@
-"""Admitting one request: the gates' decision, made inside a coordinator session.
+"""Admitting one request: the machine's decision, made inside a coordinator session.
 
-Within one session (``store/coordination.py``) the gates first fold in what other processes
-settled and hold, then decide as usual (cap, rate limit, money), and a request they let go is
+Within one session (``store/coordination.py``) the machine first folds in what other processes
+settled and hold, then decides as usual (cap, rate limit, money), and a request it lets go is
 logged in its bucket's shared grant log and holds its worst case until its page commits. With a
 SQLite state the session is free and shows nothing: one process, nothing to share.
 """
@@ -12,27 +12,26 @@ from dataclasses import replace
 
 from harvester.core.model import Task
 from harvester.core.plan import PageRequest
+from harvester.core.request import Admission, Go
 from harvester.core.shared import Hold
-from harvester.runtime.gates import Admission, Gates, Go
-from harvester.store.coordination import Coordinator
+from harvester.runtime.runtime import Runtime
 
 
-async def admit(
-    gates: Gates, coordinator: Coordinator, task: Task, request: PageRequest, now: float, lease: float
-) -> Admission:
-    """Go (with the shared hold recorded), Park or Stop, for ``task``'s next page."""
-    async with coordinator.session(now, gates.ledger.run) as session:
-        gates.absorb(session.view)
-        decision = gates.before_send(task, request, now)
+async def admit(rt: Runtime, task: Task, request: PageRequest) -> Admission:
+    """The machine's admission for ``task``'s next page, with the shared grant and hold recorded."""
+    machine = rt.machine
+    now = rt.clock.now()
+    async with rt.coordinator.session(now, machine.ledger.run) as session:
+        machine.absorb(session.view)
+        decision = machine.admit(task, request, now)
         if not isinstance(decision, Go):
             return decision
         permit = decision.permit
-        bucket = gates.limits.bucket(permit.route, permit.rate.auth, gates.auth.kind(permit.rate.auth))
-        until = await session.grant(f"{permit.route} {permit.rate.auth}", now, bucket.limit,
-                                    bucket.window + bucket.max_latency, bucket.min_gap)  # fmt: skip
+        key, limit, span, gap = machine.grant_terms(permit)
+        until = await session.grant(key, now, limit, span, gap)
         if until > now:
-            return gates.withdraw(permit, until, "other processes used this bucket's window")
+            return machine.withdraw(permit, until, "other processes used this bucket's window")
         micros = permit.money.micros if permit.money is not None else 0
-        hold = await session.hold(Hold(run=gates.ledger.run, job=permit.job, route=permit.route,
-                                       micros=micros, posts=permit.posts, at=now, expires=now + lease))
+        hold = await session.hold(Hold(run=machine.ledger.run, job=permit.job, route=permit.route, micros=micros,
+                                       posts=permit.posts, at=now, expires=now + rt.settings.lease))  # fmt: skip
         return decision if hold is None else Go(permit=replace(permit, hold=hold))

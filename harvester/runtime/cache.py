@@ -4,8 +4,10 @@ Posts and users from every written page are remembered in the store with their f
 the *shape* they were fetched with (fields and expansions). A lookup (``/2/tweets?ids=``,
 ``/2/users?ids=``) first takes what the cache holds from the same UTC day with the same shape:
 refetching them would be free of charge (X dedups per UTC day) but not of quota. If every id is
-cached no request is sent; otherwise only the missing ids are asked for and the cached objects
-are merged into the page that is written, so the output is the same either way.
+cached no request is sent; otherwise only the missing ids are asked for. The cached objects are
+written on a line of their own, marked ``from_cache`` (a line is always one API response, or
+the cache's answer, never a mix), committed with the page. The rows of every written page are
+committed with it too (:func:`rows`).
 
 Lookups that ask for expansions bypass the cache: the expanded ``includes`` objects are not
 cached, and a page without them would differ from the API's.
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harvester.core.endpoints import ENDPOINTS, Resource
+from harvester.core.page import Page
 from harvester.core.plan import PageRequest
 from harvester.core.pricing import next_utc_midnight
 from harvester.store.base import Store
@@ -62,14 +65,11 @@ async def lookup(store: Store, route: str, request: PageRequest, now: float) -> 
         path=request.path, params={**request.params, ids_param: ",".join(missing)}))
 
 
-async def remember(store: Store, route: str, params: Mapping[str, str], body: Mapping[str, Any], now: float) -> None:
-    """Cache the ``data`` objects of a written page."""
+def rows(route: str, params: Mapping[str, str], page: Page, now: float) -> tuple[tuple[str, str, str, float, str], ...]:
+    """The cache rows of a written page's ``data`` objects (committed with the page)."""
     ep = ENDPOINTS.get(route)
-    data = body.get("data")
-    if ep is None or not isinstance(data, list):
-        return
+    if ep is None:
+        return ()
     kind = _KIND[ep.resource]
     sh = shape(params)
-    rows = [(kind, sh, str(o["id"]), now, json.dumps(o, separators=(",", ":")))
-            for o in data if isinstance(o, dict) and "id" in o]
-    await store.cache_put(rows)
+    return tuple((kind, sh, str(o["id"]), now, json.dumps(o, separators=(",", ":"))) for o in page.data if "id" in o)

@@ -1,10 +1,16 @@
-"""One harvest run, wired end to end: store, plan, outputs, session, gates, pool.
+"""One harvest run, wired end to end: store, plan, outputs, session, machine, pool.
 
 ``harvest`` is what ``harvester run`` and ``harvester demo`` call. It opens the store, puts back
 claims a dead process left, plans the jobs (enqueueing is idempotent, so a rerun continues
 rather than restarts), cuts output files back to their committed lengths, and runs the pool
 until the queue is drained or something stops it. State is saved whatever happens: every page
-is committed as it is written, so there is nothing to flush at the end but the store.
+is committed as it is written, so there is nothing to flush at the end but the engines' state.
+
+How a run ends (:attr:`RunResult.outcome`): ``complete`` (every job asked for is done),
+``stopped`` (on purpose with work left: a budget, the spending limit, credits, the monthly cap,
+a long rate-limit wait; the cause says which, the figures that decided it and when the work can
+continue), ``failed`` (a job failed, or the credentials were refused), ``interrupted`` (a
+signal). The CLI maps them to exit codes 0, 3, 1 and 130.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import signal
 import socket
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,20 +33,19 @@ from harvester.clock import Clock, LoopClock
 from harvester.config import Config
 from harvester.core import plan
 from harvester.core.model import JobSpec, JobStats
+from harvester.core.request import Cause, RequestMachine, StopCause
 from harvester.output import OutputFiles
-from harvester.runtime.gates import Gates, build_gates
 from harvester.runtime.lock import idle_slots, node_slot, state_lock
 from harvester.runtime.pool import run_pool
-from harvester.runtime.signals import RunSignals, StopReason
+from harvester.runtime.runtime import JobSet, RunSettings, Runtime
 from harvester.runtime.stats import RunStats
 from harvester.runtime.usage_poll import poll_usage
-from harvester.runtime.worker import Runtime
+from harvester.runtime.wiring import STATE_CACHE, STATE_STOP, build_machine, credentials, export_state
 from harvester.store import is_shared_state, open_store
 from harvester.store.coordination import coordinator_for
 
 log = structlog.get_logger(__name__)
 
-STATE_CACHE = "cache_stats"
 SHARED_IDLE_POLL = 1.0  # seconds between claims of an idle worker on a shared store
 
 
@@ -50,14 +55,25 @@ class RunResult:
 
     stats: RunStats
     jobs: list[JobStats]
-    stop: StopReason | None
-    gates: Gates
+    stop: StopCause | None
+    machine: RequestMachine
     recovered: int = 0
     truncated: dict[str, int] = field(default_factory=dict)
 
     @property
+    def outcome(self) -> str:
+        """``complete``, ``stopped``, ``failed`` or ``interrupted`` (see the module docstring)."""
+        if self.stop is not None and self.stop.cause is Cause.SIGNAL:
+            return "interrupted"
+        if any(j.failed for j in self.jobs) or (self.stop is not None and self.stop.failure):
+            return "failed"
+        if self.stop is not None or any(j.pending or j.claimed for j in self.jobs):
+            return "stopped"
+        return "complete"
+
+    @property
     def failed(self) -> bool:
-        return any(j.failed for j in self.jobs) or (self.stop is not None and not self.stop.clean)
+        return self.outcome == "failed"
 
 
 @asynccontextmanager
@@ -70,6 +86,7 @@ async def open_runtime(
     max_usd: float | None = None,
     bearer: str | None = None,
     recover: bool = True,
+    settings: RunSettings | None = None,
 ) -> AsyncIterator[Runtime]:
     """Everything a pool of workers needs, opened and restored; saved and closed on exit.
 
@@ -78,6 +95,7 @@ async def open_runtime(
     engines (buckets, cap, ledger). On exit, whatever happened: save the engines' state, close
     the output files and the store. Used by ``harvest`` (one run) and the daemon.
     """
+    creds = credentials(config, bearer)  # a missing token fails here, before anything is opened
     store = open_store(config.harvest.state)
     await store.open()
     node, slot = "", None
@@ -102,37 +120,32 @@ async def open_runtime(
                 idle.release()
         if truncated:
             log.info("output_truncated_to_commit", jobs=truncated)
-        specs_by_name = {s.name: s for s in specs}
+        by_name = {s.name: s for s in specs}
         run_id = f"run-{int(clock.now())}-{socket.gethostname()}-{os.getpid()}"
         coordinator = coordinator_for(store)
-        gates = await build_gates(config, store, clock, specs_by_name, max_usd=max_usd, bearer=bearer,
-                                  run=run_id, coordinator=coordinator)
+        machine = await build_machine(config, store, clock.now(), by_name, max_usd=max_usd, run=run_id,
+                                      coordinator=coordinator)  # fmt: skip
+        settings = settings or RunSettings(lease=config.harvest.lease_seconds)
+        if node:  # another process's release or commit does not wake this one: poll often
+            settings = replace(settings, idle_poll=min(settings.idle_poll, SHARED_IDLE_POLL))
         async with aiohttp.ClientSession() as session:
-            client = ApiClient(
-                session,
-                base_url or config.api.base_url,
-                timeout=config.api.timeout_seconds,
-                user_agent=config.api.user_agent,
-            )
-            rt = Runtime(
-                clock=clock, store=store, outputs=outputs, client=client, gates=gates,
-                specs=specs_by_name, coordinator=coordinator, signals=RunSignals(),
-                lease=config.harvest.lease_seconds, max_attempts=config.harvest.max_attempts,
-                jobs=frozenset(specs_by_name), recovered=recovered, truncated=truncated,
-                # Another process's release or commit does not wake this one: poll often.
-                idle_poll=SHARED_IDLE_POLL if node else Runtime.idle_poll,
-            )
-            await poll_usage(rt)
+            client = ApiClient(session, base_url or config.api.base_url, timeout=config.api.timeout_seconds,
+                               user_agent=config.api.user_agent)  # fmt: skip
+            rt = Runtime(clock=clock, store=store, outputs=outputs, client=client, machine=machine,
+                         credentials=creds, coordinator=coordinator, settings=settings, jobs=JobSet(by_name),
+                         recovered=recovered, truncated=truncated)  # fmt: skip
             try:
                 yield rt
             finally:
-                for key, value in gates.export().items():
+                for key, value in export_state(machine).items():
                     await store.put_state(key, value)
                 saved = await store.get_state(STATE_CACHE) or {}
                 await store.put_state(STATE_CACHE, {
                     "hits": int(saved.get("hits", 0)) + rt.stats.cache_hits,
                     "requests_saved": int(saved.get("requests_saved", 0)) + rt.stats.requests_saved,
-                })
+                })  # fmt: skip
+                stop = rt.signals.stop
+                await store.put_state(STATE_STOP, None if stop is None else {**stop.to_json(), "at": clock.now()})
     finally:
         outputs.close()
         await store.close()
@@ -158,42 +171,30 @@ async def harvest(
     lock = state_lock(config.harvest.state)
     lock.acquire()
     try:
-        return await _harvest(config, specs, clock, base_url, max_usd, bearer, handle_signals, on_runtime,
-                              watch)
+        async with open_runtime(config, specs, clock=clock, base_url=base_url, max_usd=max_usd,
+                                bearer=bearer) as rt:  # fmt: skip
+            if on_runtime is not None:
+                on_runtime(rt)
+            async with anyio.create_task_group() as tg:
+                if handle_signals:
+                    tg.start_soon(_stop_on_signals, rt)
+                if watch is not None:
+                    tg.start_soon(watch, rt)
+                if rt.settings.usage_poll:
+                    tg.start_soon(poll_usage, rt)
+                await run_pool(rt, config.harvest.workers)
+                tg.cancel_scope.cancel()
+            jobs = [j for j in await rt.store.job_stats() if j.job in rt.jobs.names]
+            return RunResult(stats=rt.stats, jobs=jobs, stop=rt.signals.stop, machine=rt.machine,
+                             recovered=rt.recovered, truncated=rt.truncated)  # fmt: skip
     finally:
         lock.release()
 
 
-async def _harvest(
-    config: Config,
-    specs: Sequence[JobSpec],
-    clock: Clock,
-    base_url: str | None,
-    max_usd: float | None,
-    bearer: str | None,
-    handle_signals: bool,
-    on_runtime: Callable[[Runtime], None] | None,
-    watch: Callable[[Runtime], Coroutine[Any, Any, None]] | None,
-) -> RunResult:
-    async with open_runtime(config, specs, clock=clock, base_url=base_url, max_usd=max_usd,
-                            bearer=bearer) as rt:
-        if on_runtime is not None:
-            on_runtime(rt)
-        async with anyio.create_task_group() as tg:
-            if handle_signals:
-                tg.start_soon(_stop_on_signals, rt.signals)
-            if watch is not None:
-                tg.start_soon(watch, rt)
-            await run_pool(rt, config.harvest.workers)
-            tg.cancel_scope.cancel()
-        jobs = await rt.store.job_stats()
-        return RunResult(stats=rt.stats, jobs=jobs, stop=rt.signals.stop, gates=rt.gates,
-                         recovered=rt.recovered, truncated=rt.truncated)
-
-
-async def _stop_on_signals(signals: RunSignals) -> None:
+async def _stop_on_signals(rt: Runtime) -> None:
     """SIGINT/SIGTERM: stop claiming; in-flight pages finish and commit; then the run ends."""
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as received:
         async for signum in received:
-            log.warning("stop_requested", signal=signal.Signals(signum).name)
-            signals.request_stop(StopReason(f"stopped by {signal.Signals(signum).name}", clean=False))
+            name = signal.Signals(signum).name
+            log.warning("stop_requested", signal=name)
+            rt.signals.request_stop(StopCause(cause=Cause.SIGNAL, message=f"stopped by {name}"))

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import anyio
 
-from harvester.runtime.worker import Runtime, Worker
+from harvester.runtime.runtime import Runtime
+from harvester.runtime.worker import Worker
 
 
 async def run_pool(rt: Runtime, workers: int) -> None:
     """Run ``workers`` workers until the queue is drained or a stop is requested."""
     async with anyio.create_task_group() as tg:
         for n in range(workers):
-            tg.start_soon(Worker(rt, f"{rt.worker_prefix}w{n}").run)
+            tg.start_soon(Worker(rt, f"{rt.settings.worker_prefix}w{n}").run)

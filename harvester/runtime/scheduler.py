@@ -95,9 +95,8 @@ class Scheduler:
             self.store.generations.pop(name, None)
         by_name = {s.name: s for s in specs}
         self.jobs = new
-        self.rt.specs = by_name
-        self.rt.gates.specs = by_name
-        self.rt.jobs = frozenset(by_name)
+        self.rt.jobs.specs = by_name
+        self.rt.machine.specs = by_name
         self.rt.signals.notify()
         self.poke()
         return {"added": added, "removed": removed, "changed": changed}

@@ -11,20 +11,14 @@ import asyncio
 import contextlib
 from dataclasses import dataclass, field
 
-
-@dataclass(slots=True)
-class StopReason:
-    """Why the run is ending early (budget, credits, signal); ``clean`` ends exit 0."""
-
-    message: str
-    clean: bool = True
+from harvester.core.request import StopCause
 
 
 @dataclass
 class RunSignals:
     """Stop flag and wake-ups shared by every worker of one run."""
 
-    stop: StopReason | None = None
+    stop: StopCause | None = None
     _event: asyncio.Event = field(default_factory=asyncio.Event)
 
     def notify(self) -> None:
@@ -32,7 +26,7 @@ class RunSignals:
         self._event.set()
         self._event = asyncio.Event()
 
-    def request_stop(self, reason: StopReason) -> None:
+    def request_stop(self, reason: StopCause) -> None:
         """Stop taking work (first reason wins); in-flight pages still finish and commit."""
         if self.stop is None:
             self.stop = reason

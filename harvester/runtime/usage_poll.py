@@ -1,63 +1,44 @@
-"""Read ``GET /2/usage/tweets`` into the cap tracker (at start, and every few minutes in a daemon).
+"""Reading ``GET /2/usage/tweets`` (free): when the cap estimate asks, and every few minutes.
 
-The usage endpoint may lag or leave pay-per-use reads out (x-api-spec.md §4), so the tracker
-keeps the larger of its own count and the reported one; a failure here is logged and the harvest
-goes on with the local count. The request goes through the app's rate-limit bucket like any
-other (50 per 15 minutes), and costs nothing.
+What the server counts is the truth about the monthly cap (``core.cap``): the request machine
+asks for a read before anything parks on the local estimate (``CheckUsage``), and a run or the
+daemon reads it every ``[cap] usage_poll_seconds`` as well. The request goes through the app's
+rate-limit bucket like any other (50 per 15 minutes). Workers asking at once share one read.
 """
 
 from __future__ import annotations
 
-from typing import assert_never
+import anyio
 
-import structlog
+from harvester.core.request import Go
+from harvester.runtime.events import emit
+from harvester.runtime.runtime import Runtime
+from harvester.runtime.send import send
 
-from harvester.core import classify as cls
-from harvester.core import ratelimit
-from harvester.errors import TransportError
-from harvester.runtime.worker import Runtime
-
-log = structlog.get_logger(__name__)
-
-USAGE = "/2/usage/tweets"
+POLL_CHECK_SECONDS = 10.0
 
 
-async def poll_usage(rt: Runtime) -> bool:
-    """Fold the API's reported Post usage into the cap; True if it was read."""
-    gates = rt.gates
-    if "app" not in gates.auth.contexts:
-        return False
-    now = rt.clock.now()
-    decision = gates.limits.reserve(USAGE, "app", "app", now)
-    match decision:
-        case ratelimit.WaitUntil():
+async def read_usage(rt: Runtime) -> bool:
+    """Read the server's usage into the cap; True if it was read (by this call or meanwhile)."""
+    seen = rt.usage_reads
+    async with rt.usage_lock:
+        if rt.usage_reads != seen:  # another worker read it while this one waited
+            return True
+        machine = rt.machine
+        decision = machine.usage_permit(rt.clock.now())
+        if not isinstance(decision, Go):
+            machine.cap.usage_failed(rt.clock.now())
             return False
-        case ratelimit.Send(ticket=ticket):
-            pass
-        case _:
-            assert_never(decision)
-    params = {"usage.fields": "cap_reset_day,project_cap,project_usage"}
-    rt.stats.requests += 1
-    try:
-        resp = await rt.client.get(USAGE, params, gates.auth.contexts["app"], now=now)
-    except TransportError as exc:
-        gates.limits.observe(ticket, rt.clock.now(), None)
-        log.warning("usage_poll_failed", error=str(exc))
-        return False
-    now = rt.clock.now()
-    rt.stats.count_status(USAGE, resp.status)
-    gates.limits.observe(ticket, now, resp.headers, resp.status)
-    outcome = cls.classify(resp.status, resp.headers, resp.body, USAGE, now)
-    data = resp.body.get("data") if isinstance(resp.body, dict) else None
-    if not isinstance(outcome, cls.Ok) or not isinstance(data, dict):
-        log.warning("usage_poll_failed", status=resp.status)
-        return False
-    try:
-        gates.cap.observe_usage(now, data.get("project_usage", 0), data.get("project_cap", 0),
-                                int(data.get("cap_reset_day", 1)))
-    except (ValueError, TypeError) as exc:
-        log.warning("usage_poll_failed", error=f"malformed usage body: {exc}")
-        return False
-    log.info("usage_read", project_usage=data.get("project_usage"), project_cap=data.get("project_cap"),
-             cap_reset_day=data.get("cap_reset_day"))
-    return True
+        outcome = await send(rt, decision.permit)
+        events = machine.settle_usage(decision.permit, outcome, rt.clock.now())
+        emit(events)
+        rt.usage_reads += 1
+        return any(e.name == "usage_read" for e in events)
+
+
+async def poll_usage(rt: Runtime) -> None:
+    """Read the usage whenever it is due, until cancelled (beside the worker pool)."""
+    while True:
+        if rt.machine.cap.usage_due(rt.clock.now()):
+            await read_usage(rt)
+        await anyio.sleep(POLL_CHECK_SECONDS)

@@ -18,28 +18,13 @@ Two implementations:
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from harvester.core.shared import Hold
+from harvester.core.shared import Hold, SharedView
 from harvester.store.base import Store
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SharedView:
-    """What other processes did that this one has not folded in yet.
-
-    Attributes:
-        entries: ledger rows (``LedgerEntry.to_dict`` shape) they settled since the last view.
-        held_micros: the worst-case cost their requests in flight hold now.
-        held_posts: the most Posts their requests in flight may still return.
-    """
-
-    entries: tuple[Mapping[str, Any], ...] = ()
-    held_micros: int = 0
-    held_posts: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -237,11 +237,13 @@ class PostgresStore:
         return [_task(row) for row in rows]
 
     async def commit_page(self, commit: PageCommit) -> None:
-        ledger = [commit.ledger] if commit.ledger is not None else []
+        cache = {(k, sh, i): (k, sh, i, at, body) for k, sh, i, at, body in commit.cache}  # one row per key
+        kv = {k: json.dumps(v, separators=(",", ":"), sort_keys=True) for k, v in commit.state.items()}
         await self._guarded(
             commit.task_id, _Q["commit_page"], commit.next_cursor, commit.items, commit.output_job,
             commit.output_offset if commit.output_job is not None else None,
-            *_task_arrays(commit.spawn), *_ledger_arrays(ledger), list(commit.holds),
+            *_task_arrays(commit.spawn), *_ledger_arrays(commit.ledger), list(commit.holds),
+            *(list(col) for col in _columns(list(cache.values()), 5)), list(kv), list(kv.values()),
         )  # fmt: skip
 
     async def release(self, task_id: int, *, not_before: float, error: str | None) -> None:
@@ -418,3 +420,8 @@ def _task(row: asyncpg.Record) -> Task:
         params=_loads(params), priority=priority, auth=auth, write=write, cursor=cursor,
         pages=pages, items=items, attempts=attempts, last_error=last_error,
     )  # fmt: skip
+
+
+def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
+    """Rows as ``width`` parallel arrays (for ``unnest``)."""
+    return [[row[i] for row in rows] for i in range(width)]

@@ -512,8 +512,12 @@ def _commit_page(conn: sqlite3.Connection, commit: PageCommit) -> None:
         conn.execute(_Q["set_output_length"], {"job": commit.output_job, "length": commit.output_offset})
     if commit.spawn:
         _insert_tasks(conn, commit.spawn)
-    if commit.ledger is not None:
-        _insert_ledger(conn, [commit.ledger])
+    if commit.ledger:
+        _insert_ledger(conn, commit.ledger)
+    if commit.cache:
+        conn.executemany(_Q["cache_put"], commit.cache)
+    for key, value in commit.state.items():
+        conn.execute(_Q["put_kv"], {"key": key, "value": json.dumps(value, separators=(",", ":"), sort_keys=True)})
 
 
 def _insert_ledger(conn: sqlite3.Connection, entries: Sequence[Mapping[str, Any]]) -> None:

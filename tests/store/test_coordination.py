@@ -102,7 +102,7 @@ async def test_holds_are_seen_by_others_until_the_page_commits_with_its_charge(
         assert s.view.held_micros == 0  # its own hold is in its own engines already
     async with cb.session(T0, "rb") as s:
         assert (s.view.held_micros, s.view.held_posts) == (500_000, 100)
-    await a.commit_page(PageCommit(task_id=task.id, next_cursor=None, items=3, ledger=entry("ra", 15_000),
+    await a.commit_page(PageCommit(task_id=task.id, next_cursor=None, items=3, ledger=(entry("ra", 15_000),),
                                    holds=(hold,)))  # fmt: skip
     async with cb.session(T0 + 1, "rb") as s:
         assert s.view.held_micros == 0

@@ -39,7 +39,7 @@ async def main(url, schema, name):
                           "day": "d", "micros": 1, "keys": []}
                 await store.commit_page(PageCommit(
                     task_id=task.id, next_cursor="more" if page < 2 else None, items=1,
-                    ledger=ledger))
+                    ledger=(ledger,)))
                 commits += 1
 
     try:

@@ -195,6 +195,11 @@ class Bucket:
         return self._learned if self._learned is not None else self.window
 
     @property
+    def guard_span(self) -> float:
+        """The sliding guard's span (also the shared grant log's across hosts)."""
+        return self._span
+
+    @property
     def _span(self) -> float:
         """The sliding guard's span. It only counts grants no header has placed in an ended
         window (answers without headers, requests in flight), and for those a learned window

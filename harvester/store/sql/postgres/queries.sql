@@ -62,7 +62,9 @@ RETURNING t.id, t.job, t.key, t.endpoint, t.path_params::text, t.params::text, t
 -- commit_page --
 -- $1 id, $2 claim token, $3 next cursor, $4 items, $5 output job, $6 output offset,
 -- $7..$15 spawned tasks (as insert_tasks), $16..$24 ledger rows (at, run, job, route, day,
--- micros, reserved, keys, posts), $25 the shared-budget holds the page ends (core/shared.py). Guarded by state and claim token: a second commit of one claim, or a
+-- micros, reserved, keys, posts), $25 the shared-budget holds the page ends (core/shared.py),
+-- $26..$30 cache rows (kind, shape, id, fetched_at, body), $31..$32 kv documents (key, value),
+-- each key once. Guarded by state and claim token: a second commit of one claim, or a
 -- commit of a claim another host took over, changes nothing and returns 0 (ClaimLost). Everything
 -- else hangs off `moved`, so it happens only if the task moved. Output lengths never shrink.
 WITH moved AS (
@@ -93,6 +95,14 @@ WITH moved AS (
                                   $21::bigint[], $22::bigint[], $23::jsonb[], $24::bigint[]) AS l
 ), unheld AS (
     DELETE FROM holds WHERE id = ANY ($25::bigint[]) AND EXISTS (SELECT 1 FROM moved)
+), cached AS (
+    INSERT INTO cache (kind, shape, id, fetched_at, body)
+    SELECT c.* FROM moved, unnest($26::text[], $27::text[], $28::text[], $29::float8[], $30::text[]) AS c
+    ON CONFLICT (kind, shape, id) DO UPDATE SET fetched_at = excluded.fetched_at, body = excluded.body
+), saved AS (
+    INSERT INTO kv (key, value)
+    SELECT k.key, k.value::jsonb FROM moved, unnest($31::text[], $32::text[]) AS k (key, value)
+    ON CONFLICT (key) DO UPDATE SET value = excluded.value
 )
 SELECT count(*) FROM moved
 

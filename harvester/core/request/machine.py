@@ -1,0 +1,431 @@
+"""The request machine: one request's whole life, admit → send → settle, as pure decisions.
+
+The rules are in the package docstring (``harvester.core.request``).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from typing import Any, assert_never
+
+from harvester.core import budget as money
+from harvester.core import cap as capmod
+from harvester.core import classify as cls
+from harvester.core import pricing, ratelimit
+from harvester.core.backoff import Backoff
+from harvester.core.endpoints import ENDPOINTS, FIELD_KEYS
+from harvester.core.model import JobSpec, Task
+from harvester.core.page import parse_page
+from harvester.core.plan import PageRequest, describe, interpret_page
+from harvester.core.renames import Rename, apply_rename, parse_invalid_values, renames_for
+from harvester.core.request.values import (
+    Admission,
+    Answer,
+    AuthInfo,
+    Cause,
+    CheckUsage,
+    Commit,
+    Event,
+    Fail,
+    Go,
+    Halt,
+    Lost,
+    Outcome,
+    Park,
+    Permit,
+    Reject,
+    Resend,
+    Retry,
+    Settlement,
+    Stop,
+    StopCause,
+    Wait,
+    money_cause,
+)
+from harvester.core.shared import SharedView
+from harvester.errors import BadResponse
+
+USAGE = "/2/usage/tweets"
+USAGE_FIELDS = "cap_reset_day,project_cap,project_usage"
+APP = "app"
+LONG_WAIT = 3600.0  # a bucket closed longer than this is a cause a run may end on
+_PARAM_KEY = {param: key for key, param in FIELD_KEYS.items()}
+_LIMITED: dict[type, ratelimit.LimitKind] = {
+    cls.WindowLimited: "window", cls.PerSecondLimited: "per_second", cls.DailyLimited: "daily",
+    cls.UsageCapped: "cap",
+}  # fmt: skip
+
+
+class RequestMachine:
+    """The rate-limit, budget and cap engines applied to one request at a time.
+
+    Args:
+        contexts: every auth context by name (``"app"`` and the user contexts).
+        pools: pools of user contexts by name (a job's ``auth`` may name one).
+        limits, ledger, cap, prices: the engines.
+        specs: the jobs by name (live: the daemon replaces it on reload).
+        max_attempts: failed attempts of one page before its task fails.
+        backoff: retry delays (seeded in tests).
+    """
+
+    def __init__(
+        self,
+        *,
+        contexts: Mapping[str, AuthInfo],
+        pools: Mapping[str, tuple[str, ...]] | None = None,
+        limits: ratelimit.RateLimits,
+        ledger: money.Ledger,
+        cap: capmod.CapTracker,
+        prices: pricing.Prices = pricing.DEFAULT_PRICES,
+        specs: Mapping[str, JobSpec] | None = None,
+        max_attempts: int = 8,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.contexts = dict(contexts)
+        self.pools = dict(pools or {})
+        self.limits = limits
+        self.ledger = ledger
+        self.cap = cap
+        self.prices = prices
+        self.specs: Mapping[str, JobSpec] = specs or {}
+        self.max_attempts = max_attempts
+        self.backoff = backoff or Backoff(random.Random(0))
+        self.cap.can_verify = APP in self.contexts
+        self.run_spent = 0
+        self._buckets_seen: set[tuple[str, str]] = set()
+        self._renames: dict[str, list[Rename]] = {}
+        self._broken: dict[str, str] = {}
+
+    # -- auth ---------------------------------------------------------------------------------
+
+    def members(self, name: str) -> tuple[str, ...]:
+        """The contexts an auth name sends through (a pool's users, or itself)."""
+        return self.pools.get(name, (name,))
+
+    def kind(self, name: str) -> cls.AuthKind:
+        return self.contexts[self.members(name)[0]].kind
+
+    # -- before a request ---------------------------------------------------------------------
+
+    def closed_buckets(self, now: float) -> frozenset[tuple[str, str]]:
+        """(route, auth) pairs that cannot send now: claims skip their tasks."""
+        return frozenset(k for k in self._buckets_seen if self._reopen(k, now) > now)
+
+    def next_reopen(self, now: float) -> float | None:
+        """The earliest time a closed bucket opens again, if any is closed."""
+        times = [t for k in self._buckets_seen if (t := self._reopen(k, now)) > now]
+        return min(times) if times else None
+
+    def _reopen(self, key: tuple[str, str], now: float) -> float:
+        route, name = key
+        blocked = self.cap.blocked_until(route, now)
+        if blocked is not None:
+            return blocked
+        kind = self.kind(name)
+        return min(self.limits.bucket(route, m, kind).next_send(now)[0] for m in self.members(name))
+
+    def absorb(self, view: SharedView) -> None:
+        """Fold in what other processes sharing the store settled and hold."""
+        entries = [money.LedgerEntry.from_dict(e) for e in view.entries]
+        self.ledger.absorb(entries, view.held_micros)
+        for e in entries:
+            self.cap.record(e.at, e.route, e.posts)
+        self.cap.set_held_elsewhere(view.held_posts)
+
+    def admit(self, task: Task, request: PageRequest, now: float) -> Admission:
+        """The cap, then the rate limit, then money; each later refusal hands back earlier grants.
+
+        A request that does not fit whole is shrunk (``max_results``) by the cap or the budget
+        before either parks or stops it; known renames of this route are applied first.
+        """
+        route = task.endpoint
+        if task.job in self._broken:
+            return Reject(reason=self._broken[task.job])
+        self._buckets_seen.add((route, task.auth))
+        request = self._rewrite(route, request)
+        size, min_size = _size(route, request.params)
+        match self.cap.admit(route, size, min_size, now):
+            case capmod.Verify(reason=why):
+                return CheckUsage(reason=why)
+            case capmod.Hold(until=until, reason=why, final=final):
+                cause = self._cap_cause(why, now) if final else None
+                return Park(until=until, reason=f"monthly Post cap: {why}", cause=cause)
+            case capmod.Allow(size=fits):
+                if fits < size:
+                    request = _with_size(request, fits)
+                    size = fits
+            case other:
+                assert_never(other)
+        members = self.members(task.auth)
+        kind = self.kind(task.auth)
+        decision = (self.limits.choose(route, members, now, kind) if len(members) > 1
+                    else self.limits.reserve(route, members[0], kind, now))  # fmt: skip
+        match decision:
+            case ratelimit.WaitUntil(t=t, reason=why, detail=detail):
+                return Park(until=t, reason=f"{why}: {detail}", cause=self._rate_cause(route, task.auth, t, why, now))
+            case ratelimit.Send(ticket=rate):
+                pass
+            case other_decision:
+                assert_never(other_decision)
+        auth = self.contexts[rate.auth]
+        owned = bool(auth.user_id) and task.path_params.get("id") == auth.user_id
+        spec = self.specs.get(task.job)
+        expansions = spec.expansions if spec is not None else ()
+        quote = pricing.quote(route, size, expansions=expansions, owned=owned, prices=self.prices)
+        match self.ledger.reserve(now, task.job, quote):
+            case money.Proceed(ticket=ticket):
+                pass
+            case money.Shrink(ticket=ticket, max_results=n):
+                request = _with_size(request, n)
+            case money.Wait(until=later, reason=why):
+                self.limits.cancel(rate)
+                return Park(until=later if later is not None else now + 1.0, reason=why)
+            case money.Stop(reason=why, limit=limit, resumes_at=resumes):
+                self.limits.cancel(rate)
+                figures = self.ledger.status(now).to_json()
+                return Stop(cause=StopCause(cause=money_cause(limit), message=why, figures=figures,
+                                            resumes_at=resumes))  # fmt: skip
+            case other_verdict:
+                assert_never(other_verdict)
+        posts = self.cap.hold(route, ticket.size)
+        return Go(permit=Permit(request=request, route=route, job=task.job, auth=rate.auth, rate=rate,
+                                money=ticket, owned=owned, posts=posts))  # fmt: skip
+
+    def grant_terms(self, permit: Permit) -> tuple[str, int, float, float]:
+        """The shared grant log's terms for ``permit``'s bucket: (key, limit, span, min gap)."""
+        b = self.limits.bucket(permit.route, permit.auth, self.contexts[permit.auth].kind)
+        return f"{permit.route} {permit.auth}", b.limit, b.guard_span, b.min_gap
+
+    def withdraw(self, permit: Permit, until: float, reason: str) -> Park:
+        """The shared grant log refused ``permit``: hand everything back, close the bucket."""
+        self.limits.cancel(permit.rate)
+        self._cancel(permit)
+        self.limits.hold(permit.route, permit.auth, self.contexts[permit.auth].kind, until, reason)
+        return Park(until=until, reason=reason)
+
+    # -- the usage endpoint ---------------------------------------------------------------------
+
+    def usage_permit(self, now: float) -> Go | Park | None:
+        """A permit for ``GET /2/usage/tweets`` (free, app token only), if one can go now."""
+        if APP not in self.contexts:
+            return None
+        match self.limits.reserve(USAGE, APP, "app", now):
+            case ratelimit.WaitUntil(t=t, reason=why, detail=detail):
+                return Park(until=t, reason=f"{why}: {detail}")
+            case ratelimit.Send(ticket=rate):
+                request = PageRequest(path=USAGE, params={"usage.fields": USAGE_FIELDS})
+                return Go(permit=Permit(request=request, route=USAGE, job="", auth=APP, rate=rate, money=None))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def settle_usage(self, permit: Permit, outcome: Outcome, now: float) -> tuple[Event, ...]:
+        """Fold a usage read into the cap; a failed read only delays the next one."""
+        if isinstance(outcome, Lost):
+            self.limits.observe(permit.rate, now, None)
+            self.cap.usage_failed(now)
+            return (Event(name="usage_poll_failed", level="warning", fields={"error": outcome.reason}),)
+        verdict = cls.classify(outcome.status, outcome.headers, outcome.body, USAGE, now)
+        self.limits.observe(permit.rate, now, outcome.headers, _LIMITED.get(type(verdict)))
+        data = outcome.body.get("data") if isinstance(outcome.body, Mapping) else None
+        if not isinstance(verdict, cls.Ok) or not isinstance(data, Mapping):
+            self.cap.usage_failed(now)
+            return (Event(name="usage_poll_failed", level="warning", fields={"status": outcome.status}),)
+        try:
+            note = self.cap.observe_usage(now, data.get("project_usage", 0), data.get("project_cap", 0),
+                                          data.get("cap_reset_day"))
+        except (TypeError, ValueError) as exc:
+            self.cap.usage_failed(now)
+            return (Event(name="usage_poll_failed", level="warning", fields={"error": f"malformed body: {exc}"}),)
+        events = [Event(name="usage_read", fields={"project_usage": data.get("project_usage"),
+                                                   "project_cap": data.get("project_cap"),
+                                                   "cap_reset_day": data.get("cap_reset_day"),
+                                                   "local_estimate": self.cap.status(now).local})]
+        if note is not None:
+            events.append(Event(name="cap_counts_disagree", level="warning", fields={"detail": note}))
+        return tuple(events)
+
+    # -- after a request ------------------------------------------------------------------------
+
+    def settle(self, permit: Permit, outcome: Outcome, task: Task, now: float) -> Settlement:
+        """What ``outcome`` means for ``task``, with every effect as a value."""
+        if isinstance(outcome, Lost):
+            self.limits.observe(permit.rate, now, None)
+            rows = self._settle_unknown(permit, now)
+            return self._retry(task, f"no response: {outcome.reason}", now, rows, permit)
+        verdict = cls.classify(outcome.status, outcome.headers, outcome.body, permit.route, now)
+        self.limits.observe(permit.rate, now, outcome.headers, _LIMITED.get(type(verdict)))
+        match verdict:
+            case cls.Ok():
+                return self._ok(permit, outcome, task, now)
+            case cls.WindowLimited() | cls.PerSecondLimited() | cls.DailyLimited():
+                self._cancel(permit)
+                until = self._reopen((permit.route, task.auth), now)
+                why = f"HTTP 429 ({type(verdict).__name__})"
+                return Settlement(verdict=Wait(until=until, reason=why,
+                                               cause=self._rate_cause(permit.route, task.auth, until, why, now)),
+                                  holds=permit.holds)  # fmt: skip
+            case cls.UsageCapped(period=period, detail=detail):
+                self._cancel(permit)
+                self.cap.on_usage_capped(now, period)
+                until = self.cap.blocked_until(permit.route, now) or self.cap.resets_at(now)
+                cause = self._cap_cause(f"the server answered usage-capped ({detail or period})", now)
+                event = Event(name="usage_capped", level="warning",
+                              fields={"route": permit.route, "period": period, "detail": detail, "until": until})
+                return Settlement(verdict=Wait(until=until, reason=f"usage cap: {detail}", cause=cause),
+                                  holds=permit.holds, events=(event,))  # fmt: skip
+            case cls.CreditsDepleted(detail=detail):
+                self._cancel(permit)
+                self.ledger.credits_depleted(now, detail)
+                cause = StopCause(cause=Cause.CREDITS, message=f"credits depleted (HTTP 402): {detail}",
+                                  figures=self.ledger.status(now).to_json())
+                return Settlement(verdict=Halt(cause=cause), holds=permit.holds)
+            case cls.Unauthorized(problem_text=text):
+                self._cancel(permit)
+                info = self.contexts[permit.auth]
+                where = f"the {info.env}" if info.env else f"auth context {info.name!r}"
+                cause = StopCause(cause=Cause.AUTH, failure=True,
+                                  message=f"the API refused the credentials in {where} environment "
+                                          f"variable{'s' if ',' in info.env else ''} (HTTP 401: {text}); "
+                                          "fix it and run again: every task is still pending")  # fmt: skip
+                return Settlement(verdict=Halt(cause=cause), holds=permit.holds)
+            case cls.Retryable(reason=reason, status=status):
+                self._cancel(permit)
+                return self._retry(task, f"HTTP {status}: {reason}", now, (), permit)
+            case cls.Fatal(problem_text=text, status=status):
+                self._cancel(permit)
+                if status == 400:
+                    return self._invalid(permit, outcome, task, text)
+                return Settlement(verdict=Fail(reason=f"HTTP {status}: {text}"), holds=permit.holds)
+            case other:
+                assert_never(other)
+
+    def _ok(self, permit: Permit, answer: Answer, task: Task, now: float) -> Settlement:
+        if answer.parse_error is not None or not isinstance(answer.body, Mapping):
+            why = answer.parse_error or "not a JSON object"
+            return self._retry(task, f"bad response: {why}", now, self._settle_unknown(permit, now), permit)
+        try:
+            page = parse_page(answer.body, describe(task))
+            result = interpret_page(task, page, self.specs.get(task.job))
+        except BadResponse as exc:
+            return self._retry(task, f"bad response: {exc}", now, self._settle_unknown(permit, now), permit)
+        self.cap.unhold(permit.posts)
+        posts = page.items if self.cap.counts(permit.route) else 0
+        self.cap.record(now, permit.route, posts)
+        rows: tuple[Mapping[str, Any], ...] = ()
+        if permit.money is not None:
+            c = pricing.charge(permit.route, page.raw, now=now, owned=permit.owned,
+                               seen=self.ledger.seen(now), prices=self.prices)  # fmt: skip
+            entry = self.ledger.settle(permit.money, now, c, posts=posts)
+            self.run_spent += entry.micros
+            rows = (entry.to_dict(),)
+        return Settlement(verdict=Commit(page=page, result=result), ledger=rows, holds=permit.holds,
+                          events=self._warnings(now))  # fmt: skip
+
+    def _invalid(self, permit: Permit, answer: Answer, task: Task, text: str) -> Settlement:
+        """A 400: resend once with known renames of what was refused, else fail the job."""
+        refused = parse_invalid_values(answer.body, permit.request.params)
+        renames = renames_for(refused) if refused else None
+        known = self._renames.setdefault(permit.route, [])
+        if renames is not None and not any(r in known for r in renames):
+            known.extend(renames)
+            request = self._rewrite(permit.route, permit.request)
+            events = tuple(Event(name="name_rewritten", level="warning",
+                                 fields={"route": permit.route, "job": task.job, "detail": r.describe()})
+                           for r in renames)  # fmt: skip
+            note = "; ".join(r.describe() for r in renames)
+            return Settlement(verdict=Resend(request=request, note=note), holds=permit.holds, events=events)
+        if refused:
+            parts = []
+            for r in refused:
+                key = _PARAM_KEY.get(r.param or "", r.param or "a parameter")
+                what = f"key {key}" + (f" value {r.value!r}" if r.value is not None else "")
+                valid = f"; the server accepts: {', '.join(r.valid)}" if r.valid else ""
+                parts.append(f"{what} refused{valid}")
+            reason = f"job {task.job}: the server refused its {'; '.join(parts)} (HTTP 400: {text})"
+            self._broken[task.job] = reason
+            return Settlement(verdict=Fail(reason=reason), holds=permit.holds)
+        return Settlement(verdict=Fail(reason=f"HTTP 400: {text}"), holds=permit.holds)
+
+    def _retry(self, task: Task, reason: str, now: float, rows: Iterable[Mapping[str, Any]],
+               permit: Permit) -> Settlement:  # fmt: skip
+        attempt = task.attempts + 1
+        ledger = tuple(rows)
+        if attempt >= self.max_attempts:
+            return Settlement(verdict=Fail(reason=f"gave up after {attempt} attempts: {reason}"), ledger=ledger,
+                              holds=permit.holds)  # fmt: skip
+        until = now + self.backoff.delay(attempt - 1)
+        return Settlement(verdict=Retry(until=until, reason=reason), ledger=ledger, holds=permit.holds,
+                          events=self._warnings(now))  # fmt: skip
+
+    def _cancel(self, permit: Permit) -> None:
+        self.cap.unhold(permit.posts)
+        if permit.money is not None:
+            self.ledger.cancel(permit.money)
+
+    def _settle_unknown(self, permit: Permit, now: float) -> tuple[Mapping[str, Any], ...]:
+        """A request that may have been billed without a usable answer counts at its worst
+        case, for money and the cap alike (the safe side: the budget stops early, never late)."""
+        self.cap.unhold(permit.posts)
+        self.cap.record(now, permit.route, permit.posts)
+        if permit.money is None:
+            return ()
+        c = pricing.Charge(route=permit.route, day=pricing.utc_day(now), micros=permit.money.micros)
+        entry = self.ledger.settle(permit.money, now, c, posts=permit.posts)
+        self.run_spent += entry.micros
+        return (entry.to_dict(),)
+
+    def _warnings(self, now: float) -> tuple[Event, ...]:
+        return tuple(Event(name="budget_warning", level="warning", fields={"limit": w.limit, "message": w.message})
+                     for w in self.ledger.warnings(now))  # fmt: skip
+
+    # -- causes ---------------------------------------------------------------------------------
+
+    def _cap_cause(self, why: str, now: float) -> StopCause:
+        status = self.cap.status(now)
+        until = self.cap.blocked_until_any(now) or status.resets_at
+        return StopCause(cause=Cause.CAP, message=f"monthly Post cap reached: {why}; {status.describe()}",
+                         figures=status.to_json(), resumes_at=until)  # fmt: skip
+
+    def _rate_cause(self, route: str, auth: str, until: float, why: str, now: float) -> StopCause | None:
+        if until - now < LONG_WAIT:
+            return None
+        return StopCause(cause=Cause.RATE_LIMIT, message=f"{route} ({auth}) is rate-limited: {why}",
+                         figures={"route": route, "auth": auth}, resumes_at=until)  # fmt: skip
+
+    # -- renames --------------------------------------------------------------------------------
+
+    def _rewrite(self, route: str, request: PageRequest) -> PageRequest:
+        known = self._renames.get(route)
+        if not known:
+            return request
+        params: Mapping[str, str] = request.params
+        for rename in known:
+            params = apply_rename(params, rename)
+        return replace(request, params=params)
+
+    # -- figures --------------------------------------------------------------------------------
+
+    def spent_this_run_usd(self) -> float:
+        return pricing.micros_to_usd(self.run_spent)
+
+
+def _size(route: str, params: Mapping[str, str]) -> tuple[int, int]:
+    """The request's size (``max_results``, or the number of lookup ids) and the smallest size
+    it may be cut to (the endpoint's minimum; a lookup's ids cannot be cut)."""
+    ep = ENDPOINTS.get(route)
+    if "max_results" in params:
+        n = int(params["max_results"])
+        return n, (ep.min_results or 1) if ep is not None else n
+    if ep is not None and ep.ids_param and ep.ids_param in params:
+        n = len(params[ep.ids_param].split(","))
+        return n, n
+    default = ep.default_results if ep is not None and ep.default_results else 1
+    return default, default
+
+
+def _with_size(request: PageRequest, size: int) -> PageRequest:
+    return replace(request, params={**request.params, "max_results": str(size)})
+
+
+__all__ = ["APP", "USAGE", "RequestMachine"]
