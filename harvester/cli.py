@@ -24,6 +24,16 @@ from harvester import __version__
 from harvester.errors import HarvesterError, UserError
 
 
+class _DefaultsShown(argparse.HelpFormatter):
+    """Help lines end with the option's default, unless they already say it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "default" in text.lower() or action.default is argparse.SUPPRESS or not action.option_strings:
+            return text
+        return text + " (default: %(default)s)"
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="harvester",
@@ -60,19 +70,11 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=7, help="sandbox world seed")
     demo.add_argument("--max-usd", type=float, default=None, help="budget for this run, USD")
 
-    sb = sub.add_parser("sandbox", help="serve the fake X API v2 on 127.0.0.1")
+    sb = sub.add_parser("sandbox", help="serve the fake X API v2 on 127.0.0.1", formatter_class=_DefaultsShown)
     common(sb, jobs=False)
-    sb.add_argument("--host", default="127.0.0.1")
-    sb.add_argument("--port", type=int, default=8899)
-    sb.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
-    sb.add_argument("--seed", type=int, default=7)
-    sb.add_argument("--epoch", type=float, default=None, help="simulated start time (epoch seconds)")
-    sb.add_argument("--token-env", default="X_BEARER_TOKEN",
-                    help="env var holding the bearer token the sandbox accepts")
-    sb.add_argument("--latency", type=float, default=0.0, help="seconds added to each response")
-    sb.add_argument("--window", type=float, default=None, help="rate-limit window seconds")
-    sb.add_argument("--limit", action="append", default=[], metavar="ROUTE=N",
-                    help="per-app requests per window on ROUTE (repeatable), e.g. /2/tweets/search/recent=5")
+    from harvester.runtime.sandbox_cmd import add_sandbox_arguments
+
+    add_sandbox_arguments(sb)
 
     st = sub.add_parser("status", help="jobs, buckets, spend and cap from the state store")
     common(st)

@@ -3,6 +3,11 @@
 With ``--speed S`` the process runs on a ``WarpLoop``: simulated time (tweet creation, windows,
 ``x-rate-limit-reset``, ``Date``) passes S times faster than real time. A harvester talking to it
 must run at the same speed (tests and benchmarks run both in one loop instead).
+
+It accepts any Bearer token unless ``--token-env VAR`` names the one to accept, so it runs with
+no token in its environment. The flags are defined here (:func:`add_sandbox_arguments`) so the
+CLI's parser stays one call; nothing here imports the sandbox until it is served, so building
+the parser stays cheap for every other command.
 """
 
 from __future__ import annotations
@@ -10,46 +15,110 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from harvester.clock import LoopClock, wall_time
 from harvester.clock import run as run_loop
 from harvester.errors import UserError
-from harvester.sandbox import SandboxConfig, serve
-from harvester.sandbox import tables as T
+
+if TYPE_CHECKING:
+    from harvester.sandbox import SandboxConfig
+
+DEFAULT_API_VERSION = "2.166"  # SandboxConfig's default (a test keeps the two equal)
+API_VERSIONS = ("2.166", "2.167")  # harvester.sandbox.openapi.VERSIONS (likewise)
 
 
-def _limits(specs: list[str]) -> dict[str, tuple[int | None, int | None]]:
+def add_sandbox_arguments(sb: argparse.ArgumentParser) -> None:
+    """The ``sandbox`` subcommand's flags; every help line shows its default."""
+    sb.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    sb.add_argument("--port", type=int, default=8899, help="port to listen on (0: any free port)")
+    sb.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
+    sb.add_argument("--seed", type=int, default=7, help="world seed (the same seed gives the same world)")
+    sb.add_argument("--epoch", type=float, default=None,
+                    help="simulated start time, epoch seconds (default: now)")  # fmt: skip
+    sb.add_argument("--token-env", default=None, metavar="VAR",
+                    help="accept only the bearer token in env var VAR (default: any bearer token)")  # fmt: skip
+    sb.add_argument("--latency", type=float, default=0.0, help="seconds added to each response")
+    sb.add_argument("--window", type=float, default=None,
+                    help="rate-limit window seconds (default: 900)")  # fmt: skip
+    sb.add_argument("--limit", action="append", default=[], metavar="ROUTE=N",
+                    help="per-app requests per window on ROUTE (repeatable), e.g. /2/tweets/search/recent=5 "
+                         "(default: X's table)")  # fmt: skip
+    sb.add_argument("--api-version", default=DEFAULT_API_VERSION, choices=API_VERSIONS,
+                    help="which names of X's OpenAPI document requests are validated against")  # fmt: skip
+    sb.add_argument("--quirk", action="append", default=[], metavar="NAME",
+                    help="switch on a behaviour of another X-like server (repeatable; 'all': every one; "
+                         "an unknown name lists them) (default: none)")  # fmt: skip
+    sb.add_argument("--cap", type=int, default=None, metavar="N",
+                    help="monthly Post cap: usage-capped 429 once N Posts were read (default: 3,000,000, "
+                         "never reached)")  # fmt: skip
+    sb.add_argument("--capped-route", action="append", default=[], metavar="ROUTE",
+                    help="a route whose Posts count toward the cap (repeatable; default: every Post read)")
+
+
+def _limits(specs: list[str], table: dict[str, tuple[int | None, int | None]]) -> dict[str, tuple[int | None, int | None]]:
     """``ROUTE=N`` options: the app limit N per window on ROUTE (the user limit is kept)."""
     out: dict[str, tuple[int | None, int | None]] = {}
     for spec in specs:
         route, sep, n = spec.partition("=")
-        if not sep or route not in T.RATE_LIMITS or not n.isdigit() or int(n) < 1:
+        if not sep or route not in table or not n.isdigit() or int(n) < 1:
             raise UserError(f"--limit {spec}: expected ROUTE=N with a known route and N >= 1")
-        out[route] = (int(n), T.RATE_LIMITS[route][1])
+        out[route] = (int(n), table[route][1])
     return out
 
 
-def serve_sandbox(args: argparse.Namespace) -> int:
-    """Run the sandbox on ``args.host:args.port``; the accepted bearer token comes from the env."""
-    token = os.environ.get(args.token_env, "")
-    if not token:
-        raise UserError(f"--token-env: environment variable {args.token_env} is not set")
+def sandbox_config(args: argparse.Namespace) -> tuple[SandboxConfig, list[str]]:
+    """The sandbox's config from the flags, and the bearer tokens it accepts (none: any)."""
+    from harvester.sandbox import SandboxConfig
+    from harvester.sandbox import tables as T
+    from harvester.sandbox.quirks import QUIRKS
+
+    tokens: list[str] = []
+    if args.token_env is not None:
+        token = os.environ.get(args.token_env, "")
+        if not token:
+            raise UserError(f"--token-env: environment variable {args.token_env} is not set")
+        tokens.append(token)
     if args.speed <= 0:
         raise UserError("--speed: must be > 0")
     if not 0 <= args.port <= 65535:
         raise UserError("--port: must be within 0..65535")
+    quirks = set(QUIRKS) if "all" in args.quirk else set(args.quirk)
+    unknown = sorted(quirks - set(QUIRKS))
+    if unknown:
+        raise UserError(f"--quirk {unknown[0]}: unknown quirk (known: all, {', '.join(QUIRKS)})")
+    if args.cap is not None and args.cap < 0:
+        raise UserError("--cap: must be >= 0")
+    for route in args.capped_route:
+        if route not in T.ROUTES:
+            raise UserError(f"--capped-route {route}: unknown route (known: {', '.join(T.ROUTES)})")
     epoch = wall_time() if args.epoch is None else args.epoch
-    overrides: dict[str, object] = {"seed": args.seed, "latency_seconds": args.latency, "epoch": epoch}
+    overrides: dict[str, object] = {"seed": args.seed, "latency_seconds": args.latency, "epoch": epoch,
+                                    "api_version": args.api_version, "quirks": frozenset(quirks),
+                                    "monthly_cap": args.cap}  # fmt: skip
     if args.window is not None:
         overrides["window_seconds"] = args.window
     if args.limit:
-        overrides["limit_overrides"] = _limits(args.limit)
-    cfg = SandboxConfig(**overrides)  # type: ignore[arg-type]  # keys are SandboxConfig fields
+        overrides["limit_overrides"] = _limits(args.limit, T.RATE_LIMITS)
+    if args.capped_route:
+        overrides["capped_routes"] = frozenset(args.capped_route)
+    return SandboxConfig(**overrides), tokens  # type: ignore[arg-type]  # keys are SandboxConfig fields
+
+
+def serve_sandbox(args: argparse.Namespace) -> int:
+    """Run the sandbox on ``args.host:args.port``."""
+    from harvester.sandbox import serve
+
+    cfg, tokens = sandbox_config(args)
+    quirks = cfg.quirks
+    epoch = cfg.epoch
 
     async def main() -> None:
         clock = LoopClock(epoch=epoch)
-        print(f"sandbox: serving http://{args.host}:{args.port} (speed {args.speed})", file=sys.stderr)
-        await serve(cfg, args.host, args.port, [token], clock=clock)
+        on = f", quirks {', '.join(sorted(quirks))}" if quirks else ""
+        print(f"sandbox: serving http://{args.host}:{args.port} (speed {args.speed}, API {args.api_version}{on})",
+              file=sys.stderr)  # fmt: skip
+        await serve(cfg, args.host, args.port, tokens, clock=clock, any_bearer=not tokens)
 
     try:
         run_loop(main, speed=args.speed)

@@ -39,6 +39,9 @@ class AuthRegistry:
     """Registered tokens, and verification of ``Authorization`` headers."""
 
     def __init__(self, timestamp_skew: float | None) -> None:
+        # True: any Bearer token that is not a registered user token is the app (the CLI's
+        # default, so `harvester sandbox` needs no token in its environment).
+        self.any_bearer = False
         self.app_tokens: set[str] = set()
         self.bearer_users: dict[str, str] = {}
         self.oauth1: dict[str, UserCredentials] = {}
@@ -64,7 +67,7 @@ class AuthRegistry:
                 return Principal("app", None, None)
             if token in self.bearer_users:
                 return Principal("oauth2-user", self.bearer_users[token], token)
-            return None
+            return Principal("app", None, None) if self.any_bearer and token else None
         if header[:6].lower() == "oauth ":
             return self._oauth1(header, method, url, now)
         return None

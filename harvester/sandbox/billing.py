@@ -118,7 +118,11 @@ class Ledger:
             self.posts_by_day[utc_day(now)] += n
 
     def usage_body(self, now: float, fields: frozenset[str], days: int) -> dict[str, Any]:
-        """``GET /2/usage/tweets`` body; counts are strings, as observed."""
+        """``GET /2/usage/tweets`` body; counts are strings, as observed (x-api-spec.md §4).
+
+        ``project_usage`` counts the Posts returned by ``capped_routes`` only (what the server
+        says counts toward the cap, whatever the client assumes); ``project_cap`` is
+        ``monthly_cap`` (X's pay-per-use 3,000,000 when unset)."""
         cap = self.cfg.monthly_cap if self.cfg.monthly_cap is not None else 3_000_000
         full: dict[str, Any] = {
             "cap_reset_day": self.cfg.cap_reset_day,
@@ -151,9 +155,11 @@ def credits_body(account_id: str) -> dict[str, Any]:
 
 
 def usage_capped_body(account_id: str) -> dict[str, Any]:
+    """The monthly-cap 429 body, exactly as observed (x-api-spec.md §2.3 "429 usage cap", xdk#25:
+    ``product_name`` was ``standard-basic`` even on a pay-per-use account)."""
     return {
         "account_id": account_id,
-        "product_name": "pay-per-use",
+        "product_name": "standard-basic",
         "title": "UsageCapExceeded",
         "period": "Monthly",
         "scope": "Product",

@@ -10,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from harvester.sandbox import quirks as Q
+from harvester.sandbox.openapi import VERSIONS
+
 DEFAULT_CAPPED_ROUTES: frozenset[str] = frozenset(
     {
         "/2/tweets/search/recent",
@@ -23,12 +26,39 @@ DEFAULT_CAPPED_ROUTES: frozenset[str] = frozenset(
 
 
 @dataclass(frozen=True)
+class WindowChange:
+    """A change of the server's rate limits at a point of the run (a server that reconfigures).
+
+    From ``after`` simulated seconds after the sandbox started, windows last ``window_seconds``
+    (None: unchanged) and the routes in ``limits`` allow (per app, per user) requests per window
+    (as ``limit_overrides``). A window open at that moment is cut short to the new length (it
+    ends at once if it has already lasted longer) and takes the new limit at once, so the very
+    next answer's headers follow the change.
+    """
+
+    after: float
+    window_seconds: float | None = None
+    limits: Mapping[str, tuple[int | None, int | None]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class SandboxConfig:
     """Knobs of the simulated X API. Every field has a default; zero rates mean "no faults".
 
     Times are epoch seconds of the *simulated* clock. ``epoch`` anchors the world: posts exist
     from ``epoch - history_days * 86400`` and keep appearing as the clock moves on.
+
+    ``api_version`` picks the parameter, field and expansion names requests are validated
+    against (:mod:`.openapi`): ``"2.167"`` is X's current document as published, ``"2.166"``
+    the names before X's rename. The default is 2.166 because X's 2.167 document lists no
+    ``author_id`` (nor ``in_reply_to_user_id``, ``referenced_tweets``) among the Post fields, so a
+    2.167 server refuses the README's own example jobs; a test that wants the new names says
+    ``api_version="2.167"``. ``quirks`` switches on behaviours of other X-like servers
+    (:data:`harvester.sandbox.quirks.QUIRKS`).
     """
+
+    api_version: str = "2.166"
+    quirks: frozenset[str] = frozenset()
 
     seed: int = 7
     users: int = 300
@@ -45,6 +75,10 @@ class SandboxConfig:
     per_second_interval: float = 1.0
     daily_limits: Mapping[str, tuple[int | None, int | None]] = field(default_factory=dict)
     denylist_after: int | None = None
+    # Limits that change mid-run: a schedule, and buckets that change their mind after a 429
+    # (route → (limit, window seconds) for both auth kinds from the bucket's first 429 on).
+    window_changes: tuple[WindowChange, ...] = ()
+    mind_changes: Mapping[str, tuple[int, float]] = field(default_factory=dict)
     # Faults: probability per request, drawn from a seeded RNG.
     fault_5xx_rate: float = 0.0
     fault_drop_rate: float = 0.0
@@ -64,3 +98,8 @@ class SandboxConfig:
     app_owner_user_id: str | None = None
     # Auth.
     oauth_timestamp_skew: float | None = 300.0
+
+    def __post_init__(self) -> None:
+        if self.api_version not in VERSIONS:
+            raise ValueError(f"api_version must be one of {', '.join(VERSIONS)}, not {self.api_version!r}")
+        object.__setattr__(self, "quirks", Q.check(self.quirks))

@@ -3,22 +3,31 @@
 Handlers never touch rate limits, billing or faults; the server applies those around them.
 That split is what lets a faulted request leave no trace: the result is computed, then
 thrown away without being charged.
+
+Every request is first checked against X's OpenAPI document for the configured API version
+(:func:`params.validate`); the handlers then check what the document cannot say (time order,
+page tokens, the query language, pay-per-use limits) and apply the response quirks
+(:mod:`.quirks`): ``no_newest_id``, ``empty_newest_id``, ``random_order``, ``ignore_next_token``
+and ``drop_unknown_ids``.
 """
 
 from __future__ import annotations
 
+import random
 from bisect import bisect_right
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from harvester.sandbox import params as P
+from harvester.sandbox import quirks as Q
 from harvester.sandbox import render as R
 from harvester.sandbox import tables as T
 from harvester.sandbox.billing import Ledger
+from harvester.sandbox.openapi import tables
 from harvester.sandbox.paging import PageToken, PostRange, decode, encode, page_posts, request_key, stream
-from harvester.sandbox.query import Query, QueryError, parse
-from harvester.sandbox.world import Tweet, User, World, tweet_ms
+from harvester.sandbox.query import Matcher, Query, QueryError, parse
+from harvester.sandbox.world import REPLIED_TO, RETWEETED, Tweet, User, World, tweet_ms
 
 DAY = 86400
 
@@ -36,14 +45,18 @@ class Result:
 
 
 class Api:
-    """The endpoints, over one :class:`World`."""
+    """The endpoints, over one :class:`World` (whose config gives the API version and quirks)."""
 
     def __init__(self, world: World, ledger: Ledger) -> None:
         self.world = world
         self.ledger = ledger
+        self.tables = tables(world.cfg.api_version)
+        self.quirks = world.cfg.quirks
         self._counts_seq = 0
+        self._token_seq = 0
 
     def dispatch(self, route: str, path: Mapping[str, str], q: Mapping[str, str], now: float) -> Result:
+        P.validate(route, q, path, self.tables, self.quirks)
         if route in (T.SEARCH_RECENT, T.SEARCH_ALL):
             return self.search(route, q, now)
         if route == T.COUNTS_RECENT:
@@ -53,12 +66,8 @@ class Api:
         if route in (T.FOLLOWERS, T.FOLLOWING):
             return self.follows(route, path["id"], q)
         if route == T.USAGE:
-            days = P.int_in("days", q.get("days"), 1, 90, 7)
-            return Result(
-                self.ledger.usage_body(
-                    now, P.csv("usage.fields", q.get("usage.fields"), T.USAGE_FIELDS), days
-                )
-            )
+            days = P.int_param(route, "days", q, self.tables)
+            return Result(self.ledger.usage_body(now, P.csv(q.get("usage.fields")), days))
         return self.lookup(route, path, q, now)
 
     # -- helpers -------------------------------------------------------------------------
@@ -77,40 +86,56 @@ class Api:
             raise P.invalid({name: q[name]}, f"The `{name}` query parameter value [{q[name]}] is not valid")
         return token
 
-    def _tweet_page(self, route: str, items: list[Tweet], more_older: bool, more_newer: bool,
-                    at_ms: int, key: str, q: Mapping[str, str], timeline: bool) -> Result:  # fmt: skip
+    def _shuffled(self, items: list[Any], salt: object) -> list[Any]:
+        """``items`` in a seeded random order under ``random_order`` (the same page, the same order)."""
+        if Q.RANDOM_ORDER not in self.quirks or len(items) < 2:
+            return items
+        out = list(items)
+        random.Random(f"{self.world.cfg.seed}:order:{salt}").shuffle(out)
+        return out
+
+    def _empty_meta(self) -> dict[str, Any]:
+        meta: dict[str, Any] = {"result_count": 0}
+        if Q.EMPTY_NEWEST_ID in self.quirks:
+            meta["newest_id"] = ""
+        return meta
+
+    def _tweet_page(self, items: list[Tweet], more_older: bool, more_newer: bool, at_ms: int, key: str,
+                    q: Mapping[str, str], timeline: bool, fresh: bool = False) -> Result:  # fmt: skip
+        """One page of posts. ``fresh``: a token that differs on every answer (``ignore_next_token``)."""
         if not items:
-            return Result({"meta": {"result_count": 0}})
-        tf, uf, ex = P.fields(route, q)
-        body: dict[str, Any] = {"data": [R.tweet_json(self.world, t, tf) for t in items]}
-        inc = R.tweet_includes(self.world, items, ex, uf)
+            return Result({"meta": self._empty_meta()})
+        f = P.fields(q)
+        newest, oldest = max(t.id for t in items), min(t.id for t in items)
+        shown = self._shuffled(items, (key, newest, oldest))
+        body: dict[str, Any] = {"data": [R.tweet_json(self.world, t, f.tweet) for t in shown]}
+        inc = R.tweet_includes(self.world, shown, f.expansions, f.user, f.tweet, f.media)
         if inc:
             body["includes"] = inc
-        meta: dict[str, Any] = {"newest_id": str(items[0].id), "oldest_id": str(items[-1].id),
-                                "result_count": len(items)}  # fmt: skip
+        meta: dict[str, Any] = {"newest_id": str(newest), "oldest_id": str(oldest), "result_count": len(items)}
+        if timeline and Q.NO_NEWEST_ID in self.quirks:
+            del meta["newest_id"], meta["oldest_id"]
         if more_older:
-            meta["next_token"] = encode(PageToken("n", items[-1].id, at_ms, key))
+            token_key = key
+            if fresh:
+                self._token_seq += 1
+                token_key = f"{key}~{self._token_seq}"
+            meta["next_token"] = encode(PageToken("n", oldest, at_ms, token_key))
         if timeline and more_newer:
-            meta["previous_token"] = encode(PageToken("p", items[0].id, at_ms, key))
+            meta["previous_token"] = encode(PageToken("p", newest, at_ms, key))
         body["meta"] = meta
-        return Result(body, tuple(("post", str(t.id)) for t in items),
+        return Result(body, tuple(("post", str(t.id)) for t in shown),
                       tuple(u["id"] for u in inc.get("users", [])), len(items))  # fmt: skip
 
     def _user(self, uid: str, name: str = "id") -> User | Result:
-        if not P.ID_RE.match(uid):
-            raise P.invalid(
-                {name: uid}, f"The `{name}` query parameter value [{uid}] does not match ^[0-9]{{1,19}}$"
-            )
         user = self.world.by_id.get(uid)
         return user if user is not None else Result({"errors": [R.not_found("user", name, uid, False)]})
 
     # -- endpoints -----------------------------------------------------------------------
 
     def _query(self, route: str, q: Mapping[str, str]) -> tuple[str, Query]:
-        text = q.get("query")
-        if not text:
-            raise P.invalid({"query": []}, "The `query` query parameter can not be empty")
-        limit = T.QUERY_MAX_LEN[route]
+        text = q["query"]
+        limit = T.QUERY_MAX_LEN[route]  # the pay-per-use limit, below the document's 4096
         if len(text) > limit:
             raise P.invalid(
                 {"query": text}, f"The `query` query parameter value is not between 1 and {limit} characters"
@@ -121,21 +146,26 @@ class Api:
             raise P.invalid({"query": text}, str(e)) from None
 
     def _window(self, route: str, text: str, q: Mapping[str, str], now: float,
-                check: Callable[[], None], key_extra: tuple[object, ...] = ()
+                key_extra: tuple[object, ...] = (), ignore_token: bool = False
                 ) -> tuple[PostRange, PageToken | None, str]:  # fmt: skip
-        """The posts a search (or count) covers, the page token given, and the request key."""
+        """The posts a search (or count) covers, the page token given, and the request key.
+
+        ``ignore_token``: a token given is not read (``ignore_next_token``): the first page again.
+        """
         archive = route == T.SEARCH_ALL
-        start, end = (
-            P.time_param("start_time", q.get("start_time")),
-            P.time_param("end_time", q.get("end_time")),
-        )
+        start, end = P.time_param("start_time", q.get("start_time")), P.time_param("end_time", q.get("end_time"))
         since, until = P.id_param("since_id", q.get("since_id")), P.id_param("until_id", q.get("until_id"))
         for a, b_, x, y in (("start_time", "since_id", start, since), ("end_time", "until_id", end, until)):
             if x is not None and y is not None:
                 raise P.invalid({a: q[a], b_: q[b_]}, f"At most one of `{a}`, `{b_}` may be provided")
-        check()
         key = request_key(route, text, start, end, since, until, *key_extra)
-        token = self._token(q, ("next_token", "pagination_token"), key)
+        if ignore_token:
+            if "next_token" in q and "pagination_token" in q:
+                raise P.invalid({n: q[n] for n in ("next_token", "pagination_token")},
+                                "At most one of `pagination_token`, `next_token` may be provided")  # fmt: skip
+            token = None
+        else:
+            token = self._token(q, ("next_token", "pagination_token"), key)
         at_ms = token.at_ms if token else int(now * 1000)
         at = at_ms / 1000
         floor = at - (T.ARCHIVE_DEFAULT_DAYS if archive else T.RECENT_DAYS) * DAY
@@ -160,25 +190,14 @@ class Api:
     def search(self, route: str, q: Mapping[str, str], now: float) -> Result:
         archive = route == T.SEARCH_ALL
         text, query = self._query(route, q)
-        tf, _, _ = P.fields(route, q)
-        b = T.MAX_RESULTS[route]
-        high = 100 if archive and "context_annotations" in tf else b.high
-        n = P.int_in("max_results", q.get("max_results"), b.low, high, b.default)
-
-        def sort_order() -> None:
-            if q.get("sort_order", "recency") not in ("recency", "relevancy"):
-                raise P.invalid(
-                    {"sort_order": q["sort_order"]},
-                    "The `sort_order` query parameter value is not one of [recency,relevancy]",
-                )
-
-        rng, token, key = self._window(route, text, q, now, sort_order)
-        page = page_posts(
-            stream(self.world, replace(rng, match=query.match, index=query.candidates)), n, token
-        )
-        return self._tweet_page(
-            route, page.items, page.more_older, page.more_newer, rng.vis_ms, key, q, False
-        )
+        n = P.int_param(route, "max_results", q, self.tables)
+        if archive and n > 100 and "context_annotations" in P.fields(q).tweet:
+            raise P.invalid({"max_results": q["max_results"]},
+                            f"The `max_results` query parameter value [{n}] is not between 10 and 100")  # fmt: skip
+        ignore = Q.IGNORE_NEXT_TOKEN in self.quirks
+        rng, token, key = self._window(route, text, q, now, ignore_token=ignore)
+        page = page_posts(stream(self.world, replace(rng, match=query.match, index=query.candidates)), n, token)
+        return self._tweet_page(page.items, page.more_older, page.more_newer, rng.vis_ms, key, q, False, ignore)
 
     def counts(self, route: str, q: Mapping[str, str], now: float) -> Result:
         """``GET /2/tweets/counts/recent``: posts matching ``query`` per minute, hour or day.
@@ -191,14 +210,8 @@ class Api:
         Billed per request (one ``counts_request`` charge), not per post.
         """
         text, query = self._query(route, q)
-        gran = q.get("granularity", "hour")
-
-        def check_granularity() -> None:
-            if gran not in T.GRANULARITY_SECONDS:
-                raise P.invalid({"granularity": gran},
-                                f"The `granularity` query parameter value [{gran}] is not one of [day,hour,minute]")  # fmt: skip
-
-        rng, _, _ = self._window(route, text, q, now, check_granularity, (gran,))
+        gran = q.get("granularity") or str(self.tables.route(route).params["granularity"].default)
+        rng, _, _ = self._window(route, text, q, now, (gran,))
         step = T.GRANULARITY_SECONDS[gran] * 1000
         lo, hi = rng.lo_ms, max(rng.lo_ms, min(rng.hi_ms, rng.vis_ms + 1))
         edges = [lo, *range((lo // step + 1) * step, hi, step), hi]
@@ -222,16 +235,17 @@ class Api:
         return PostRange(lo_ms=lo, hi_ms=hi, vis_ms=at_ms, min_id=min_id, max_id=max_id)
 
     def timeline(self, route: str, uid: str, q: Mapping[str, str], now: float) -> Result:
+        """A user's posts or mentions, newest first, within X's depth caps.
+
+        ``exclude=replies``/``retweets`` leave those out; the cap (3,200, or 800 without replies;
+        800 mentions) counts the user's most recent posts of every kind, then the exclusions
+        apply (:meth:`Truth.timeline` does the same).
+        """
         user = self._user(uid)
-        b = T.MAX_RESULTS[route]
-        n = P.int_in("max_results", q.get("max_results"), b.low, b.high, b.default)
-        exclude = P.csv("exclude", q.get("exclude"), frozenset({"replies", "retweets"}))
-        start, end = (
-            P.time_param("start_time", q.get("start_time")),
-            P.time_param("end_time", q.get("end_time")),
-        )
+        n = P.int_param(route, "max_results", q, self.tables)
+        exclude = P.csv(q.get("exclude"))
+        start, end = P.time_param("start_time", q.get("start_time")), P.time_param("end_time", q.get("end_time"))
         since, until = P.id_param("since_id", q.get("since_id")), P.id_param("until_id", q.get("until_id"))
-        P.fields(route, q)
         if isinstance(user, Result):
             return user
         key = request_key(route, uid, sorted(exclude), start, end, since, until)
@@ -243,25 +257,24 @@ class Api:
         rng = self._range(lo, hi, at_ms, since, until, token)
         if route == T.USER_TWEETS:
             cap = T.TIMELINE_CAP_NO_REPLIES if "replies" in exclude else T.TIMELINE_CAP
-            pr = replace(rng, author=user.idx, cap=cap)
+            pr = replace(rng, author=user.idx, cap=cap, match=excluding(exclude))
         else:
             pr = replace(rng, mention=user.idx, cap=T.MENTIONS_CAP)
         page = page_posts(stream(self.world, pr), n, token)
-        res = self._tweet_page(route, page.items, page.more_older, page.more_newer, at_ms, key, q, True)
+        res = self._tweet_page(page.items, page.more_older, page.more_newer, at_ms, key, q, True)
         return Result(res.body, res.billable, res.include_users, res.posts, 200, uid)
 
     def follows(self, route: str, uid: str, q: Mapping[str, str]) -> Result:
         user = self._user(uid)
-        b = T.MAX_RESULTS[route]
-        n = P.int_in("max_results", q.get("max_results"), b.low, b.high, b.default)
-        _, uf, _ = P.fields(route, q)
+        n = P.int_param(route, "max_results", q, self.tables)
+        uf = P.fields(q).user
         if isinstance(user, Result):
             return user
         key = request_key(route, uid)
         token = self._token(q, ("pagination_token",), key)
         ids = (self.world.followers if route == T.FOLLOWERS else self.world.following)[user.idx]
         off = token.pos if token else 0
-        chunk = ids[off : off + n]
+        chunk = self._shuffled(list(ids[off : off + n]), (key, off))
         if not chunk:
             return Result({"meta": {"result_count": 0}}, path_user=uid)
         meta: dict[str, Any] = {"result_count": len(chunk)}
@@ -273,13 +286,14 @@ class Api:
         return Result({"data": data, "meta": meta}, tuple(("follow", d["id"]) for d in data), path_user=uid)
 
     def lookup(self, route: str, path: Mapping[str, str], q: Mapping[str, str], now: float) -> Result:
-        tf, uf, ex = P.fields(route, q)
+        """Posts or users by id or username. Unknown ones are listed in ``errors`` (HTTP 200), or
+        left out silently on list lookups under ``drop_unknown_ids``."""
+        f = P.fields(q)
         now_ms = int(now * 1000)
+        drop = Q.DROP_UNKNOWN_IDS in self.quirks
         if route in (T.TWEETS, T.TWEET):
             single = route == T.TWEET
-            ids = [path["id"]] if single else P.id_list("ids", q.get("ids"), P.ID_RE, "^[0-9]{1,19}$")
-            if single:
-                P.id_param("id", path["id"])
+            ids = [path["id"]] if single else P.id_list(q.get("ids"))
             found: list[Tweet] = []
             errors = []
             for sid in ids:
@@ -289,13 +303,13 @@ class Api:
                 else:
                     errors.append(R.not_found("tweet", "id" if single else "ids", sid, not single))
             body: dict[str, Any] = {}
-            if found:
-                data = [R.tweet_json(self.world, t, tf) for t in found]
+            if found or (drop and not single):
+                data = [R.tweet_json(self.world, t, f.tweet) for t in found]
                 body["data"] = data[0] if single else data
-                inc = R.tweet_includes(self.world, found, ex, uf)
+                inc = R.tweet_includes(self.world, found, f.expansions, f.user, f.tweet, f.media)
                 if inc:
                     body["includes"] = inc
-            if errors:
+            if errors and not (drop and not single):
                 body["errors"] = errors
             inc_users = tuple(u["id"] for u in body.get("includes", {}).get("users", []))
             return Result(body, tuple(("post", str(t.id)) for t in found), inc_users, len(found))
@@ -303,29 +317,29 @@ class Api:
         errs = []
         if route in (T.USERS, T.USER):
             single = route == T.USER
-            ids = [path["id"]] if single else P.id_list("ids", q.get("ids"), P.ID_RE, "^[0-9]{1,19}$")
-            if single:
-                P.id_param("id", path["id"])
+            ids = [path["id"]] if single else P.id_list(q.get("ids"))
             for sid in ids:
                 u = self.world.by_id.get(sid)
-                users.append(u) if u else errs.append(
-                    R.not_found("user", "id" if single else "ids", sid, not single)
-                )
+                users.append(u) if u else errs.append(R.not_found("user", "id" if single else "ids", sid, not single))
         else:
             single = route == T.USER_BY_USERNAME
-            pat, shape = P.USERNAME_RE, "^[A-Za-z0-9_]{1,15}$"
-            if single and not pat.match(path["username"]):
-                raise P.invalid({"username": path["username"]},
-                                f"The `username` query parameter value [{path['username']}] does not match {shape}")  # fmt: skip
-            names = [path["username"]] if single else P.id_list("usernames", q.get("usernames"), pat, shape)
+            names = [path["username"]] if single else P.id_list(q.get("usernames"))
+            param = "username" if single else "usernames"
             for name in names:
                 u = self.world.by_username.get(name.lower())
-                param = "username" if single else "usernames"
                 users.append(u) if u else errs.append(R.not_found("user", param, name, not single))
         body = {}
-        if users:
-            data = [R.user_json(self.world, u, uf) for u in users]
+        if users or (drop and not single):
+            data = [R.user_json(self.world, u, f.user) for u in users]
             body["data"] = data[0] if single else data
-        if errs:
+        if errs and not (drop and not single):
             body["errors"] = errs
         return Result(body, tuple(("user", u.id) for u in users))
+
+
+def excluding(exclude: frozenset[str]) -> Matcher | None:
+    """The predicate of a timeline's ``exclude`` (None when nothing is excluded)."""
+    if not exclude:
+        return None
+    replies, retweets = "replies" in exclude, "retweets" in exclude
+    return lambda t: not ((replies and t.kind == REPLIED_TO) or (retweets and t.kind == RETWEETED))

@@ -1,7 +1,15 @@
-"""Request validation: allowed parameters and bounds per route, and the exact 400 body.
+"""Request validation from X's OpenAPI document, and the exact 400 bodies.
 
-Every check mirrors §1 of the reference spec; the error text follows the observed X
-messages so a harvester that logs them sees what it would see in production.
+:func:`validate` checks a request against the tables :mod:`.openapi` read from the document for
+the sandbox's API version: unknown parameter names, required parameters, integer bounds, string
+patterns and lengths, date-times, and the enum of every fields/expansions parameter. Everything
+wrong is reported in one 400 (one ``errors[]`` item per parameter), in X's invalid-request shape
+(x-api-spec.md §2.3), so a harvester that logs them sees what it would see in production.
+
+The ``alt_400_text`` quirk words an invalid enum value the way another X-like server does
+(``invalid value 'x' at index 0: value must be one of: [a, b]``); the body's shape stays X's.
+Checks the document cannot express (time order, page tokens, query syntax, pay-per-use product
+limits) are the handlers'.
 """
 
 from __future__ import annotations
@@ -9,41 +17,26 @@ from __future__ import annotations
 import calendar
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from harvester.sandbox import quirks as Q
 from harvester.sandbox import tables as T
+from harvester.sandbox.openapi import ApiTables, ParamSpec
 
 PROBLEM = "https://api.twitter.com/2/problems/"
 _TIME = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.\d{1,3})?Z$")
 ID_RE = re.compile(r"^[0-9]{1,19}$")
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_]{1,15}$")
 
-_TWEET_OPTS = {"tweet.fields", "post.fields", "expansions", "media.fields", "poll.fields", "place.fields",
-               "user.fields"}  # fmt: skip
-_USER_OPTS = {"user.fields", "expansions", "tweet.fields", "post.fields"}
-_SEARCH = {"query", "start_time", "end_time", "since_id", "until_id", "max_results", "next_token",
-           "pagination_token", "sort_order"}  # fmt: skip
-_COUNTS = {"query", "start_time", "end_time", "since_id", "until_id", "granularity", "next_token",
-           "pagination_token"}  # fmt: skip
-_TIMELINE = {"max_results", "pagination_token", "since_id", "until_id", "start_time", "end_time"}
-
-ALLOWED: dict[str, frozenset[str]] = {
-    T.SEARCH_RECENT: frozenset(_SEARCH | _TWEET_OPTS),
-    T.SEARCH_ALL: frozenset(_SEARCH | _TWEET_OPTS),
-    T.TWEETS: frozenset({"ids"} | _TWEET_OPTS),
-    T.TWEET: frozenset(_TWEET_OPTS),
-    T.USERS: frozenset({"ids"} | _USER_OPTS),
-    T.USERS_BY: frozenset({"usernames"} | _USER_OPTS),
-    T.USER: frozenset(_USER_OPTS),
-    T.USER_BY_USERNAME: frozenset(_USER_OPTS),
-    T.USER_TWEETS: frozenset(_TIMELINE | {"exclude"} | _TWEET_OPTS),
-    T.USER_MENTIONS: frozenset(_TIMELINE | _TWEET_OPTS),
-    T.FOLLOWERS: frozenset({"max_results", "pagination_token"} | _USER_OPTS),
-    T.FOLLOWING: frozenset({"max_results", "pagination_token"} | _USER_OPTS),
-    T.USAGE: frozenset({"days", "usage.fields"}),
-    T.COUNTS_RECENT: frozenset(_COUNTS),
+# 2.167 expansion names → the names rendering uses (the objects are the same in both versions).
+_CANONICAL_EXPANSIONS = {
+    "referenced_posts": "referenced_tweets.id",
+    "edit_history_post_ids": "edit_history_tweet_ids",
+    "affiliation": "affiliation.user_id",
+    "most_recent_post_id": "most_recent_tweet_id",
+    "pinned_post_id": "pinned_tweet_id",
 }
-TWEET_ROUTES = frozenset({T.SEARCH_RECENT, T.SEARCH_ALL, T.TWEETS, T.TWEET, T.USER_TWEETS, T.USER_MENTIONS})
 
 
 class InvalidRequest(Exception):
@@ -62,66 +55,137 @@ class InvalidRequest(Exception):
         }
 
 
+def _error(params: Mapping[str, str | list[str]], message: str) -> dict[str, Any]:
+    shaped = {k: (v if isinstance(v, list) else [v]) for k, v in params.items()}
+    return {"parameters": shaped, "message": message}
+
+
 def invalid(params: Mapping[str, str | list[str]], message: str) -> InvalidRequest:
     """One-error 400; ``params`` maps each offending parameter to its value(s)."""
-    shaped = {k: (v if isinstance(v, list) else [v]) for k, v in params.items()}
-    return InvalidRequest([{"parameters": shaped, "message": message}])
+    return InvalidRequest([_error(params, message)])
 
 
-def check_names(route: str, query: Mapping[str, list[str]]) -> None:
-    """Unknown or repeated parameters are a 400, as on X."""
-    allowed = ALLOWED[route]
-    errors = []
-    for name, values in query.items():
-        if name not in allowed:
-            errors.append({"parameters": {name: values},
-                           "message": f"The query parameter [{name}] is not one of [{','.join(sorted(allowed))}]"})  # fmt: skip
-        elif len(values) > 1:
-            errors.append({"parameters": {name: values}, "message": f"Duplicate parameter [{name}]"})
+def enum_message(name: str, item: str, index: int, enum: tuple[str, ...], alt: bool) -> str:
+    """X's message for a value outside ``enum`` (or, with ``alt``, another server's wording)."""
+    if alt:
+        return f"invalid value '{item}' at index {index}: value must be one of: [{', '.join(enum)}]"
+    return f"The `{name}` query parameter value [{item}] is not one of [{','.join(enum)}]"
+
+
+def check_duplicates(query: Mapping[str, list[str]]) -> None:
+    """A parameter given twice is a 400, as on X."""
+    errors = [_error({name: values}, f"Duplicate parameter [{name}]") for name, values in query.items()
+              if len(values) > 1]  # fmt: skip
     if errors:
         raise InvalidRequest(errors)
 
 
-def csv(name: str, value: str | None, enum: frozenset[str]) -> frozenset[str]:
-    """A comma-joined list whose every item must be in ``enum``."""
-    if value is None:
-        return frozenset()
-    items = value.split(",")
-    for item in items:
-        if item not in enum:
-            raise invalid({name: value},
-                          f"The `{name}` query parameter value [{item}] is not one of [{','.join(sorted(enum))}]")  # fmt: skip
-    return frozenset(items)
+def accepted_names(route: str, tables: ApiTables, quirks: frozenset[str]) -> dict[str, str]:
+    """Every query parameter name ``route`` accepts → the document's name it stands for."""
+    names = {n: n for n in tables.route(route).query_names()}
+    if tables.post_fields in names and Q.STRICT_PARAM_NAMES not in quirks:
+        names[tables.post_fields_alias] = tables.post_fields
+    return names
 
 
-def int_in(name: str, value: str | None, low: int, high: int, default: int) -> int:
-    if value is None:
+def validate(route: str, q: Mapping[str, str], path: Mapping[str, str], tables: ApiTables,
+             quirks: frozenset[str]) -> None:  # fmt: skip
+    """Raise :class:`InvalidRequest` listing every parameter of the request the document refuses."""
+    spec = tables.route(route)
+    names = accepted_names(route, tables, quirks)
+    alt = Q.ALT_400_TEXT in quirks
+    errors: list[dict[str, Any]] = []
+    for name, value in q.items():
+        if name not in names:
+            errors.append(_error({name: value}, f"The query parameter [{name}] is not one of [{','.join(names)}]"))
+    post = [n for n in (tables.post_fields, tables.post_fields_alias) if n in q and n in names]
+    if len(post) > 1:
+        errors.append(_error({n: q[n] for n in post}, f"At most one of `{post[0]}`, `{post[1]}` may be provided"))
+    for name, p in spec.params.items():
+        given = [n for n, target in names.items() if target == name and n in q]
+        got: str | None = path.get(name) if p.location == "path" else (q[given[0]] if given else None)
+        if got is None:
+            if p.required:
+                errors.append(_error({name: []}, f"The `{name}` query parameter can not be empty"))
+            continue
+        message = _check(p, given[0] if given else name, got, alt)
+        if message is not None:
+            errors.append(_error({given[0] if given else name: got}, message))
+    if errors:
+        raise InvalidRequest(errors)
+
+
+def _check(p: ParamSpec, name: str, value: str, alt: bool) -> str | None:
+    """The 400 message for ``value`` of parameter ``p`` (sent as ``name``), or None when valid."""
+    if p.kind == "integer":
+        try:
+            n = int(value)
+        except ValueError:
+            return f"The `{name}` query parameter value [{value}] is not a number"
+        if (p.minimum is not None and n < p.minimum) or (p.maximum is not None and n > p.maximum):
+            return f"The `{name}` query parameter value [{value}] is not between {p.minimum} and {p.maximum}"
+        return None
+    if p.kind == "array":
+        if value == "":
+            return f"The `{name}` query parameter can not be empty"
+        items = value.split(",")
+        lo, hi = p.min_items or 1, p.max_items
+        if len(items) < lo or (hi is not None and len(items) > hi):
+            return (f"The number of values in the `{name}` query parameter list [{len(items)}] "
+                    f"is not between {lo} and {hi}")  # fmt: skip
+        for i, item in enumerate(items):
+            if p.enum is not None and item not in p.enum:
+                return enum_message(name, item, i, p.enum, alt)
+            if p.pattern is not None and not re.search(p.pattern, item):
+                return f"The `{name}` query parameter value [{item}] does not match {p.pattern}"
+        return None
+    if p.enum is not None and value not in p.enum:
+        return enum_message(name, value, 0, p.enum, alt)
+    too_short = p.min_length is not None and len(value) < p.min_length
+    if too_short or (p.max_length is not None and len(value) > p.max_length):
+        if value == "":
+            return f"The `{name}` query parameter can not be empty"
+        if p.max_length is None:
+            return f"The `{name}` query parameter value [{value}] is shorter than {p.min_length} characters"
+        return f"The `{name}` query parameter value is not between {p.min_length or 0} and {p.max_length} characters"
+    if p.pattern is not None and not re.search(p.pattern, value):
+        return f"The `{name}` query parameter value [{value}] does not match {p.pattern}"
+    if p.date_time and _epoch(value) is None:
+        return f"The `{name}` query parameter value [{value}] is not a valid RFC3339 date-time"
+    return None
+
+
+# -- reading validated values -----------------------------------------------------------------
+
+
+def int_param(route: str, name: str, q: Mapping[str, str], tables: ApiTables) -> int:
+    """An integer parameter, or its default (the document's, else :data:`tables.DEFAULT_MAX_RESULTS`)."""
+    if name in q:
+        return int(q[name])
+    default = tables.route(route).params[name].default
+    if isinstance(default, int):
         return default
-    try:
-        n = int(value)
-    except ValueError:
-        raise invalid({name: value}, f"The `{name}` query parameter value [{value}] is not a number") from None
-    if not low <= n <= high:
-        raise invalid({name: value},
-                      f"The `{name}` query parameter value [{value}] is not between {low} and {high}")  # fmt: skip
-    return n
+    return T.DEFAULT_MAX_RESULTS[route]
+
+
+def _epoch(value: str) -> float | None:
+    m = _TIME.match(value)
+    if not m:
+        return None
+    y, mo, d, h, mi, s = (int(g) for g in m.groups())
+    if not (1 <= mo <= 12 and 1 <= d <= 31 and h < 24 and mi < 60 and s < 60):
+        return None
+    return float(calendar.timegm((y, mo, d, h, mi, s, 0, 0, 0)))
 
 
 def time_param(name: str, value: str | None) -> float | None:
     """``YYYY-MM-DDTHH:MM:SSZ`` (optionally with milliseconds) to epoch seconds."""
     if value is None:
         return None
-    m = _TIME.match(value)
-    try:
-        if not m:
-            raise ValueError(value)
-        y, mo, d, h, mi, s = (int(g) for g in m.groups())
-        if not (1 <= mo <= 12 and 1 <= d <= 31 and h < 24 and mi < 60 and s < 60):
-            raise ValueError(value)
-        return float(calendar.timegm((y, mo, d, h, mi, s, 0, 0, 0)))
-    except ValueError:
-        raise invalid({name: value},
-                      f"The `{name}` query parameter value [{value}] is not a valid RFC3339 date-time") from None  # fmt: skip
+    t = _epoch(value)
+    if t is None:
+        raise invalid({name: value}, f"The `{name}` query parameter value [{value}] is not a valid RFC3339 date-time")
+    return t
 
 
 def id_param(name: str, value: str | None) -> int | None:
@@ -132,32 +196,29 @@ def id_param(name: str, value: str | None) -> int | None:
     return int(value)
 
 
-def id_list(name: str, value: str | None, pattern: re.Pattern[str], shape: str) -> list[str]:
-    """``ids``/``usernames``: 1–100 items, each matching ``pattern``; repeats collapse."""
-    if value is None or value == "":
-        raise invalid({name: []}, f"The `{name}` query parameter can not be empty")
-    items = value.split(",")
-    if not 1 <= len(items) <= T.IDS_MAX:
-        raise invalid({name: value},
-                      f"The number of values in the `{name}` query parameter list [{len(items)}] "
-                      f"is not between 1 and {T.IDS_MAX}")  # fmt: skip
-    for item in items:
-        if not pattern.match(item):
-            raise invalid({name: value}, f"The `{name}` query parameter value [{item}] does not match {shape}")
-    return list(dict.fromkeys(items))
+def id_list(value: str | None) -> list[str]:
+    """``ids``/``usernames`` (validated already): the items, repeats collapsed, in order."""
+    return list(dict.fromkeys((value or "").split(",")))
 
 
-def fields(route: str, q: Mapping[str, str]) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
-    """(tweet fields, user fields, expansions); ``post.fields`` is an alias of ``tweet.fields``."""
-    if "tweet.fields" in q and "post.fields" in q:
-        raise invalid({"tweet.fields": q["tweet.fields"], "post.fields": q["post.fields"]},
-                      "At most one of `tweet.fields`, `post.fields` may be provided")  # fmt: skip
-    tname = "post.fields" if "post.fields" in q else "tweet.fields"
-    tf = csv(tname, q.get(tname), T.TWEET_FIELDS)
-    uf = csv("user.fields", q.get("user.fields"), T.USER_FIELDS)
-    csv("media.fields", q.get("media.fields"), T.MEDIA_FIELDS)
-    csv("poll.fields", q.get("poll.fields"), T.POLL_FIELDS)
-    csv("place.fields", q.get("place.fields"), T.PLACE_FIELDS)
-    enum = T.TWEET_EXPANSIONS if route in TWEET_ROUTES else T.USER_EXPANSIONS
-    ex = csv("expansions", q.get("expansions"), enum)
-    return tf, uf, ex
+def csv(value: str | None) -> frozenset[str]:
+    """A validated comma-joined list as a set (empty when absent)."""
+    return frozenset() if not value else frozenset(value.split(","))
+
+
+@dataclass(frozen=True)
+class Fields:
+    """What a request asked to see: Post, User and Media fields, and expansions (by the names
+    rendering uses, whichever version's names were sent)."""
+
+    tweet: frozenset[str]
+    user: frozenset[str]
+    media: frozenset[str]
+    expansions: frozenset[str]
+
+
+def fields(q: Mapping[str, str]) -> Fields:
+    """The validated fields parameters of ``q``; ``post.fields`` and ``tweet.fields`` are one."""
+    tf = csv(q.get("post.fields") or q.get("tweet.fields"))
+    ex = frozenset(_CANONICAL_EXPANSIONS.get(e, e) for e in csv(q.get("expansions")))
+    return Fields(tf, csv(q.get("user.fields")), csv(q.get("media.fields")), ex)

@@ -2,7 +2,9 @@
 
 Only requested fields appear (plus the defaults ``id``, ``text``, ``edit_history_tweet_ids`` /
 ``id``, ``name``, ``username``); a requested field the world has no value for is left out,
-which is what X does for ``entities`` and friends.
+which is what X does for ``entities`` and friends. Objects look the same whichever API version
+validated the request (2.167 cannot ask for ``referenced_tweets``; what it can ask for renders
+as it does under 2.166).
 """
 
 from __future__ import annotations
@@ -35,7 +37,13 @@ def tweet_json(world: World, t: Tweet, tf: frozenset[str]) -> Json:
     if "created_at" in tf:
         out["created_at"] = iso_ms(t.created_ms)
     if "conversation_id" in tf:
-        out["conversation_id"] = sid
+        out["conversation_id"] = str(t.conversation or t.id)
+    if "referenced_tweets" in tf and t.kind:
+        out["referenced_tweets"] = [{"type": t.kind, "id": str(t.ref)}]
+    if "in_reply_to_user_id" in tf and t.reply_to >= 0:
+        out["in_reply_to_user_id"] = world.users[t.reply_to].id
+    if "attachments" in tf and t.media:
+        out["attachments"] = {"media_keys": [t.media_key]}
     if "lang" in tf:
         out["lang"] = t.lang
     if "possibly_sensitive" in tf:
@@ -49,9 +57,26 @@ def tweet_json(world: World, t: Tweet, tf: frozenset[str]) -> Json:
             "retweet_count": likes // 7, "reply_count": likes // 11, "like_count": likes,
             "quote_count": likes // 29, "bookmark_count": likes // 13, "impression_count": likes * 40 + h % 97,
         }  # fmt: skip
-    if "entities" in tf and t.mentions:
-        out["entities"] = {"mentions": _mention_entities(world, t)}
+    if "entities" in tf and (t.mentions or t.links):
+        entities: Json = {}
+        if t.mentions:
+            entities["mentions"] = _mention_entities(world, t)
+        if t.links:
+            entities["urls"] = _url_entities(t)
+        out["entities"] = entities
     return out
+
+
+def _url_entities(t: Tweet) -> list[Json]:
+    found = []
+    for link in t.links:
+        start = t.text.find(link.tco)
+        item: Json = {"start": start, "end": start + len(link.tco), "url": link.tco, "expanded_url": link.expanded,
+                      "display_url": link.expanded.split("://", 1)[1][:26]}  # fmt: skip
+        if link.expanded.startswith("https://x.com/") and t.media:
+            item["media_key"] = t.media_key
+        found.append(item)
+    return found
 
 
 def _mention_entities(world: World, t: Tweet) -> list[Json]:
@@ -90,18 +115,54 @@ def user_json(world: World, u: User, uf: frozenset[str]) -> Json:
     return out
 
 
-def tweet_includes(world: World, tweets: list[Tweet], ex: frozenset[str], uf: frozenset[str]) -> Json:
-    """``includes.users`` for the expansions that yield users; each user once per page."""
+def media_json(t: Tweet, mf: frozenset[str]) -> Json:
+    """The media attached to ``t`` (``includes.media``), with the requested media fields."""
+    out: Json = {"media_key": t.media_key, "type": t.media}
+    if "url" in mf and t.media == "photo":
+        out["url"] = f"https://pbs.twimg.com/media/{t.id}.jpg"
+    if "preview_image_url" in mf and t.media != "photo":
+        out["preview_image_url"] = f"https://pbs.twimg.com/ext_tw_video_thumb/{t.id}/pu/img/preview.jpg"
+    if "width" in mf:
+        out["width"] = 1200
+    if "height" in mf:
+        out["height"] = 675
+    if "duration_ms" in mf and t.media == "video":
+        out["duration_ms"] = 1000 * (5 + _mix(t.id) % 120)
+    return out
+
+
+def tweet_includes(world: World, tweets: list[Tweet], ex: frozenset[str], uf: frozenset[str],
+                   tf: frozenset[str] = frozenset(), mf: frozenset[str] = frozenset()) -> Json:  # fmt: skip
+    """``includes`` for the expansions the sandbox models (users, referenced posts, media); each
+    object once per page. The 2.167 names arrive here as the 2.166 ones (:func:`params.fields`)."""
     order: dict[int, None] = {}
+    refs: dict[int, Tweet] = {}
+    media: dict[str, Tweet] = {}
     for t in tweets:
         if "author_id" in ex:
             order[t.author] = None
         if "entities.mentions.username" in ex:
             for m in t.mentions:
                 order[m] = None
-    if not order:
-        return {}
-    return {"users": [user_json(world, world.users[i], uf) for i in order]}
+        if "in_reply_to_user_id" in ex and t.reply_to >= 0:
+            order[t.reply_to] = None
+        ref = world.get_tweet(t.ref) if t.ref and ("referenced_tweets.id" in ex or
+                                                    "referenced_tweets.id.author_id" in ex) else None  # fmt: skip
+        if ref is not None:
+            if "referenced_tweets.id" in ex:
+                refs.setdefault(ref.id, ref)
+            if "referenced_tweets.id.author_id" in ex:
+                order[ref.author] = None
+        if "attachments.media_keys" in ex and t.media:
+            media.setdefault(t.media_key, t)
+    out: Json = {}
+    if order:
+        out["users"] = [user_json(world, world.users[i], uf) for i in order]
+    if refs:
+        out["tweets"] = [tweet_json(world, r, tf) for r in refs.values()]
+    if media:
+        out["media"] = [media_json(t, mf) for t in media.values()]
+    return out
 
 
 def not_found(kind: str, param: str, value: str, plural: bool) -> Json:

@@ -2,8 +2,10 @@
 
 Order of checks for a known route: 401 (credentials) → 403 (user context on an app-only
 route, or denylisted) → 429 (rate limit; consumes nothing else) → 402 (no credits) → 429
-usage-capped → 400 (validation) → faults → 200, billed. Every response carries a ``Date``
-from the simulated clock; every response past authentication carries the bucket's headers.
+usage-capped (not counted against the window, so it comes with remaining > 0) → 400 (validation
+against X's OpenAPI document, :mod:`.params`) → faults → 200, billed. Every response carries a
+``Date`` from the simulated clock and ``api-version`` (the configured one); every response past
+authentication carries the bucket's headers.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from harvester.sandbox.config import SandboxConfig
 from harvester.sandbox.faults import FaultPlan, Faults, server_error_body
 from harvester.sandbox.handlers import Api, Result
 from harvester.sandbox.limits import RateLimiter, Stats
-from harvester.sandbox.params import PROBLEM, InvalidRequest, check_names
+from harvester.sandbox.params import PROBLEM, InvalidRequest, check_duplicates
 from harvester.sandbox.truth import Truth
 from harvester.sandbox.world import World
 
@@ -54,7 +56,7 @@ class Sandbox:
         self.clock = clock
         self.world = World(cfg)
         self.stats = Stats()
-        self.limiter = RateLimiter(cfg, self.stats)
+        self.limiter = RateLimiter(cfg, self.stats, start=clock.now())
         self.ledger = Ledger(cfg)
         self.auth = AuthRegistry(cfg.oauth_timestamp_skew)
         self.faults = Faults(cfg)
@@ -78,6 +80,11 @@ class Sandbox:
                        access_token_secret: str, user_id: str) -> None:  # fmt: skip
         """Register OAuth 1.0a keys of a world user; requests get that user's buckets."""
         self.auth.add_user(UserCredentials(consumer_key, consumer_secret, access_token, access_token_secret, user_id))
+
+    def accept_any_bearer(self) -> None:
+        """Take any Bearer token that is not a registered user token as the app's (OAuth 1.0a
+        requests are still verified against the registered users)."""
+        self.auth.any_bearer = True
 
     def add_oauth2_user_token(self, token: str, user_id: str) -> None:
         """Register an OAuth 2.0 user-context Bearer token for a world user."""
@@ -121,7 +128,8 @@ class Sandbox:
     # -- request pipeline ----------------------------------------------------------------
 
     def _json(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> web.Response:
-        h = {"api-version": "2.164", "x-access-level": "read", "x-transaction-id": f"{next(self._txn):016x}"}
+        h = {"api-version": self.cfg.api_version, "x-access-level": "read",
+             "x-transaction-id": f"{next(self._txn):016x}"}  # fmt: skip
         h.update(headers or {})
         return web.Response(status=status, body=json.dumps(body).encode(), headers=h,
                             content_type="application/json", charset="utf-8")  # fmt: skip
@@ -157,17 +165,21 @@ class Sandbox:
             return self._json(403, UNSUPPORTED_AUTH)
         if self.limiter.denied:
             return self._json(403, FORBIDDEN)
-        decision = self.limiter.check(route, principal.bucket_token, now)
+        depleted = self.ledger.depleted()
+        # A capped request is not counted against its window, so the cap 429 comes with
+        # x-rate-limit-remaining > 0, as observed (x-api-spec.md §2.3).
+        capped = not depleted and self.ledger.capped(route, now)
+        decision = self.limiter.check(route, principal.bucket_token, now, consume=not capped)
         headers = dict(decision.headers)
         if not decision.allowed:
             return self._json(429, TOO_MANY, headers)
-        if self.ledger.depleted():
+        if depleted:
             return self._json(402, credits_body(self.cfg.account_id), headers)
-        if self.ledger.capped(route, now):
+        if capped:
             return self._json(429, usage_capped_body(self.cfg.account_id), headers)
         plan = self.faults.draw()
         try:
-            check_names(route, {k: request.query.getall(k) for k in set(request.query.keys())})
+            check_duplicates({k: request.query.getall(k) for k in set(request.query.keys())})
             query = dict(request.query.items())
             result = self.api.dispatch(route, request.match_info, query, now)
         except InvalidRequest as e:
@@ -216,13 +228,16 @@ class Sandbox:
 
 
 async def serve(cfg: SandboxConfig, host: str, port: int, tokens: Iterable[str | UserCredentials],
-                clock: Clock | None = None) -> None:  # fmt: skip
+                clock: Clock | None = None, any_bearer: bool = False) -> None:  # fmt: skip
     """Run a sandbox until cancelled (for the ``harvester sandbox`` CLI).
 
     ``tokens``: strings are app Bearer tokens; :class:`UserCredentials` are OAuth 1.0a users.
+    ``any_bearer``: every other Bearer token is taken as the app's too.
     Without ``clock`` the simulated time starts at ``cfg.epoch`` and runs with the loop.
     """
     sb = Sandbox(cfg, clock or LoopClock(epoch=cfg.epoch))
+    if any_bearer:
+        sb.accept_any_bearer()
     for tok in tokens:
         if isinstance(tok, str):
             sb.add_app_token(tok)

@@ -1,13 +1,12 @@
-"""The sandbox's own tables: routes, parameter bounds, rate limits and prices.
+"""The sandbox's own tables: routes, rate limits, prices and pay-per-use product limits.
 
 Written from the reference docs (x-api-spec.md §1, §6.1, §6.2) independently of the
 harvester's tables, so a mistake on one side shows up as a disagreement rather than hiding in
 both. ``tests/sandbox/test_reference_limits.py`` re-reads the spec to check these numbers.
+Parameter names, bounds and enums are not here: :mod:`.openapi` reads them from X's document.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 SEARCH_RECENT = "/2/tweets/search/recent"
 SEARCH_ALL = "/2/tweets/search/all"
@@ -58,6 +57,9 @@ PRICE_OWNED = 1_000
 PRICE_COUNTS_RECENT = 5_000  # per request ("Counts: Recent"), not per resource
 OWNED_READ_ROUTES: frozenset[str] = frozenset({USER_TWEETS, USER_MENTIONS, FOLLOWERS, FOLLOWING})
 
+# The document allows 1-4096 characters; pay-per-use allows 512 on recent search and counts and
+# 1024 on full archive (x-api-spec.md §1 [D-SEARCH]). Not a disagreement: a product limit on
+# top of the schema, checked after it.
 QUERY_MAX_LEN = {SEARCH_RECENT: 512, SEARCH_ALL: 1024, COUNTS_RECENT: 512}
 GRANULARITY_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 RECENT_DAYS = 7
@@ -67,43 +69,7 @@ TIMELINE_CAP_NO_REPLIES = 800
 MENTIONS_CAP = 800
 
 
-@dataclass(frozen=True)
-class Bounds:
-    """``max_results`` range and default for a paginated route."""
-
-    low: int
-    high: int
-    default: int
-
-
-MAX_RESULTS: dict[str, Bounds] = {
-    SEARCH_RECENT: Bounds(10, 100, 10),
-    SEARCH_ALL: Bounds(10, 500, 10),
-    USER_TWEETS: Bounds(5, 100, 10),
-    USER_MENTIONS: Bounds(5, 100, 10),
-    FOLLOWERS: Bounds(1, 1000, 100),
-    FOLLOWING: Bounds(1, 1000, 100),
-}
-IDS_MAX = 100
-
-TWEET_FIELDS = frozenset(
-    ["article", "attachments", "author_id", "card_uri", "community_id", "context_annotations", "conversation_id", "created_at", "display_text_range", "edit_controls", "edit_history_tweet_ids", "entities", "geo", "id", "in_reply_to_user_id", "lang", "matched_media_notes", "media_metadata", "non_public_metrics", "note_request_suggestions", "note_tweet", "organic_metrics", "paid_partnership", "possibly_sensitive", "promoted_metrics", "public_metrics", "referenced_tweets", "reply_settings", "scopes", "source", "suggested_source_links", "suggested_source_links_with_counts", "text", "withheld"]
-)
-USER_FIELDS = frozenset(
-    ["affiliation", "confirmed_email", "connection_status", "created_at", "description", "entities", "id", "is_identity_verified", "location", "most_recent_tweet_id", "name", "parody", "pinned_tweet_id", "profile_banner_url", "profile_image_url", "protected", "public_metrics", "receives_your_dm", "subscription", "subscription_type", "url", "username", "verified", "verified_followers_count", "verified_type", "withheld"]
-)
-TWEET_EXPANSIONS = frozenset(
-    ["article.cover_media", "article.media_entities", "attachments.media_keys", "attachments.media_source_tweet", "attachments.poll_ids", "author_id", "edit_history_tweet_ids", "entities.mentions.username", "geo.place_id", "in_reply_to_user_id", "entities.note.mentions.username", "referenced_tweets.id", "referenced_tweets.id.attachments.media_keys", "referenced_tweets.id.author_id", "referenced_posts"]
-)
-USER_EXPANSIONS = frozenset({"affiliation.user_id", "most_recent_tweet_id", "pinned_tweet_id"})
-MEDIA_FIELDS = frozenset(
-    ["alt_text", "duration_ms", "height", "media_key", "non_public_metrics", "organic_metrics", "preview_image_url", "promoted_metrics", "public_metrics", "type", "url", "variants", "width"]
-)
-POLL_FIELDS = frozenset({"duration_minutes", "end_datetime", "id", "options", "voting_status"})
-PLACE_FIELDS = frozenset(
-    {"contained_within", "country", "country_code", "full_name", "geo", "id", "name", "place_type"}
-)
-USAGE_FIELDS = frozenset(
-    {"cap_reset_day", "daily_client_app_usage", "daily_project_usage", "project_cap", "project_id",
-     "project_usage"}
-)  # fmt: skip
+# `max_results` when the request has none and X's document gives no default (it gives 10 for
+# search; none for timelines and follows). Timelines: 10 [x-api-spec.md §1, D-TL]; follows: 100,
+# as on X's API reference pages.
+DEFAULT_MAX_RESULTS: dict[str, int] = {USER_TWEETS: 10, USER_MENTIONS: 10, FOLLOWERS: 100, FOLLOWING: 100}

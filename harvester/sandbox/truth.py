@@ -1,7 +1,12 @@
 """Ground truth, answered straight from the world (no HTTP, no paging, no limits).
 
 Written as plain filters over every post, deliberately *not* reusing the server's cursor and
-range code, so a paging bug shows up as a difference between a harvest and the truth.
+range code, so a paging bug shows up as a difference between a harvest and the truth. Quirks
+change how the server answers, never what a correct client ends up with, so the truth ignores
+them: e.g. under ``ignore_next_token`` a client that pages by ``until_id`` still reaches
+exactly :meth:`Truth.search`. Search queries are matched with the server's parser (the same
+query language by definition); tests/sandbox/test_sandbox_operators.py checks each operator's
+meaning independently, on the objects the server renders.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from typing import Any
 from harvester.clock import Clock
 from harvester.sandbox import tables as T
 from harvester.sandbox.query import parse
-from harvester.sandbox.world import HOUR_MS, Tweet, World
+from harvester.sandbox.world import HOUR_MS, REPLIED_TO, RETWEETED, Tweet, World
 
 TimeArg = float | str | datetime | None
 
@@ -81,22 +86,31 @@ class Truth:
         match = parse(query, self.world).match
         return [str(t.id) for t in self._all(at_ms) if lo <= t.created_ms < hi and match(t)]
 
-    def _capped(self, ts: Iterable[Tweet], cap: int, start_time: TimeArg, end_time: TimeArg) -> list[str]:
+    def _capped(self, ts: Iterable[Tweet], cap: int, start_time: TimeArg, end_time: TimeArg,
+                skip: frozenset[str] = frozenset()) -> list[str]:  # fmt: skip
+        """The first ``cap`` of ``ts`` (newest first), then those in the time range and not of a
+        kind in ``skip``: X's depth caps count every post, the exclusions apply within them."""
         s, e = _sec(start_time), _sec(end_time)
         out = []
         for i, t in enumerate(ts):
             if i >= cap:
                 break
+            if t.kind in skip:
+                continue
             if (s is None or t.created_ms >= s * 1000) and (e is None or t.created_ms < e * 1000):
                 out.append(str(t.id))
         return out
 
     def timeline(self, user_id: str, start_time: TimeArg = None, end_time: TimeArg = None,
-                 exclude_replies: bool = False, at: TimeArg = None) -> list[str]:  # fmt: skip
-        """The user's posts (newest first) within the 3,200 (800 without replies) depth cap."""
+                 exclude_replies: bool = False, at: TimeArg = None,
+                 exclude_retweets: bool = False) -> list[str]:  # fmt: skip
+        """The user's posts (newest first) within the 3,200 (800 without replies) depth cap,
+        without replies / retweets when asked."""
         idx = self.world.by_id[user_id].idx
         cap = T.TIMELINE_CAP_NO_REPLIES if exclude_replies else T.TIMELINE_CAP
-        return self._capped((t for t in self._all(self._at_ms(at)) if t.author == idx), cap, start_time, end_time)
+        skip = frozenset(k for k, on in ((REPLIED_TO, exclude_replies), (RETWEETED, exclude_retweets)) if on)
+        ts = (t for t in self._all(self._at_ms(at)) if t.author == idx)
+        return self._capped(ts, cap, start_time, end_time, skip)
 
     def mentions(self, user_id: str, start_time: TimeArg = None, end_time: TimeArg = None,
                  at: TimeArg = None) -> list[str]:  # fmt: skip

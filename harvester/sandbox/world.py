@@ -5,6 +5,15 @@ seeded by the hour, so the world is identical whatever order it is queried in, a
 becomes visible when the simulated clock passes its ``created_at``. Post ids are snowflakes,
 ``(ms - TWEPOCH) << 22 | user_index``, so ordering by id is ordering by time, and a post id
 alone says which hour bucket (and author) to regenerate to find it.
+
+What search operators need is drawn afterwards, oldest post first, from a second RNG of the
+hour (so the first draws, and with them every post's id, author, time and language, are what
+they were before these attributes existed): some posts become retweets, replies or quotes of
+an earlier post of the same hour, some carry a link or a photo/video/GIF. A retweet's text is
+``RT @author: <original text>`` and it mentions the original's author; a reply to someone else
+starts with ``@author`` (X puts the replied-to names in ``text``); a reply keeps its parent's
+conversation id; links and media add a ``https://t.co/…`` link to the text. Relations stay
+within one hour so that a post, its parent and its conversation are regenerated together.
 """
 
 from __future__ import annotations
@@ -22,6 +31,15 @@ TWEPOCH_MS = 1_288_834_974_657
 HOUR_MS = 3_600_000
 USER_BITS = 22
 LANGS = ("en",) * 17 + ("es", "pt", "ja")
+# Shares of posts that are retweets, replies and quotes of an earlier post of their hour (when
+# there is one), and that carry a link or media.
+P_RETWEET, P_REPLY, P_QUOTE = 0.08, 0.12, 0.04
+P_LINK, P_MEDIA = 0.12, 0.10
+MEDIA_TYPES = ("photo",) * 6 + ("video",) * 3 + ("animated_gif",)
+DOMAINS = ("example.com", "news.example.org", "blog.example.net", "github.com", "arxiv.org", "youtube.com",
+           "bbc.co.uk", "nature.com")  # fmt: skip
+_B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+RETWEETED, REPLIED_TO, QUOTED = "retweeted", "replied_to", "quoted"
 _SYLLABLES = ("ka", "lo", "mi", "ne", "so", "ta", "ri", "bu", "ve", "zo", "pa", "du", "qi", "ha", "fe", "gy")
 
 
@@ -42,9 +60,23 @@ class User:
 
 
 @dataclass(frozen=True, slots=True)
+class Link:
+    """A link in a post's text: the ``t.co`` form in the text, and where it leads."""
+
+    tco: str
+    expanded: str
+
+
+@dataclass(frozen=True, slots=True)
 class Tweet:
-    """One post. ``words`` are its distinct lower-cased words (``@name`` for mentions), in text
-    order; ``mentions`` are user indexes, in text order."""
+    """One post. ``words`` are its distinct lower-cased words (``@name`` for mentions, no ``RT``
+    and no links), in text order; ``mentions`` are user indexes, in text order.
+
+    ``kind`` is how it references ``ref`` (X's ``referenced_tweets`` types: ``retweeted``,
+    ``replied_to``, ``quoted``; empty for an original post). ``reply_to`` is the user index a reply
+    answers (-1 otherwise), ``conversation`` the id of its conversation's first post. ``media`` is
+    the attached media's type (empty: none); ``links`` are the links in the text, the media's last.
+    """
 
     id: int
     author: int
@@ -53,6 +85,18 @@ class Tweet:
     words: tuple[str, ...]
     mentions: tuple[int, ...]
     lang: str
+    kind: str = ""
+    ref: int = 0
+    reply_to: int = -1
+    conversation: int = 0
+    media: str = ""
+    links: tuple[Link, ...] = ()
+
+    @property
+    def media_key(self) -> str:
+        """The attached media's key (``3_<id>`` for a photo, ``7_``/``16_`` for video/GIF, as on X)."""
+        prefix = {"photo": "3", "video": "7", "animated_gif": "16"}.get(self.media, "")
+        return f"{prefix}_{self.id}" if prefix else ""
 
 
 class HourBucket:
@@ -280,6 +324,7 @@ class World:
                     words = [w.lower() if w[0] == "@" else w for w in words]
                 tweets.append(Tweet(((ms - TWEPOCH_MS) << USER_BITS) | idx, idx, ms, text,
                                     tuple(dict.fromkeys(words)), tuple(mentions), choice(LANGS)))  # fmt: skip
+        tweets = self._relate(h, tweets)
         tweets.sort(key=_tweet_id, reverse=True)
         by_author: dict[int, list[Tweet]] = {}
         by_mention: dict[int, list[Tweet]] = {}
@@ -298,6 +343,36 @@ class World:
         )
         self._remember_counts(h, _counts_of(bucket))
         return bucket
+
+    def _relate(self, h: int, drafts: list[Tweet]) -> list[Tweet]:
+        """The hour's posts with kinds, references, conversations, links and media, drawn oldest
+        first from the hour's second RNG (every post draws the same six numbers, so one post's
+        draws never shift another's)."""
+        rng = self._rng("relations", h)
+        rand, randrange = rng.random, rng.randrange
+        users, done = self.users, dict[int, Tweet]()
+        out: list[Tweet] = []
+        for t in sorted(drafts, key=_tweet_id):
+            r, pick, link_r, media_r, domain, n = rand(), rand(), rand(), rand(), randrange(1 << 30), randrange(1 << 30)
+            parent = out[int(pick * len(out))] if out else None
+            if parent is not None and parent.kind == RETWEETED:
+                parent = done[parent.ref]  # X: retweeting or answering a retweet is about its original
+            links: list[Link] = []
+            if link_r < P_LINK:
+                word = self.vocab[n % len(self.vocab)]
+                links.append(Link(_tco(domain), f"https://{DOMAINS[domain % len(DOMAINS)]}/{word}/{n % 1000}"))
+            media = MEDIA_TYPES[n % len(MEDIA_TYPES)] if media_r < P_MEDIA else ""
+            if media:
+                kind_path = "photo" if media == "photo" else "video"
+                links.append(Link(_tco(n), f"https://x.com/{users[t.author].username}/status/{t.id}/{kind_path}/1"))
+            text = " ".join([t.text, *(lk.tco for lk in links)])
+            new = Tweet(t.id, t.author, t.created_ms, text, t.words, t.mentions, t.lang, conversation=t.id,
+                        media=media, links=tuple(links))  # fmt: skip
+            if parent is not None and r < P_RETWEET + P_REPLY + P_QUOTE:
+                new = _related(new, parent, r, users[parent.author].username)
+            done[new.id] = new
+            out.append(new)
+        return out
 
     def _remember_counts(self, h: int, c: HourCounts) -> None:
         self._counts[h] = c
@@ -390,6 +465,37 @@ class World:
                 return items[i + left - 1]
             left -= len(items) - i
         return None
+
+
+def _tco(n: int) -> str:
+    """A ``t.co`` link with a 10-character code derived from ``n``."""
+    code = ""
+    for _ in range(10):
+        n, d = divmod(n * 7919 + 13, 62)
+        code += _B62[d]
+    return "https://t.co/" + code
+
+
+def _related(t: Tweet, parent: Tweet, r: float, parent_name: str) -> Tweet:
+    """``t`` made a retweet (``r`` < P_RETWEET), reply or quote of ``parent``; unchanged when that
+    would be a self-retweet (not modelled)."""
+    at = "@" + parent_name
+    if r < P_RETWEET:
+        if parent.author == t.author:
+            return t
+        mentions = tuple(dict.fromkeys((parent.author, *parent.mentions)))
+        return Tweet(t.id, t.author, t.created_ms, f"RT {at}: {parent.text}",
+                     tuple(dict.fromkeys((at.lower(), *parent.words))), mentions, parent.lang, RETWEETED,
+                     parent.id, conversation=t.id, media=parent.media, links=parent.links)  # fmt: skip
+    if r < P_RETWEET + P_REPLY:
+        if parent.author == t.author:  # a thread: no name put in front
+            return Tweet(t.id, t.author, t.created_ms, t.text, t.words, t.mentions, t.lang, REPLIED_TO, parent.id,
+                         parent.author, parent.conversation, t.media, t.links)  # fmt: skip
+        return Tweet(t.id, t.author, t.created_ms, f"{at} {t.text}", tuple(dict.fromkeys((at.lower(), *t.words))),
+                     tuple(dict.fromkeys((parent.author, *t.mentions))), t.lang, REPLIED_TO, parent.id,
+                     parent.author, parent.conversation, t.media, t.links)  # fmt: skip
+    return Tweet(t.id, t.author, t.created_ms, t.text, t.words, t.mentions, t.lang, QUOTED, parent.id,
+                 conversation=t.id, media=t.media, links=t.links)  # fmt: skip
 
 
 def _counts_of(bucket: HourBucket) -> HourCounts:

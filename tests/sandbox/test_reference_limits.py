@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from harvester.sandbox import tables as T
+from harvester.sandbox.openapi import VERSIONS, tables
 
 
 def _spec() -> str:
@@ -90,14 +91,21 @@ def test_prices_match_spec() -> None:
             route.rsplit("/", 1)[1] in owned.group(1)
 
 
-def test_page_bounds_match_spec() -> None:
+@pytest.mark.parametrize("version", VERSIONS)
+def test_page_bounds_match_spec(version: str) -> None:
+    """The bounds the sandbox reads from X's document agree with the spec's §1 table."""
     sec = _section(_spec(), "## 1. Endpoints")
     expect = {T.SEARCH_RECENT: "10–100, default 10", T.SEARCH_ALL: "10–500, default 10",
               T.USER_TWEETS: "5–100", T.FOLLOWERS: "1–1000"}  # fmt: skip
+    api = tables(version)
     for route, phrase in expect.items():
         assert phrase in sec
-        b = T.MAX_RESULTS[route]
-        assert f"{b.low}–{b.high}" in phrase
-    assert "`ids` **1–100**" in sec and T.IDS_MAX == 100
+        b = api.route(route).params["max_results"]
+        assert f"{b.minimum}–{b.maximum}" in phrase
+        if "default" in phrase:
+            assert f"default {b.default}" in phrase
+    assert T.DEFAULT_MAX_RESULTS[T.USER_TWEETS] == 10 and "(default 10 [D-TL])" in sec
+    ids = api.route(T.TWEETS).params["ids"]
+    assert "`ids` **1–100**" in sec and (ids.min_items, ids.max_items) == (1, 100)
     assert "**512 chars** PPU" in sec and T.QUERY_MAX_LEN[T.SEARCH_RECENT] == 512
     assert "1024-char query" in sec and T.QUERY_MAX_LEN[T.SEARCH_ALL] == 1024

@@ -38,3 +38,27 @@ def test_oauth1_signed_accepted_and_nonce_replay_rejected() -> None:
 
     drive(SandboxConfig(), body,
           setup=lambda sb: sb.add_user_token(CK, CS, AT, AS, sb.truth.users_list()[0].id))
+
+
+def test_any_bearer_keeps_users_and_oauth1_apart() -> None:
+    """The CLI's default: any Bearer token is the app's; user tokens and OAuth 1.0a stay checked."""
+
+    async def body(sb: Sandbox, c: Client) -> None:
+        uid = sb.truth.most_active(1)[0].id
+        path = f"/2/users/{uid}/tweets"
+        r = await c.get(path, {"max_results": "5"}, token="never-registered")
+        assert r.status == 200 and r.headers["x-rate-limit-limit"] == "10000"  # the app bucket
+        r = await c.get(path, {"max_results": "5"}, token="user2")
+        assert r.status == 200 and r.headers["x-rate-limit-limit"] == "900"  # still that user's bucket
+        assert (await c.get(path, {"max_results": "5"}, token=None)).status == 401
+        assert (await c.get(path, {"max_results": "5"}, headers={"Authorization": "Bearer "})).status == 401
+        url = str(URL(c.base + path).with_query({"max_results": "5"}))
+        bad = _sign(url, c.clock.now(), "nonce9", secret="wrong")
+        assert (await c.get(path, {"max_results": "5"}, headers={"Authorization": bad})).status == 401
+
+    def setup(sb: Sandbox) -> None:
+        sb.accept_any_bearer()
+        sb.add_oauth2_user_token("user2", sb.truth.users_list()[0].id)
+        sb.add_user_token(CK, CS, AT, AS, sb.truth.users_list()[0].id)
+
+    drive(SandboxConfig(), body, setup)

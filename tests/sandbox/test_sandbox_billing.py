@@ -95,3 +95,43 @@ def test_usage_cap_and_usage_endpoint() -> None:
         assert len(r.body["data"]["daily_project_usage"]["usage"]) == 2
 
     drive(SandboxConfig(monthly_cap=100), body)
+
+
+def _spec_cap_body() -> dict[str, object]:
+    """The "429 usage cap" body quoted in x-api-spec.md §2.3."""
+    import json
+    import re
+    from pathlib import Path
+
+    spec = (Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "x-api-spec.md").read_text()
+    block = spec[spec.index("**429 usage cap**") :]
+    m = re.search(r"```json\n(.*?)\n```", block, re.DOTALL)
+    assert m
+    body: dict[str, object] = json.loads(m.group(1))
+    return body
+
+
+def test_cap_counts_only_the_capped_routes() -> None:
+    async def body(sb: Sandbox, c: Client) -> None:
+        uid = sb.truth.most_active(1)[0].id
+        q = {"query": sb.truth.sample_queries().common, "max_results": "100"}
+        r = await c.get(f"/2/users/{uid}/tweets", {"max_results": "100"})
+        assert r.status == 200 and len(r.body["data"]) == 100
+        usage = (await c.get("/2/usage/tweets")).body["data"]
+        assert usage["project_usage"] == "0" and usage["project_cap"] == "150"  # strings, as X sends them
+        assert (await c.get("/2/tweets/search/recent", q)).status == 200
+        assert (await c.get("/2/usage/tweets")).body["data"]["project_usage"] == "100"
+        assert (await c.get("/2/tweets/search/recent", q)).status == 200  # 100 < 150: served whole
+        assert (await c.get("/2/usage/tweets")).body["data"]["project_usage"] == "200"
+        expected = {**_spec_cap_body(), "account_id": sb.cfg.account_id}
+        for _ in range(4):  # the window allows 3: a cap 429 does not use it up
+            r = await c.get("/2/tweets/search/recent", q)
+            assert r.status == 429 and r.body == expected
+            assert r.headers["x-rate-limit-limit"] == "3" and r.headers["x-rate-limit-remaining"] == "1"
+        assert sb.stats.too_many == {}  # not a rate limit
+        r = await c.get(f"/2/users/{uid}/tweets", {"max_results": "100", "end_time": "2026-09-20T00:00:00Z"})
+        assert r.status == 200 and r.body["meta"]["result_count"] == 100  # not capped here
+        assert (await c.get("/2/usage/tweets")).body["data"]["project_usage"] == "200"
+
+    drive(SandboxConfig(monthly_cap=150, capped_routes=frozenset({"/2/tweets/search/recent"}),
+                        limit_overrides={"/2/tweets/search/recent": (3, 3)}), body)  # fmt: skip

@@ -1,8 +1,14 @@
 """Golden pages: the sandbox's answers for seed 7 are pinned byte for byte.
 
-The digests were taken before the world and paging got their indexes and caches, so any
+The digests were first taken before the world and paging got their indexes and caches, so any
 optimisation that changes an id, a page boundary, a token or a field shows up here. Requests go
 straight to :class:`Api` (no HTTP): the bodies are what the server would serialise.
+
+Regenerated once, deliberately, when the world gained retweets, replies, quotes, links and media
+for the search operators: every post kept its id, author, time and language (those come from the
+hour's first RNG, untouched), but retweets and replies got their X-style text (``RT @a: …``,
+``@a …``), links and media a ``t.co`` link, and ``entities`` their ``urls``, so most digests
+changed. Four scenarios pin the new objects and the 2.167 names.
 """
 
 from __future__ import annotations
@@ -101,39 +107,56 @@ def _scenarios() -> dict[str, list[dict[str, Any]]]:
         + ["1", str(int(LATER * 1000) << 22)]
     )
     out["lookup"] = [api.dispatch(T.TWEETS, {}, {"ids": ",".join(ids), **fields}, EPOCH).body]
+    rich = {"tweet.fields": "author_id,referenced_tweets,in_reply_to_user_id,conversation_id,attachments,entities",
+            "expansions": "referenced_tweets.id,attachments.media_keys,in_reply_to_user_id",
+            "media.fields": "url,duration_ms,preview_image_url", "max_results": "100"}  # fmt: skip
+    out["search_operators"] = _harvest(
+        api, T.SEARCH_RECENT, {}, {"query": "(pafe OR miqi) (is:reply OR is:quote OR has:media) -lang:en", **rich},
+        EPOCH)  # fmt: skip
+    out["search_retweets_urls"] = _harvest(
+        api, T.SEARCH_RECENT, {}, {"query": 'url:"github.com" OR (taduri is:retweet)', **rich}, EPOCH, pages=3
+    )
+    cfg167 = SandboxConfig(seed=7, epoch=EPOCH, api_version="2.167")
+    api167 = Api(World(cfg167), Ledger(cfg167))
+    out["search_2167_names"] = _harvest(
+        api167, T.SEARCH_RECENT, {}, {"query": "qiqipa has:links", "post.fields": "created_at,conversation_id",
+                                      "expansions": "referenced_posts,author_id"}, EPOCH)  # fmt: skip
     return out
 
 
 GOLDEN = {
-    "search_common_3d": "cac5b522ed20fcc5",
-    "search_rare_7d": "b210156cb0008a21",
-    "search_all_0": "3d92f9cfe7b85a9c",
-    "search_all_1": "d883849ba057b27c",
-    "search_all_2": "b986f438ede8f716",
-    "search_all_3": "938fd39b98bd07a1",
+    "search_common_3d": "b5fc6d22024a1b84",
+    "search_rare_7d": "5b0976253f21c52e",
+    "search_all_0": "eb41120245f0e4e9",
+    "search_all_1": "8f574c88f49374ff",
+    "search_all_2": "dea63fb421f7f9a6",
+    "search_all_3": "244b39a703cb7dce",
     "search_all_4": "4270102fe0890d00",
-    "search_all_5": "e86e344c421f10f0",
-    "search_since": "2c1223d631ceada9",
-    "search_until": "dd0c03169fca23a9",
-    "timeline_774592": "fb03d866c8095d2c",
-    "timeline_774592_later": "8036ade4098bd4e4",
+    "search_all_5": "7159b2f52bd0d555",
+    "search_since": "8a70cfc600b4dde8",
+    "search_until": "6454a38153bf6110",
+    "timeline_774592": "18e2086dab65878d",
+    "timeline_774592_later": "7b7458b931d7ec50",
     "timeline_7488461": "4b4a6e6c709dfffe",
     "timeline_7488461_later": "4b4a6e6c709dfffe",
     "timeline_5647859": "1b9ea9bf50413750",
     "timeline_5647859_later": "906a8d165e7c2fb4",
-    "timeline_prev": "633411e16e3573b2",
-    "timeline_window": "161431e14c5d067c",
-    "mentions": "661b1ea76fca2500",
-    "mentions_later": "a16bc5956fbe1bd0",
-    "search_later": "601cc69b6df44c28",
-    "lookup": "3da4dbc10f83014f",
+    "timeline_prev": "6da92450630ce094",
+    "timeline_window": "b8d8dfffdc52f5f7",
+    "mentions": "28befc0d7d55ba66",
+    "mentions_later": "7ddcadd516fcab35",
+    "search_later": "3fc28c712796ce19",
+    "lookup": "5a841f39a61918d2",
+    "search_operators": "86f81679ea727204",
+    "search_retweets_urls": "f0df5557dabd5488",
+    "search_2167_names": "c955efecffb4b7fc",
 }
 FIRST_IDS: dict[str, list[str]] = {
     "search_common_3d": ["2123566584952783077", "2123566561917665531", "2123566256400367867"],
-    "search_rare_7d": ["2123342176594165981", "2123260443802730717", "2123186401997488354"],
+    "search_rare_7d": ["2123260443802730717", "2123186401997488354", "2123158992308928611"],
     "timeline_774592": ["2123565838056292352", "2123561967997157376", "2123561199755853824"],
-    "mentions": ["2123522107173241053", "2123466144831504384", "2123455447867326685"],
-    "search_all_0": ["2122840670853923041", "2122840245949956347", "2122840017163256029"],
+    "mentions": ["2123524668039102464", "2123524360093303009", "2123523434976641052"],
+    "search_all_0": ["2122840897325367547", "2122840670853923041", "2122840245949956347"],
 }
 
 

@@ -82,8 +82,17 @@ def test_timeline_depth_cap() -> None:
         active = sb.truth.most_active(1)[0]
         ids, _ = await c.pages(f"/2/users/{active.id}/tweets", {"max_results": "100"})
         assert len(ids) == 3200 and ids == sb.truth.timeline(active.id)
+        # exclude=replies: "only the most recent 800 Posts are available" (X's timelines guide),
+        # of which the replies are left out; the cap counts every post, the exclusion applies within.
         ids, _ = await c.pages(f"/2/users/{active.id}/tweets", {"max_results": "100", "exclude": "replies"})
-        assert len(ids) == 800
+        newest_800 = sb.truth.timeline(active.id)[:800]
+        kinds = {t: sb.world.get_tweet(int(t)).kind for t in newest_800}  # type: ignore[union-attr]
+        assert ids == [t for t in newest_800 if kinds[t] != "replied_to"]
+        assert 600 < len(ids) < 800 and ids == sb.truth.timeline(active.id, exclude_replies=True)
+        ids, _ = await c.pages(f"/2/users/{active.id}/tweets",
+                               {"max_results": "100", "exclude": "retweets,replies"})  # fmt: skip
+        assert ids == [t for t in newest_800 if kinds[t] not in ("replied_to", "retweeted")]
+        assert ids == sb.truth.timeline(active.id, exclude_replies=True, exclude_retweets=True)
 
     drive(SandboxConfig(users=50, history_days=20, limit_overrides={}), body)
 
