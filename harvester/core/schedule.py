@@ -40,6 +40,7 @@ from typing import Any
 
 from croniter import croniter
 
+from harvester.core.duration import DurationError, parse_duration
 from harvester.core.model import JobSpec, NewTask
 from harvester.core.plan import plan_job
 
@@ -48,10 +49,7 @@ SLOT_MARK = "@"
 GEN_MARK = "~g"
 TIMING_KEYS = frozenset({"mode", "schedule", "min_interval", "max_interval"})
 
-_EVERY = re.compile(r"^every\s+((?:\d+\s*[smhd]\s*)+)$")
-_PART = re.compile(r"(\d+)\s*([smhd])")
-_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_KEY = re.compile(r"^(?P<base>[^@~]*)(?:@(?P<slot>-?\d+))?(?:~g(?P<gen>\d+))?$")
+_KEY = re.compile(r"^(?P<base>[^@~]*)(?:@(?P<slot>-?\d+(?:\.\d+)?))?(?:~g(?P<gen>\d+))?$")
 
 
 class ScheduleError(ValueError):
@@ -64,12 +62,12 @@ class Schedule:
 
     Attributes:
         text: the schedule as written.
-        every: the interval in seconds for ``every ...``; None for cron.
+        every: the interval in seconds for ``every ...`` (fractions allowed); None for cron.
         cron: the cron expression; None for ``every ...``.
     """
 
     text: str
-    every: int | None = None
+    every: float | None = None
     cron: str | None = None
 
     @classmethod
@@ -80,12 +78,18 @@ class Schedule:
         clean = " ".join(text.split())
         lowered = clean.lower()
         if lowered.startswith("every"):
-            m = _EVERY.match(lowered)
-            seconds = sum(int(n) * _UNIT[u] for n, u in _PART.findall(m[1])) if m else 0
-            if seconds <= 0:
+            # The duration grammar is the job files' one (harvester.core.duration): units,
+            # fractions and compound parts mean the same in a schedule as in min_interval.
+            rest = lowered[len("every"):]
+            try:
+                if not rest[:1].isspace():
+                    raise DurationError("no duration")
+                seconds = parse_duration(rest.strip())
+            except DurationError as exc:
+                detail = f" ({exc.detail})" if exc.detail else ""
                 raise ScheduleError(
-                    f"{text!r}: expected 'every <duration>' like 'every 30s', 'every 15m', 'every 2h'"
-                )
+                    f"{text!r}: expected 'every <duration>' like 'every 30s', 'every 1.5m', 'every 2h'{detail}"
+                ) from None
             return cls(text=text, every=seconds)
         if not croniter.is_valid(clean):
             raise ScheduleError(f"{text!r}: not a valid cron expression (nor 'every <duration>')")
@@ -144,18 +148,31 @@ def run_key(key: str, *, slot: float | None, generation: int) -> str:
     """A planned key made unique to one run: ``search`` -> ``search@1795132800~g1``."""
     out = key
     if slot is not None:
-        out += f"{SLOT_MARK}{int(slot)}"
+        out += f"{SLOT_MARK}{slot_text(slot)}"
     if generation:
         out += f"{GEN_MARK}{generation}"
     return out
 
 
-def split_key(key: str) -> tuple[str, int | None, int]:
+def slot_text(slot: float) -> str:
+    """A slot as a key writes it: whole seconds (``1795132800``), or milliseconds when the slot
+    has a fraction (``1795132800.25``).
+
+    Whole seconds keep every key written before sub-second durations existed; the fraction
+    keeps two polls of one source that are due within the same second (a ``min_interval``
+    under a second) from sharing a key, which would make the store drop the second one.
+    """
+    text = f"{slot:.3f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def split_key(key: str) -> tuple[str, float | None, int]:
     """``(base key, slot or None, generation)`` of a task key made by :func:`run_key`."""
     m = _KEY.match(key)
     if m is None:
         return key, None, 0
-    slot = int(m["slot"]) if m["slot"] is not None else None
+    text = m["slot"]
+    slot: float | None = None if text is None else (float(text) if "." in text else int(text))
     return m["base"], slot, int(m["gen"] or 0)
 
 
