@@ -238,6 +238,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "report":
         from harvester.runtime.usage import report_command
 
+        preflight.require_state(config)
         return report_command(config, args.format)
     specs = load_jobs(job_paths(args), config=config)
     if args.command == "plan":

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from harvester.config import Config
 from harvester.core.model import JobSpec
-from harvester.errors import ConfigError, FlagError
+from harvester.errors import ConfigError, FlagError, StoreError
 from harvester.paths import folder_problem, os_words, writable_file_problem
 from harvester.store import is_shared_state
 
@@ -85,6 +85,21 @@ def _check_output(config: Config, specs: Sequence[JobSpec]) -> None:
             raise ConfigError(
                 config.file, "harvest.output_dir", f"{path} (job {spec.name!r}'s output) {problem}"
             )
+
+
+def require_state(config: Config) -> None:
+    """Refuse to read a SQLite state that does not exist, rather than create an empty one.
+
+    ``report`` only reads; opening the store would create ``state/harvester.db`` (and its
+    folder) wherever it was run from, and then report nothing.
+
+    Raises:
+        StoreError: no state file at the configured path (exit 1, as ``status`` does).
+    """
+    state = config.harvest.state
+    if is_shared_state(state) or os.path.lexists(state):
+        return
+    raise StoreError(f"{state}: no state store here yet (nothing has been run with this config)")
 
 
 def check_demo_out(out: Path) -> None:

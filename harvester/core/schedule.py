@@ -2,8 +2,9 @@
 
 Theory of operation
 -------------------
-A job file's ``schedule`` is either ``"every <duration>"`` (``every 30s``, ``every 15m``,
-``every 2h``, ``every 1d``, ``every 1h30m``) or a cron expression (5 fields, or 6 with seconds
+A job file's ``schedule`` is either ``"every <duration>"`` (``every 30s``, ``every 1.5m``,
+``every 2h``, ``every 1d``, ``every 1h30m``: the job files' duration grammar,
+:mod:`harvester.core.duration`) or a cron expression (5 fields, or 6 with seconds
 last, as croniter reads them; ``@hourly`` and friends too), always in UTC. ``every N`` slots are
 aligned to the epoch: ``every 15m`` runs at :00, :15, :30 and :45, ``every 1d`` at midnight UTC.
 
@@ -13,7 +14,8 @@ before ``now`` if it is later than the last run, so a daemon that was down for a
 
 Rule 2: every run gets fresh task keys. The store keeps the first of each (job, key), which is
 what makes re-planning idempotent; a scheduled run therefore suffixes each planned key with
-``@<slot>`` (the slot's epoch seconds), and re-planning the *same* slot stays idempotent.
+``@<slot>`` (the slot's epoch seconds, with milliseconds when it has a fraction: see
+:func:`slot_text`), and re-planning the *same* slot stays idempotent.
 
 Rule 3: a changed job definition gets a new *generation*. :class:`JobState` (saved by the daemon
 under ``schedule:<job>``) holds a digest of what the job harvests (every field but its file and

@@ -269,6 +269,13 @@ CASES: dict[str, Case] = {
         {"config.toml": CONFIG_OK + '[harvest]\nstate = "junk.db"\n', "jobs.toml": GOOD_JOB,
          "junk.db": b"not a database at all " * 10},
         RUN, ("junk.db", "not an SQLite database"), code=1),
+    "report without a state": Case({}, ("report",), ("state/harvester.db", "no state store here yet"), code=1),
+    "status on a foreign database": Case(
+        {"config.toml": '[harvest]\nstate = "books.db"\n'}, ("status",), ("books.db", "not a harvester state file"),
+        code=1, setup=foreign_db("books.db")),
+    "report on a newer state": Case(
+        {"config.toml": '[harvest]\nstate = "new.db"\n'}, ("report",), ("new.db", "newer"), code=1,
+        setup=newer_state("new.db")),
     # base_url
     "base_url with a password": Case(
         {"config.toml": '[api]\nbase_url = "https://me:hunter2secret@api.x.com"\n', "jobs.toml": GOOD_JOB},
