@@ -188,7 +188,7 @@ def config_path(args: argparse.Namespace) -> Path | None:
     default = Path("config.toml")
     if default.exists():
         return default
-    if args.command == "demo":
+    if getattr(args, "command", None) == "demo":
         from harvester import examples
 
         return examples.config_file()
@@ -206,7 +206,7 @@ def job_paths(args: argparse.Namespace) -> list[Path]:
     if env:
         return [Path(j) for j in env.split(os.pathsep) if j]
     default = Path("jobs")
-    if args.command == "demo" and not default.exists() and not default.is_symlink():
+    if getattr(args, "command", None) == "demo" and not default.exists() and not default.is_symlink():
         from harvester import examples
 
         return [examples.jobs_dir()]

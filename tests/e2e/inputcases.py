@@ -235,6 +235,16 @@ CASES: dict[str, Case] = {
         {"config.toml": CONFIG_OK + '[harvest]\noutput_dir = "ro/out"\n', "jobs.toml": GOOD_JOB},
         RUN, ("harvest.output_dir", "cannot be created", "is not writable"),
         setup=steps(mkdir("ro"), chmod("ro", 0o555)), unprivileged=True),
+    "daemon: output_dir is a file": Case(
+        {"config.toml": CONFIG_OK + '[harvest]\noutput_dir = "out"\n', "jobs.toml": GOOD_JOB, "out": "x"},
+        ("daemon", "--config", "config.toml", "--jobs", "jobs.toml"), ("harvest.output_dir", "is a file")),
+    "daemon: state is a foreign database": Case(
+        {"config.toml": CONFIG_OK + '[harvest]\nstate = "books.db"\n', "jobs.toml": GOOD_JOB},
+        ("daemon", "--config", "config.toml", "--jobs", "jobs.toml"), ("books.db", "not a harvester state file"),
+        code=1, setup=foreign_db("books.db")),
+    "demo: a job named .x": Case(
+        {"jobs.toml": '[[job]]\nname = ".x"\nkind = "search"\nquery = "x"\n'},
+        ("demo", "--out", "d", "--jobs", "jobs.toml"), ("jobs.toml", "must not start with a dot")),
     "job output file is a folder": Case(
         {"config.toml": CONFIG_OK + '[harvest]\noutput_dir = "out"\n', "jobs.toml": GOOD_JOB},
         RUN, ("harvest.output_dir", "s.jsonl", "job 's'", "is a folder"), setup=mkdir("out/s.jsonl")),
