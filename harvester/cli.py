@@ -19,80 +19,113 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from harvester import __version__
 from harvester.errors import HarvesterError, UserError
 
 
-class _DefaultsShown(argparse.HelpFormatter):
-    """Help lines end with the option's default, unless they already say it."""
+class _Parser(argparse.ArgumentParser):
+    """argparse with the CLI's one-line errors (``harvester: error: ...``, exit 2).
+
+    argparse's own answer to a bad option is the usage block and then the error; the rule here
+    is one line naming the flag, as for any other bad input.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"harvester: error: {message} (see '{self.prog} --help')\n")
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's help line ends with its default: the text's own when it says one, else
+    ``(default: X)``; a switch shows ``(default: off)``."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
-        if "default" in text.lower() or action.default is argparse.SUPPRESS or not action.option_strings:
-            return text
-        return text + " (default: %(default)s)"
+        if not action.option_strings or "default" in text.lower() or action.default is argparse.SUPPRESS:
+            return text  # a command (or a positional) has no default to show
+        if action.nargs == 0 and isinstance(action.default, bool):
+            return f"{text} (default: {'on' if action.default else 'off'})"
+        return f"{text} (default: %(default)s)"
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="harvester",
-        description="Rate-limit- and budget-aware bulk harvesting from the X API v2.",
+        description="Rate-limit- and budget-aware bulk harvesting from the X API v2. "
+        "Each command's --help lists its options with their defaults.",
+        formatter_class=_HelpFormatter,
         allow_abbrev=False,
     )
     p.add_argument("-V", "--version", action="version", version=f"harvester {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def common(sp: argparse.ArgumentParser, jobs: bool = True) -> None:
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, description=help, formatter_class=_HelpFormatter,
+                              allow_abbrev=False)
+
+    def common(sp: argparse.ArgumentParser, jobs: bool = True, demo: bool = False, daemon: bool = False) -> None:
+        fallback = "the packaged example config" if demo else "built-in defaults"
         sp.add_argument(
             "--config",
             default=os.environ.get("HARVESTER_CONFIG"),
-            help="config file (env HARVESTER_CONFIG; default ./config.toml if present)",
+            help=f"config file (default: $HARVESTER_CONFIG, else ./config.toml if present, else {fallback})",
         )
         if jobs:
+            fallback = ", else the packaged example jobs" if demo else ""
             sp.add_argument(
                 "--jobs",
                 action="append",
                 default=None,
-                help="job file or folder, repeatable (env HARVESTER_JOBS; default ./jobs)",
+                help=f"job file or folder, repeatable (default: $HARVESTER_JOBS, else ./jobs{fallback})",
             )
-        sp.add_argument("-v", "--verbose", action="count", default=0, help="more logs; tracebacks")
-        sp.add_argument("--json-logs", action="store_true", help="JSON log lines even on a TTY")
+        sp.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more logs (-vv: debug) and tracebacks on errors (default: 0: neither)")
+        if daemon:  # a daemon logs JSON lines, TTY or not
+            sp.add_argument("--json-logs", action="store_true", default=True,
+                            help="JSON log lines (default: on, always, for the daemon)")
+        else:
+            sp.add_argument("--json-logs", action="store_true",
+                            help="JSON log lines even on a TTY (default: off: JSON only when stderr is not a TTY)")
 
-    run = sub.add_parser("run", help="harvest the jobs until done (resumes an interrupted run)")
+    run = command("run", "harvest the jobs until done (resumes an interrupted run)")
     common(run)
-    run.add_argument("--max-usd", type=float, default=None, help="budget for this run, USD")
-    run.add_argument("--workers", type=int, default=None, help="override [harvest] workers")
+    run.add_argument("--max-usd", type=float, default=None,
+                     help="budget for this run in USD, overrides [budget] max_usd_per_run "
+                          "(default: the config's; none there: no run budget)")
+    run.add_argument("--workers", type=int, default=None,
+                     help="concurrent workers, 1-256, overrides [harvest] workers (default: the config's, 4)")
 
-    demo = sub.add_parser("demo", help="harvest the example jobs from the built-in sandbox")
-    common(demo)
-    demo.add_argument("--out", default="demo-out", help="folder for the demo's state and output")
+    demo = command("demo", "harvest the example jobs from the built-in sandbox")
+    common(demo, demo=True)
+    demo.add_argument("--out", default="demo-out",
+                      help="folder for the demo's state and output, emptied first")
     demo.add_argument("--seed", type=int, default=7, help="sandbox world seed")
-    demo.add_argument("--max-usd", type=float, default=None, help="budget for this run, USD")
+    demo.add_argument("--max-usd", type=float, default=None,
+                      help="budget for this run in USD, overrides [budget] max_usd_per_run "
+                           "(default: the config's; none there: no run budget)")
 
-    sb = sub.add_parser("sandbox", help="serve the fake X API v2 on 127.0.0.1", formatter_class=_DefaultsShown)
+    sb = command("sandbox", "serve the fake X API v2 on 127.0.0.1")
     common(sb, jobs=False)
     from harvester.runtime.sandbox_cmd import add_sandbox_arguments
 
     add_sandbox_arguments(sb)
 
-    st = sub.add_parser("status", help="jobs, buckets, spend and cap from the state store")
+    st = command("status", "jobs, buckets, spend and cap from the state store")
     common(st)
     st.add_argument("--json", action="store_true", help="machine-readable output")
 
-    rp = sub.add_parser("report", help="spend and resources by UTC day, endpoint and job")
+    rp = command("report", "spend and resources by UTC day, endpoint and job")
     common(rp, jobs=False)
-    rp.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    rp.add_argument("--format", choices=["table", "csv", "json"], default="table", help="output format")
 
-    dm = sub.add_parser(
-        "daemon", help="run the jobs on their schedules until SIGTERM/SIGINT; SIGHUP reloads the job files"
-    )
-    common(dm)
+    dm = command("daemon", "run the jobs on their schedules until SIGTERM/SIGINT; SIGHUP reloads the job files")
+    common(dm, daemon=True)
     dm.add_argument("--metrics-port", type=int, default=None,
-                    help="port of /metrics and /status, overrides [daemon] metrics_port (0: any free port)")
-    dm.set_defaults(json_logs=True)  # a daemon logs JSON lines, TTY or not
+                    help="port of /metrics and /status, 0-65535 (0: any free port), overrides [daemon] "
+                         "metrics_port (default: the config's, 9464)")
 
-    ex = sub.add_parser("export", help="jobs' output as one flat table: a row per post or user (CSV, Parquet, JSONL)")
+    ex = command("export", "jobs' output as one flat table: a row per post or user (CSV, Parquet, JSONL)")
     common(ex)
     ex.add_argument("job", nargs="+", metavar="JOB", help="job name(s), as in the job files")
     ex.add_argument("--format", choices=["csv", "parquet", "jsonl"], default=None,
@@ -105,7 +138,7 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--until", default=None, metavar="T", help="... and before T (exclusive)")
     ex.add_argument("--fields", default=None, metavar="a,b,c", help="these columns, in this order")
 
-    pl = sub.add_parser("plan", help="estimate requests, cost, time and cap use before spending")
+    pl = command("plan", "estimate requests, cost, time and cap use before spending")
     common(pl)
     pl.add_argument("--json", action="store_true", help="machine-readable output")
     pl.add_argument("--probe", action="store_true",
@@ -136,35 +169,59 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _fail(exc: BaseException, args: argparse.Namespace, code: int) -> None:
+    # Every line that leaves here is redacted: an exception's text may quote a URL with its
+    # password or, from a driver, a token (harvester.redact).
+    from harvester.redact import redact
+
     if args.verbose:
         import traceback
 
-        traceback.print_exception(exc, file=sys.stderr)
-    print(f"harvester: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        sys.stderr.write(redact("".join(traceback.format_exception(exc))))
+    print(f"harvester: error: {redact(' '.join(str(exc).split()))}", file=sys.stderr)
 
 
 def config_path(args: argparse.Namespace) -> Path | None:
-    """``--config``, else ./config.toml if present, else None (all defaults)."""
+    """``--config``, else ./config.toml if present, else None (all defaults).
+
+    The demo, given none of these, takes the example config shipped in the package.
+    """
     if args.config:
         return Path(args.config)
     default = Path("config.toml")
-    return default if default.exists() else None
+    if default.exists():
+        return default
+    if getattr(args, "command", None) == "demo":
+        from harvester import examples
+
+        return examples.config_file()
+    return None
 
 
 def job_paths(args: argparse.Namespace) -> list[Path]:
-    """``--jobs`` (repeatable), else ``HARVESTER_JOBS`` (os.pathsep-separated), else ./jobs."""
+    """``--jobs`` (repeatable), else ``HARVESTER_JOBS`` (os.pathsep-separated), else ./jobs.
+
+    The demo, given none of these and with no ./jobs here, takes the packaged example jobs.
+    """
     if args.jobs:
         return [Path(j) for j in args.jobs]
     env = os.environ.get("HARVESTER_JOBS")
     if env:
         return [Path(j) for j in env.split(os.pathsep) if j]
-    return [Path("jobs")]
+    default = Path("jobs")
+    if getattr(args, "command", None) == "demo" and not default.exists() and not default.is_symlink():
+        from harvester import examples
+
+        return [examples.jobs_dir()]
+    return [default]
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from harvester.config import load_config
+    from harvester import preflight
+    from harvester.config import load_config, with_overrides
+    from harvester.config.overrides import check_numeric_flags
     from harvester.jobspec import load_jobs
 
+    check_numeric_flags(args)
     if args.command == "daemon":
         from harvester.runtime.daemon_cmd import daemon_command
 
@@ -174,6 +231,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return serve_sandbox(args)
     config = load_config(config_path(args))
+    # Flags that override config keys are merged here, once, with the keys' own rules.
+    config = with_overrides(config, workers=getattr(args, "workers", None), max_usd=getattr(args, "max_usd", None))
     if args.command == "status":
         from harvester.runtime.status import print_status
 
@@ -181,6 +240,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "report":
         from harvester.runtime.usage import report_command
 
+        preflight.require_state(config)
         return report_command(config, args.format)
     if args.command == "export":
         from harvester.commands.export_cmd import export_command
@@ -194,9 +254,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         from harvester.runtime.run_cmd import run_command
 
-        return run_command(config, specs, max_usd=args.max_usd, workers=args.workers)
+        preflight.check(config, specs)
+        return run_command(config, specs, max_usd=None, workers=None)  # both are in config now
     if args.command == "demo":
         from harvester.runtime.demo import run_demo
 
-        return run_demo(config, specs, out=Path(args.out), seed=args.seed, max_usd=args.max_usd)
+        preflight.check_demo_out(Path(args.out))
+        return run_demo(config, specs, out=Path(args.out), seed=args.seed, max_usd=None)
     raise UserError(f"unknown command {args.command!r}")

@@ -52,6 +52,19 @@ class JobSpecError(UserError):
         self.problem = problem
 
 
+class FlagError(UserError):
+    """A command-line option is invalid. The message names the flag (``--workers: ...``).
+
+    A flag that overrides a config key is checked with that key's own rules, so the same value
+    gets the same answer whichever way it was given; only the name in the message differs.
+    """
+
+    def __init__(self, flag: str, problem: str) -> None:
+        super().__init__(f"{flag}: {problem}")
+        self.flag = flag
+        self.problem = problem
+
+
 class StoreError(HarvesterError):
     """The state store is unreadable or corrupt."""
 

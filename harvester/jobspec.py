@@ -19,12 +19,18 @@ What is checked, and against what:
   whose routes take its parameter, each value a name X's OpenAPI document lists for the kind's
   routes, under its 2.167 or its 2.166 name; ``tweet_fields`` and ``post_fields`` (the same Post
   fields, sent as ``tweet.fields`` and ``post.fields``) not both;
-- names: unique across all files, safe as file names;
+- names: unique across all files (ignoring case too: on a case-insensitive file system ``A`` and
+  ``a`` would write one output file), safe as visible file names (no leading dot: ``..`` or
+  ``.x`` would write a hidden ``out/...jsonl``);
+- paths: a directory contributes its ``*.toml`` entries except hidden ones (editors leave lock
+  and swap files there); an entry that is a broken symlink, a symlink loop, a directory or
+  unreadable is named in one line, never skipped;
 - ``auth``: when a :class:`~harvester.config.Config` is given, one of its auth names.
 
 Keys that later features read (``mode``, ``schedule``, ``min_interval``, ``max_interval``,
-``active_since``) are validated here and kept, normalised, in ``JobSpec.extra``: intervals as
-whole seconds, ``active_since`` as a tuple of id strings.
+``active_since``) are validated here and kept, normalised, in ``JobSpec.extra``: intervals as a
+float of seconds (parsed by :mod:`harvester.core.duration`, the parser ``every`` schedules use
+too: ``"90s"``, ``"1.5m"``, ``"1h30m"``, ``0.25``), ``active_since`` as a tuple of id strings.
 
 Ints are accepted for ids and converted to strings; duplicate ids (or usernames, ignoring case)
 are dropped silently, keeping the first.
@@ -33,13 +39,15 @@ are dropped silently, keeping the first.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
-import tomllib
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, cast
 
 from harvester.config import APP_AUTH, Config, hint, quote_key
+from harvester.config.tomlfile import TomlFileError, os_problem, path_problem, read_toml
+from harvester.core.duration import DurationError, format_duration, parse_duration
 from harvester.core.endpoints import (
     ARCHIVE_SEARCH,
     ENDPOINTS,
@@ -60,9 +68,6 @@ _NAME = re.compile(NAME_PATTERN)
 _ID = re.compile(ID_PATTERN)
 _USERNAME = re.compile(USERNAME_PATTERN)
 _TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
-_DURATION = re.compile(r"^(?:\d+[smhd])+$")
-_DURATION_PART = re.compile(r"(\d+)([smhd])")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 MODES = ("once", "poll")
 
 # Keys every kind accepts.
@@ -111,50 +116,70 @@ def load_jobs(paths: Sequence[Path | str], *, config: Config | None = None) -> l
         raise JobSpecError("<jobs>", None, None, "no job files given")
     files: list[Path] = []
     for given in paths:
-        path = Path(given)
-        if path.is_dir():
-            found = sorted(p for p in path.glob("*.toml") if p.is_file())
-            if not found:
-                raise JobSpecError(str(path), None, None, "directory has no *.toml job files")
-            files.extend(found)
-        elif path.is_file():
-            files.append(path)
-        elif path.exists():
-            raise JobSpecError(str(path), None, None, "not a file or directory")
-        else:
-            raise JobSpecError(str(path), None, None, "no such file or directory")
+        files.extend(_job_files(Path(given)))
 
     auth_names = config.auth_names() if config is not None else None
     jobs: list[JobSpec] = []
-    first_seen: dict[str, str] = {}
+    first_seen: dict[str, JobSpec] = {}
     seen_files: set[Path] = set()
     for path in files:
         if path.resolve() in seen_files:
             continue  # the same file named twice (e.g. a directory and a file in it)
         seen_files.add(path.resolve())
         for spec in _load_file(path, auth_names):
-            if spec.name in first_seen:
+            first = first_seen.get(spec.name.casefold())
+            if first is not None and first.name == spec.name:
                 raise JobSpecError(
-                    spec.source,
-                    spec.name,
-                    "name",
-                    f"duplicate job name; first defined in {first_seen[spec.name]}",
+                    spec.source, spec.name, "name", f"duplicate job name; first defined in {first.source}"
                 )
-            first_seen[spec.name] = spec.source
+            if first is not None:
+                raise JobSpecError(
+                    spec.source, spec.name, "name",
+                    f"differs from job {first.name!r} ({first.source}) only in case; their output files "
+                    "would be one file on a case-insensitive file system",
+                )
+            first_seen[spec.name.casefold()] = spec
             jobs.append(spec)
     return jobs
+
+
+def _job_files(path: Path) -> list[Path]:
+    """The job files ``path`` names: itself, or a directory's visible ``*.toml`` entries, sorted.
+
+    Every entry is looked at, not filtered by ``is_file()`` (which says False for a broken link
+    or a loop, and so used to skip them silently): one that cannot be read raises, naming it.
+    """
+    try:
+        is_dir = path.is_dir()  # follows links; False for a loop or a broken link
+    except OSError as e:  # pragma: no cover - is_dir() swallows the common errors itself
+        raise JobSpecError(str(path), None, None, os_problem(path, e)) from None
+    if not is_dir:
+        problem = path_problem(path)
+        if problem == "no such file":
+            problem = "no such file or directory"
+        if problem is not None:
+            raise JobSpecError(str(path), None, None, problem)
+        return [path]
+    try:
+        names = sorted(e.name for e in os.scandir(path))
+    except OSError as e:
+        raise JobSpecError(str(path), None, None, f"cannot list the directory: {e.strerror or e}") from None
+    found = [path / n for n in names if n.endswith(".toml") and not n.startswith(".")]
+    if not found:
+        raise JobSpecError(str(path), None, None, "directory has no *.toml job files")
+    for entry in found:
+        problem = path_problem(entry)
+        if problem is not None:
+            raise JobSpecError(str(entry), None, None, problem)
+    return found
 
 
 def _load_file(path: Path, auth_names: Collection[str] | None) -> list[JobSpec]:
     file = str(path)
     try:
-        data = tomllib.loads(path.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError as e:
-        raise JobSpecError(file, None, None, f"not UTF-8 text (byte {e.start})") from None
-    except tomllib.TOMLDecodeError as e:
-        raise JobSpecError(file, None, None, f"invalid TOML: {e}") from None
-    except OSError as e:
-        raise JobSpecError(file, None, None, f"cannot read: {e.strerror or e}") from None
+        data = read_toml(path)
+    except TomlFileError as e:
+        raise JobSpecError(file, None, None, str(e)) from None
     for key in data:
         if key != "job":
             tip = hint(key, ["job"])
@@ -193,22 +218,15 @@ def _type_name(value: object) -> str:
     return f"a {type(value).__name__}"
 
 
-def parse_interval(value: object) -> int | None:
-    """Seconds from an int or a string like ``"90s"``, ``"15m"``, ``"2h"``, ``"1d"``, ``"1h30m"``.
+def parse_interval(value: object) -> float | None:
+    """Seconds from a number or a duration string (``"90s"``, ``"1.5m"``, ``"1h30m"``, ``0.25``).
 
-    Returns None when ``value`` is not a positive interval.
+    Returns None when ``value`` is not a duration within bounds; :func:`parse_duration` says why.
     """
-    if isinstance(value, bool):
+    try:
+        return parse_duration(value)
+    except DurationError:
         return None
-    if isinstance(value, int):
-        return value if value > 0 else None
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if not _DURATION.match(text):
-            return None
-        seconds = sum(int(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(text))
-        return seconds if seconds > 0 else None
-    return None
 
 
 class _JobReader:
@@ -238,6 +256,10 @@ class _JobReader:
             self.expect("name", name, "a string")
         if not _NAME.match(name):
             self.fail("name", f"must be 1-64 of A-Z a-z 0-9 _ . - (it names a file), got {_show(name)}")
+        if name.startswith("."):
+            # It names <output_dir>/<name>.jsonl: a leading dot hides the file (".x"), and ".." or
+            # "." read as the folder above or this one.
+            self.fail("name", f"must not start with a dot (it names a visible file), got {_show(name)}")
 
         kind = self.data.get("kind")
         if kind is None:
@@ -469,15 +491,15 @@ class _JobReader:
             value = self.data.get(key)
             if value is None:
                 continue
-            seconds = parse_interval(value)
-            if seconds is None:
-                self.fail(key, f"must be seconds > 0 or a duration like '15m' or '2h', got {_show(value)}")
-            extra[key] = seconds
+            try:
+                extra[key] = parse_duration(value)
+            except DurationError as exc:
+                self.fail(key, str(exc))
         lo, hi = extra.get("min_interval"), extra.get("max_interval")
         if lo is not None and hi is not None and lo > hi:
             self.fail(
                 "min_interval",
-                f"({lo}s) must not exceed max_interval ({hi}s)",
+                f"({format_duration(lo)}) must not exceed max_interval ({format_duration(hi)})",
             )
         if "active_since" in self.data:
             extra["active_since"] = self.ids("active_since")

@@ -1,8 +1,11 @@
 """structlog setup: key-value lines on a TTY, JSON lines otherwise; secrets scrubbed.
 
 Events are stable snake_case names with key-value fields (``page_committed``, ``budget_stop``).
-A last processor replaces any registered secret value (tokens) with ``***`` wherever it appears,
-so a token that slips into an exception text still never reaches the log.
+A last processor (:func:`_scrub`) runs :func:`harvester.redact.redact` over every field: any
+registered secret value (tokens) and any password in a URL, whatever its scheme, becomes ``***``,
+so a secret that slips into an exception text or a driver message never reaches the log. Fields
+that are neither plain scalars nor containers (an exception, a path) are logged as their text,
+so that text is scrubbed too.
 """
 
 from __future__ import annotations
@@ -14,27 +17,21 @@ from typing import Any, TextIO
 
 import structlog
 
-_SECRETS: list[str] = []
+from harvester.redact import MIN_SECRET_LENGTH, redact, redact_tree, register_secret
 
+__all__ = ["MIN_SECRET_LENGTH", "configure", "register_secret"]
 
-MIN_SECRET_LENGTH = 8  # real tokens are 40-120 characters; scrubbing "t" would garble every line
-
-
-def register_secret(value: str) -> None:
-    """Never log ``value`` (values too short to be a real credential are not scrubbed)."""
-    if len(value) >= MIN_SECRET_LENGTH and value not in _SECRETS:
-        _SECRETS.append(value)
+_PLAIN = (int, float, bool, type(None))
 
 
 def _scrub(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    if not _SECRETS:
-        return event
     for key, value in list(event.items()):
         if isinstance(value, str):
-            for s in _SECRETS:
-                if s in value:
-                    value = value.replace(s, "***")
-            event[key] = value
+            event[key] = redact(value)
+        elif isinstance(value, dict | list | tuple):
+            event[key] = redact_tree(value)
+        elif not isinstance(value, _PLAIN):
+            event[key] = redact(str(value))
     return event
 
 

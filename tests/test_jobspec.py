@@ -156,10 +156,22 @@ def test_reserved_keys_go_to_extra(tmp_path: Path) -> None:
         ("15", None),
         ("m", None),
         (True, None),
-        (1.5, None),
+        # issue 19: fractions and units everywhere
+        (1.5, 1.5),
+        (0.25, 0.25),
+        ("1.5m", 90),
+        ("250ms", 0.25),
+        ("1h 30m", 5400),
+        (".5s", 0.5),
+        ("2w", 14 * 86400),
+        (0.001, None),  # below the 10 ms floor
+        ("1.5", None),  # a string needs a unit
+        ("1.5.2m", None),
+        (float("inf"), None),
+        (float("nan"), None),
     ],
 )
-def test_parse_interval(value: object, seconds: int | None) -> None:
+def test_parse_interval(value: object, seconds: float | None) -> None:
     assert parse_interval(value) == seconds
 
 

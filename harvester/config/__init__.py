@@ -21,6 +21,10 @@ refused without being echoed.
 
 Relative paths (``output_dir``, a file ``state``) resolve against the config file's directory,
 or the working directory when there is no file.
+
+Command-line flags that override keys (``--workers``, ``--max-usd``, ``--metrics-port``) are
+merged by :func:`with_overrides` with the keys' own rules (:mod:`harvester.config.rules`), and
+files are read by :mod:`harvester.config.tomlfile` (BOMs, encodings, nesting, links named).
 """
 
 
@@ -45,6 +49,7 @@ from harvester.config.model import (
     UserAuthConfig,
     UserCredentials,
 )
+from harvester.config.overrides import with_overrides
 from harvester.config.toml_table import hint, quote_key
 
 __all__ = [
@@ -67,4 +72,5 @@ __all__ = [
     "hint",
     "load_config",
     "quote_key",
+    "with_overrides",
 ]

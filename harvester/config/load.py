@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
+from harvester.config import rules
 from harvester.config.model import (
     _AUTH_NAME,
     _ID,
@@ -27,9 +27,11 @@ from harvester.config.model import (
     UserAuthConfig,
 )
 from harvester.config.toml_table import _show, _Table, _type_name, hint
+from harvester.config.tomlfile import TomlFileError, read_toml
 from harvester.core.endpoints import ENDPOINTS
 from harvester.errors import ConfigError
-from harvester.store import is_shared_state, url_passwords
+from harvester.redact import has_url_password, redact
+from harvester.store import is_shared_state, redact_url, url_passwords, url_scheme
 
 
 def load_config(path: str | Path | None) -> Config:
@@ -43,19 +45,9 @@ def load_config(path: str | Path | None) -> Config:
     source = Path(path)
     file = str(source)
     try:
-        raw = source.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(file, None, "no such file") from None
-    except IsADirectoryError:
-        raise ConfigError(file, None, "is a directory, not a config file") from None
-    except OSError as e:
-        raise ConfigError(file, None, f"cannot read: {e.strerror or e}") from None
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as e:
-        raise ConfigError(file, None, f"not UTF-8 text (byte {e.start})") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(file, None, f"invalid TOML: {e}") from None
+        data = read_toml(source)
+    except TomlFileError as e:
+        raise ConfigError(file, None, str(e)) from None
     base_dir = source.resolve().parent
     return _build(file, source, base_dir, data)
 
@@ -103,20 +95,47 @@ def _section_of(key: str) -> str | None:
 
 def _api(t: _Table) -> ApiConfig:
     d = ApiConfig()
-    base_url = t.string("base_url", d.base_url)
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        t.fail("base_url", f"must be an http:// or https:// URL, got {_show(base_url)}")
-    if parts.query or parts.fragment or " " in base_url:
-        t.fail("base_url", f"must not have a query, fragment or spaces, got {_show(base_url)}")
     result = ApiConfig(
-        base_url=base_url.rstrip("/"),
+        base_url=_base_url(t, t.string("base_url", d.base_url)),
         bearer_env=t.env_name("bearer_env", d.bearer_env),
         timeout_seconds=t.number("timeout_seconds", d.timeout_seconds, above=0, hi=3600),
         user_agent=t.string("user_agent", d.user_agent),
     )
     t.finish()
     return result
+
+
+def _base_url(t: _Table, base_url: str) -> str:
+    """``[api] base_url`` checked as far as a request would use it, so it fails here, not later.
+
+    A user or password in it is refused (and not echoed): the token lives in the environment,
+    and aiohttp would raise on the first request anyway. The port is parsed now: ``urlsplit``
+    only reads it lazily, so ``:notaport`` used to pass here and then fail every request while
+    the run retried (and showed its spend) for minutes.
+    """
+    shown = _show(redact(base_url))
+    try:
+        parts = urlsplit(base_url)
+        port = parts.port  # ValueError: not a number, or outside 0-65535
+    except ValueError:
+        netloc = base_url.partition("://")[2].partition("/")[0]
+        port_text = netloc.rpartition("@")[2].rpartition(":")[2]
+        t.fail("base_url", f"has an invalid port {_show(port_text)} (must be a number from 1 to 65535)")
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        t.fail("base_url", f"must be an http:// or https:// URL, got {shown}")
+    if "@" in parts.netloc:
+        t.fail(
+            "base_url",
+            "must not contain a user name or password (the token goes in the environment variable "
+            "named by api.bearer_env)",
+        )
+    if parts.query or parts.fragment or any(c.isspace() for c in base_url):
+        t.fail("base_url", f"must not have a query, fragment or spaces, got {shown}")
+    if not parts.hostname:
+        t.fail("base_url", f"has no host name, got {shown}")
+    if port == 0:
+        t.fail("base_url", "has port 0 (must be a number from 1 to 65535)")
+    return base_url.rstrip("/")
 
 
 def _auth(t: _Table) -> AuthConfig:
@@ -160,16 +179,9 @@ def _auth(t: _Table) -> AuthConfig:
 
 def _harvest(t: _Table, base_dir: Path) -> HarvestConfig:
     d = HarvestConfig()
-    state = t.string("state", d.state)
-    if is_shared_state(state) and url_passwords(state):
-        # Secrets never live in files (the config may be committed): libpq's own variables do.
-        t.fail("state", "holds a password; remove it and set PGPASSWORD (or use ~/.pgpass) instead")
-    if not is_shared_state(state):
-        if "://" in state:
-            t.fail("state", f"must be a file path or a postgresql:// URL, got {_show(state)}")
-        state = str(base_dir / state)
+    state = _state(t, t.string("state", d.state), base_dir)
     result = HarvestConfig(
-        workers=t.integer("workers", d.workers, lo=1, hi=256),
+        workers=rules.workers(t),
         output_dir=base_dir / t.string("output_dir", str(d.output_dir)),
         state=state,
         lease_seconds=t.number("lease_seconds", d.lease_seconds, lo=1),
@@ -179,6 +191,27 @@ def _harvest(t: _Table, base_dir: Path) -> HarvestConfig:
     )
     t.finish()
     return result
+
+
+def _state(t: _Table, state: str, base_dir: Path) -> str:
+    """``[harvest] state``: an absolute file path, or a ``postgresql://`` URL without a password.
+
+    A URL is never echoed with its password: any scheme, any spelling of it, is shown redacted.
+    The scheme is matched in any case and written back in lower case (asyncpg and libpq expect
+    ``postgresql://``).
+    """
+    scheme = url_scheme(state)
+    if scheme is None and "://" not in state:
+        return str(base_dir / state)
+    if url_passwords(state) or has_url_password(state):
+        # Secrets never live in files (the config may be committed): libpq's own variables do.
+        t.fail("state", f"holds a password ({_show(redact_url(state))}); remove it and set PGPASSWORD "
+                        "(or use ~/.pgpass) instead")
+    if not is_shared_state(state):
+        tip = " (write postgresql://; no driver suffix)" if scheme and scheme.startswith("postgres") else ""
+        t.fail("state", f"must be a file path or a postgresql:// URL, got {_show(redact_url(state))}{tip}")
+    assert scheme is not None
+    return scheme + state[len(scheme):]
 
 
 def _limits(t: _Table) -> LimitsConfig:
@@ -245,7 +278,7 @@ def _budget(t: _Table) -> BudgetConfig:
         ar.fail(missing, "is required when auto-recharge is on (set both threshold_usd and amount_usd)")
     ar.finish()
     result = BudgetConfig(
-        max_usd_per_run=t.opt_number("max_usd_per_run", above=0),
+        max_usd_per_run=rules.max_usd_per_run(t),
         spending_limit_usd=t.opt_number("spending_limit_usd", above=0),
         cycle_start_day=t.integer("cycle_start_day", d.cycle_start_day, lo=1, hi=28),
         balance_usd=t.opt_number("balance_usd"),
@@ -277,7 +310,7 @@ def _daemon(t: _Table) -> DaemonConfig:
     result = DaemonConfig(
         grace_seconds=t.number("grace_seconds", d.grace_seconds, lo=0, hi=86400),
         metrics_host=t.string("metrics_host", d.metrics_host),
-        metrics_port=t.integer("metrics_port", d.metrics_port, lo=0, hi=65535),
+        metrics_port=rules.metrics_port(t),
         reload_on_sighup=t.boolean("reload_on_sighup", d.reload_on_sighup),
     )
     t.finish()

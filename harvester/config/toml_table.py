@@ -31,6 +31,13 @@ def _show(value: object, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def _num(bound: float) -> str:
+    """A bound for a message: ``256``, ``0.1``, ``65535`` (never ``6.5535e+04``)."""
+    if float(bound).is_integer() and abs(bound) < 1e15:
+        return str(int(bound))
+    return f"{bound:g}"
+
+
 _TYPE_NAMES: tuple[tuple[type, str], ...] = (  # bool before int: True is an int too
     (bool, "a boolean"), (int, "an integer"), (float, "a float"), (str, "a string"), (list, "a list"),
     (dict, "a table"),
@@ -104,17 +111,17 @@ class _Table:
         if not math.isfinite(number):
             self.fail(name, f"must be a finite number, got {_show(value)}")
         if above is not None and number <= above:
-            self.fail(name, f"must be greater than {above:g}, got {value!r}")
+            self.fail(name, f"must be greater than {_num(above)}, got {_show(value)}")
         self._range(name, number, lo, hi)
         return number
 
     def _range(self, name: str, value: float, lo: float | None, hi: float | None) -> None:
         if lo is not None and hi is not None and not lo <= value <= hi:
-            self.fail(name, f"must be between {lo:g} and {hi:g}, got {value!r}")
+            self.fail(name, f"must be between {_num(lo)} and {_num(hi)}, got {_show(value)}")
         if lo is not None and value < lo:
-            self.fail(name, f"must be at least {lo:g}, got {value!r}")
+            self.fail(name, f"must be at least {_num(lo)}, got {_show(value)}")
         if hi is not None and value > hi:
-            self.fail(name, f"must be at most {hi:g}, got {value!r}")
+            self.fail(name, f"must be at most {_num(hi)}, got {_show(value)}")
 
     def boolean(self, name: str, default: bool) -> bool:
         value = self._get(name)

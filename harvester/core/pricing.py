@@ -84,6 +84,32 @@ def format_usd(micros: int) -> str:
     return f"{sign}${whole:,}.{digits}"
 
 
+def usd_digits(amounts: Iterable[int]) -> int:
+    """The decimals a column of amounts needs so that every one is exact (at least 2, cents).
+
+    A table printed with one precision lines up and never shows ``$0.02`` above ``$3.065``; the
+    precision is the finest any amount needs, so none is rounded.
+    """
+    digits = 2
+    for micros in amounts:
+        frac = f"{abs(micros) % MICROS_PER_USD:06d}".rstrip("0")
+        digits = max(digits, len(frac))
+    return digits
+
+
+def format_usd_at(micros: int, digits: int) -> str:
+    """``micros`` as ``$1,234.500`` with exactly ``digits`` decimals (0-6), rounded half-even."""
+    if not 0 <= digits <= 6:
+        raise ValueError(f"digits must be 0-6, got {digits}")
+    step = 10 ** (6 - digits)
+    q, r = divmod(abs(micros), step)
+    if r * 2 > step or (r * 2 == step and q % 2):
+        q += 1
+    whole, frac = divmod(q, 10**digits)
+    sign = "-" if micros < 0 and q else ""
+    return f"{sign}${whole:,}" + (f".{frac:0{digits}d}" if digits else "")
+
+
 # --- time ----------------------------------------------------------------------------------
 
 

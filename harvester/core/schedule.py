@@ -2,8 +2,9 @@
 
 Theory of operation
 -------------------
-A job file's ``schedule`` is either ``"every <duration>"`` (``every 30s``, ``every 15m``,
-``every 2h``, ``every 1d``, ``every 1h30m``) or a cron expression (5 fields, or 6 with seconds
+A job file's ``schedule`` is either ``"every <duration>"`` (``every 30s``, ``every 1.5m``,
+``every 2h``, ``every 1d``, ``every 1h30m``: the job files' duration grammar,
+:mod:`harvester.core.duration`) or a cron expression (5 fields, or 6 with seconds
 last, as croniter reads them; ``@hourly`` and friends too), always in UTC. ``every N`` slots are
 aligned to the epoch: ``every 15m`` runs at :00, :15, :30 and :45, ``every 1d`` at midnight UTC.
 
@@ -13,7 +14,8 @@ before ``now`` if it is later than the last run, so a daemon that was down for a
 
 Rule 2: every run gets fresh task keys. The store keeps the first of each (job, key), which is
 what makes re-planning idempotent; a scheduled run therefore suffixes each planned key with
-``@<slot>`` (the slot's epoch seconds), and re-planning the *same* slot stays idempotent.
+``@<slot>`` (the slot's epoch seconds, with milliseconds when it has a fraction: see
+:func:`slot_text`), and re-planning the *same* slot stays idempotent.
 
 Rule 3: a changed job definition gets a new *generation*. :class:`JobState` (saved by the daemon
 under ``schedule:<job>``) holds a digest of what the job harvests (every field but its file and
@@ -40,6 +42,7 @@ from typing import Any
 
 from croniter import croniter
 
+from harvester.core.duration import DurationError, parse_duration
 from harvester.core.model import JobSpec, NewTask
 from harvester.core.plan import plan_job
 
@@ -48,10 +51,7 @@ SLOT_MARK = "@"
 GEN_MARK = "~g"
 TIMING_KEYS = frozenset({"mode", "schedule", "min_interval", "max_interval"})
 
-_EVERY = re.compile(r"^every\s+((?:\d+\s*[smhd]\s*)+)$")
-_PART = re.compile(r"(\d+)\s*([smhd])")
-_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_KEY = re.compile(r"^(?P<base>[^@~]*)(?:@(?P<slot>-?\d+))?(?:~g(?P<gen>\d+))?$")
+_KEY = re.compile(r"^(?P<base>[^@~]*)(?:@(?P<slot>-?\d+(?:\.\d+)?))?(?:~g(?P<gen>\d+))?$")
 
 
 class ScheduleError(ValueError):
@@ -64,12 +64,12 @@ class Schedule:
 
     Attributes:
         text: the schedule as written.
-        every: the interval in seconds for ``every ...``; None for cron.
+        every: the interval in seconds for ``every ...`` (fractions allowed); None for cron.
         cron: the cron expression; None for ``every ...``.
     """
 
     text: str
-    every: int | None = None
+    every: float | None = None
     cron: str | None = None
 
     @classmethod
@@ -80,12 +80,18 @@ class Schedule:
         clean = " ".join(text.split())
         lowered = clean.lower()
         if lowered.startswith("every"):
-            m = _EVERY.match(lowered)
-            seconds = sum(int(n) * _UNIT[u] for n, u in _PART.findall(m[1])) if m else 0
-            if seconds <= 0:
+            # The duration grammar is the job files' one (harvester.core.duration): units,
+            # fractions and compound parts mean the same in a schedule as in min_interval.
+            rest = lowered[len("every"):]
+            try:
+                if not rest[:1].isspace():
+                    raise DurationError("no duration")
+                seconds = parse_duration(rest.strip())
+            except DurationError as exc:
+                detail = f" ({exc.detail})" if exc.detail else ""
                 raise ScheduleError(
-                    f"{text!r}: expected 'every <duration>' like 'every 30s', 'every 15m', 'every 2h'"
-                )
+                    f"{text!r}: expected 'every <duration>' like 'every 30s', 'every 1.5m', 'every 2h'{detail}"
+                ) from None
             return cls(text=text, every=seconds)
         if not croniter.is_valid(clean):
             raise ScheduleError(f"{text!r}: not a valid cron expression (nor 'every <duration>')")
@@ -144,18 +150,31 @@ def run_key(key: str, *, slot: float | None, generation: int) -> str:
     """A planned key made unique to one run: ``search`` -> ``search@1795132800~g1``."""
     out = key
     if slot is not None:
-        out += f"{SLOT_MARK}{int(slot)}"
+        out += f"{SLOT_MARK}{slot_text(slot)}"
     if generation:
         out += f"{GEN_MARK}{generation}"
     return out
 
 
-def split_key(key: str) -> tuple[str, int | None, int]:
+def slot_text(slot: float) -> str:
+    """A slot as a key writes it: whole seconds (``1795132800``), or milliseconds when the slot
+    has a fraction (``1795132800.25``).
+
+    Whole seconds keep every key written before sub-second durations existed; the fraction
+    keeps two polls of one source that are due within the same second (a ``min_interval``
+    under a second) from sharing a key, which would make the store drop the second one.
+    """
+    text = f"{slot:.3f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def split_key(key: str) -> tuple[str, float | None, int]:
     """``(base key, slot or None, generation)`` of a task key made by :func:`run_key`."""
     m = _KEY.match(key)
     if m is None:
         return key, None, 0
-    slot = int(m["slot"]) if m["slot"] is not None else None
+    text = m["slot"]
+    slot: float | None = None if text is None else (float(text) if "." in text else int(text))
     return m["base"], slot, int(m["gen"] or 0)
 
 

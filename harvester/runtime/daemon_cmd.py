@@ -14,17 +14,17 @@ def daemon_command(args: argparse.Namespace) -> int:
     from harvester import log as logsetup
     from harvester.cli import config_path, job_paths
     from harvester.clock import run as run_loop
-    from harvester.config import load_config
-    from harvester.errors import UserError
+    from harvester.config import load_config, with_overrides
+    from harvester.jobspec import load_jobs
     from harvester.log import register_secret
+    from harvester.preflight import check
     from harvester.runtime.daemon import Daemon, DaemonResult
 
-    if args.metrics_port is not None and not 0 <= args.metrics_port <= 65535:
-        raise UserError("--metrics-port: must be within 0..65535")
     logsetup.configure(json=True, level=logging.DEBUG if args.verbose > 1 else logging.INFO)
-    config = load_config(config_path(args))
+    config = with_overrides(load_config(config_path(args)), metrics_port=args.metrics_port)
+    check(config, load_jobs(job_paths(args), config=config))  # nothing is opened before this passes
     register_secret(config.bearer_token())  # fail fast (exit 2) if the token is missing
-    daemon = Daemon(config, job_paths(args), metrics_port=args.metrics_port)
+    daemon = Daemon(config, job_paths(args), metrics_port=config.daemon.metrics_port)
 
     async def main() -> DaemonResult:
         return await daemon.run()

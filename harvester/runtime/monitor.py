@@ -30,6 +30,7 @@ from harvester.core.cap import CapStatus
 from harvester.core.model import JobStats
 from harvester.core.pricing import micros_to_usd
 from harvester.core.ratelimit import BucketFigures
+from harvester.redact import redact_tree
 from harvester.runtime.worker import Runtime
 
 log = structlog.get_logger(__name__)
@@ -260,7 +261,7 @@ class Monitor:
 
     async def _status(self, request: web.Request) -> web.Response:
         snap = await take_snapshot(self.rt, self.view)
-        return web.json_response(status_json(snap))
+        return web.json_response(redact_tree(status_json(snap)))  # errors may quote URLs
 
     def __repr__(self) -> str:
         return f"<Monitor port={self.port} running={self._runner is not None}>"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from rich.console import Console
 from rich.table import Table
@@ -23,6 +23,7 @@ from harvester.core import budget as money
 from harvester.core import cap as capmod
 from harvester.core import pricing, ratelimit
 from harvester.errors import StoreError
+from harvester.redact import redact_tree
 from harvester.runtime.gates import STATE_CAP, STATE_LIMITS
 from harvester.runtime.harvest import STATE_CACHE
 from harvester.store import open_store, redact_url
@@ -89,7 +90,7 @@ def print_status(config: Config, *, as_json: bool) -> int:
     state = config.harvest.state
     if "://" not in state and not Path(state).exists():
         raise StoreError(f"{state}: no state store here yet (nothing has been run with this config)")
-    data = run_loop(lambda: collect_status(config, now))
+    data = cast("dict[str, Any]", redact_tree(run_loop(lambda: collect_status(config, now))))  # errors may quote URLs
     if as_json:
         print(json.dumps(data, indent=2, sort_keys=True, default=str))
         return 0

@@ -70,22 +70,41 @@ def render(rows: Sequence[UsageRow], fmt: str) -> str:
         for r in rows:
             w.writerow([r.day, r.endpoint, r.job, r.requests, r.resources, f"{pricing.micros_to_usd(r.micros):.6f}"])
         return out.getvalue()
+    return render_table(rows)
+
+
+def render_table(rows: Sequence[UsageRow]) -> str:
+    """The report for people: one table, then the top endpoints under one heading.
+
+    Every amount is printed with one precision (the finest any amount needs, at least cents),
+    so the column lines up and no figure looks rounder than another.
+    """
     buf = io.StringIO()
     con = Console(file=buf, width=120, highlight=False)
+    by_endpoint: dict[str, int] = defaultdict(int)
+    for r in rows:
+        by_endpoint[r.endpoint] += r.micros
+    total = sum(r.micros for r in rows)
+    digits = pricing.usd_digits([total, *by_endpoint.values(), *(r.micros for r in rows)])
+
+    def usd(micros: int) -> str:
+        return pricing.format_usd_at(micros, digits)
+
     table = Table(title="usage by UTC day, endpoint and job (local ledger)")
     for col in ("day", "endpoint", "job", "requests", "resources", "spend"):
         table.add_column(col, justify="right" if col in ("requests", "resources", "spend") else "left")
     for r in rows:
-        table.add_row(r.day, r.endpoint, r.job, str(r.requests), str(r.resources), pricing.format_usd(r.micros))
+        table.add_row(r.day, r.endpoint, r.job, str(r.requests), str(r.resources), usd(r.micros))
     table.add_section()
     table.add_row("total", "", "", str(sum(r.requests for r in rows)), str(sum(r.resources for r in rows)),
-                  pricing.format_usd(sum(r.micros for r in rows)))
+                  usd(total))
     con.print(table)
-    by_endpoint = defaultdict(int)
-    for r in rows:
-        by_endpoint[r.endpoint] += r.micros
-    for endpoint, micros in sorted(by_endpoint.items(), key=lambda kv: -kv[1])[:3]:
-        con.print(f"top endpoint: {endpoint} {pricing.format_usd(micros)}")
+    top = sorted(by_endpoint.items(), key=lambda kv: -kv[1])[:3]
+    if top:
+        con.print("top endpoints by spend:")
+        width = max(len(e) for e, _ in top)
+        for endpoint, micros in top:
+            con.print(f"  {endpoint:<{width}}  {usd(micros):>{len(usd(top[0][1]))}}")
     return buf.getvalue()
 
 

@@ -47,6 +47,14 @@ instance lock prevents); it would stall the loop that long, then fail with a Sto
 a live claim is a live worker, and :meth:`SqliteStore.recover` on start returns a dead process's
 claims. ``lease_until`` is still recorded, for status.
 
+*Opening.* An existing file is first looked at read-only (:func:`inspect_state`: its header
+bytes, then a ``mode=ro`` connection) and only then opened for writing. ``PRAGMA journal_mode =
+WAL`` rewrites a database's header, so a foreign SQLite file given as the state by mistake, or a
+state written by a newer harvester, must be refused before any pragma runs: it is left
+byte-identical. A path that cannot work (a directory, an unreadable file, a folder where the
+``-wal`` and ``-shm`` files cannot be created) is named by :func:`state_path_problem` instead of
+SQLite's "unable to open database file".
+
 *Queries.* SQL lives in ``sql/sqlite/queries.sql`` and ``sql/sqlite/migrations/``; the schema
 version is ``PRAGMA user_version``. Job counters are maintained by triggers (see the first
 migration), so ``job_stats`` and ``pending_count`` read one row per job.
@@ -58,7 +66,10 @@ import asyncio
 import contextlib
 import functools
 import json
+import os
+import re
 import sqlite3
+import stat
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -68,10 +79,11 @@ from typing import Any, TypeVar, cast
 
 from harvester.core.model import JobStats, NewTask, PageCommit, Task
 from harvester.errors import StoreError
+from harvester.paths import creatable_problem, os_words, writable_file_problem
 from harvester.store import ClaimLost
 from harvester.store.sql_loader import load_migrations, load_queries
 
-__all__ = ["SqliteStore"]
+__all__ = ["SqliteStore", "inspect_state", "state_path_problem"]
 
 T = TypeVar("T")
 
@@ -196,6 +208,10 @@ class SqliteStore:
             raise StoreError(
                 f"{self._path}: SQLite >= 3.35 is required, this Python has {sqlite3.sqlite_version}"
             )
+        problem = state_path_problem(self._path)
+        if problem is not None:
+            raise StoreError(f"{self._path}: {problem}")
+        inspect_state(self._path)  # read-only: nothing is written to a file we refuse
         try:
             self._path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
@@ -604,3 +620,96 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+
+
+# -- looking before opening ---------------------------------------------------------------------
+
+_HEADER = b"SQLite format 3\x00"
+_CREATE_TABLE = re.compile(r"CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?\"?(\w+)", re.IGNORECASE)
+
+
+def state_path_problem(path: Path) -> str | None:
+    """Why a state file cannot be opened (or created) at ``path`` for writing, or None.
+
+    Checked: the path is a regular file (not a directory, a loop or a broken link) that this
+    process may read and write, in a folder where SQLite can create ``-wal``/``-shm`` files; or,
+    if it does not exist, the nearest existing folder above it lets it be created.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        if path.is_symlink():
+            return f"is a broken symlink (it points to {os.readlink(path)!r})"
+        return creatable_problem(path)
+    except OSError as exc:
+        return os_words(exc)
+    if stat.S_ISDIR(st.st_mode):
+        return "is a directory, not a state file"
+    problem = writable_file_problem(path)
+    if problem is not None:
+        return problem
+    folder = path.parent
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return (f"its folder {folder} is not writable (SQLite keeps {path.name}-wal and {path.name}-shm "
+                "beside the state file)")
+    return None
+
+
+def _harvester_tables(version: int) -> set[str]:
+    """The tables a harvester state at schema ``version`` has (those its migrations create)."""
+    return {
+        name for m in load_migrations("sqlite")[:version] for name in _CREATE_TABLE.findall(m.sql)
+    }
+
+
+def inspect_state(path: Path) -> None:
+    """Refuse an existing file that is not a state this harvester can use, without writing to it.
+
+    An empty or missing file is fine (a new state). Otherwise the header must be SQLite's, and
+    a read-only connection must find either an empty database or harvester's tables at a
+    schema version this harvester knows. A WAL database with no ``-wal`` file beside it is
+    read with ``immutable=1``: a plain read-only connection would create ``-wal`` and ``-shm``
+    files and leave them behind. With a ``-wal`` file present (a process has it open, or one
+    died), the normal read-only connection reads the log too and creates nothing new.
+
+    Raises:
+        StoreError: not SQLite, a foreign database, or a newer schema (the file is untouched).
+    """
+    try:
+        with path.open("rb") as f:
+            header = f.read(100)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise StoreError(f"{path}: {os_words(exc)}") from exc
+    if not header:
+        return
+    if len(header) < 100 or not header.startswith(_HEADER):
+        raise StoreError(f"{path}: not a usable harvester state file: not an SQLite database")
+    wal_mode = header[18] == 2
+    uri = path.resolve().as_uri() + "?mode=ro"
+    if wal_mode and not Path(f"{path}-wal").exists():
+        uri += "&immutable=1"
+    try:
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None)
+        try:
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")}
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise StoreError(f"{path}: not a usable harvester state file: {exc}") from exc
+    latest = load_migrations("sqlite")[-1].version
+    if version > latest:
+        raise StoreError(
+            f"{path}: schema version {version} is newer than this harvester knows ({latest}); "
+            "upgrade harvester"
+        )
+    if version == 0 and tables:
+        raise StoreError(f"{path}: an SQLite database, but not a harvester state file")
+    missing = _harvester_tables(version) - tables
+    if missing:
+        raise StoreError(
+            f"{path}: an SQLite database, but not a harvester state file "
+            f"(schema version {version} without the tables {', '.join(sorted(missing))})"
+        )
