@@ -40,7 +40,7 @@ from harvester.core.model import JobSpec
 from harvester.jobspec import load_jobs
 from harvester.log import configure
 from harvester.runtime.harvest import RunResult
-from harvester.runtime.plan_cmd import plan, probe_volumes, render
+from harvester.commands.plan import plan, probe_volumes, render
 from harvester.sandbox import Sandbox, SandboxConfig
 from harvester.store import open_store
 from harvester.testing import APP_TOKEN, EPOCH, harvest_sandbox, make_config, run_virtual

@@ -107,7 +107,7 @@ def _parser() -> argparse.ArgumentParser:
 
     sb = command("sandbox", "serve the fake X API v2 on 127.0.0.1")
     common(sb, jobs=False)
-    from harvester.runtime.sandbox_cmd import add_sandbox_arguments
+    from harvester.commands.sandbox import add_sandbox_arguments
 
     add_sandbox_arguments(sb)
 
@@ -129,14 +129,18 @@ def _parser() -> argparse.ArgumentParser:
     common(ex)
     ex.add_argument("job", nargs="+", metavar="JOB", help="job name(s), as in the job files")
     ex.add_argument("--format", choices=["csv", "parquet", "jsonl"], default=None,
-                    help="default: the suffix of --out, else csv (parquet needs: pip install 'harvester[export]')")
+                    help="output format (default: the suffix of --out, else csv; parquet needs: "
+                         "pip install 'harvester[export]')")
     ex.add_argument("--out", default=None, metavar="PATH",
-                    help="a file (several jobs: one combined file) or a directory (one file per job); "
-                         "default <output_dir>/export/<job>.<format>")
+                    help="a file (several jobs: one combined file) or a directory (one file per job) "
+                         "(default: <output_dir>/export/<job>.<format>)")
     ex.add_argument("--since", default=None, metavar="T",
-                    help="posts created (users retrieved) at or after T: YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ")
-    ex.add_argument("--until", default=None, metavar="T", help="... and before T (exclusive)")
-    ex.add_argument("--fields", default=None, metavar="a,b,c", help="these columns, in this order")
+                    help="posts created (users retrieved) at or after T: YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ "
+                         "(default: no lower bound)")
+    ex.add_argument("--until", default=None, metavar="T",
+                    help="... and before T, exclusive (default: no upper bound)")
+    ex.add_argument("--fields", default=None, metavar="a,b,c",
+                    help="these columns, in this order (default: every column, documented order)")
 
     pl = command("plan", "estimate requests, cost, time and cap use before spending")
     common(pl)
@@ -223,42 +227,42 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     check_numeric_flags(args)
     if args.command == "daemon":
-        from harvester.runtime.daemon_cmd import daemon_command
+        from harvester.commands.daemon import daemon_command
 
         return int(daemon_command(args))
     if args.command == "sandbox":
-        from harvester.runtime.sandbox_cmd import serve_sandbox
+        from harvester.commands.sandbox import serve_sandbox
 
         return serve_sandbox(args)
     config = load_config(config_path(args))
     # Flags that override config keys are merged here, once, with the keys' own rules.
     config = with_overrides(config, workers=getattr(args, "workers", None), max_usd=getattr(args, "max_usd", None))
     if args.command == "status":
-        from harvester.runtime.status import print_status
+        from harvester.commands.status import print_status
 
         return print_status(config, as_json=args.json)
     if args.command == "report":
-        from harvester.runtime.usage import report_command
+        from harvester.commands.report import report_command
 
         preflight.require_state(config)
         return report_command(config, args.format)
     if args.command == "export":
-        from harvester.commands.export_cmd import export_command
+        from harvester.commands.export import export_command
 
         return export_command(config, args, job_paths(args))
     specs = load_jobs(job_paths(args), config=config)
     if args.command == "plan":
-        from harvester.runtime.plan_cmd import plan_command
+        from harvester.commands.plan import plan_command
 
         return int(plan_command(config, specs, as_json=args.json, probe=args.probe))
     if args.command == "run":
-        from harvester.runtime.run_cmd import run_command
+        from harvester.commands.run import run_command
 
         preflight.check(config, specs)
-        return run_command(config, specs, max_usd=None, workers=None)  # both are in config now
+        return run_command(config, specs)  # --max-usd and --workers are in config now
     if args.command == "demo":
-        from harvester.runtime.demo import run_demo
+        from harvester.commands.demo import run_demo
 
         preflight.check_demo_out(Path(args.out))
-        return run_demo(config, specs, out=Path(args.out), seed=args.seed, max_usd=None)
+        return run_demo(config, specs, out=Path(args.out), seed=args.seed)
     raise UserError(f"unknown command {args.command!r}")

@@ -21,7 +21,7 @@ from harvester.config import Config
 from harvester.core.model import JobSpec
 from harvester.runtime.daemon import Daemon, DaemonResult
 from harvester.runtime.harvest import RunResult, harvest
-from harvester.runtime.worker import Runtime
+from harvester.runtime.runtime import Runtime
 from harvester.sandbox import Sandbox, SandboxConfig
 
 T = TypeVar("T")

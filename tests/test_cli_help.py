@@ -8,7 +8,7 @@ import pytest
 
 from harvester.cli import _parser, main
 
-COMMANDS = ("run", "demo", "sandbox", "status", "report", "daemon", "plan")
+COMMANDS = ("run", "demo", "sandbox", "status", "report", "daemon", "plan", "export")
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
@@ -38,7 +38,8 @@ def test_top_level_help_lists_every_command_with_a_line(capsys: pytest.CaptureFi
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_option_shows_its_default(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     sub = _subparsers(_parser())[command]
-    options = [a for a in sub._actions if not isinstance(a, argparse._HelpAction | argparse._VersionAction)]
+    options = [a for a in sub._actions if not isinstance(a, argparse._HelpAction | argparse._VersionAction)
+               and a.option_strings]  # positionals (export's JOB) are required: no default to show
     assert options
     for action in options:
         text = _help_of(sub, action)

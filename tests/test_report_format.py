@@ -6,8 +6,8 @@ import re
 
 import pytest
 
+from harvester.commands.report import UsageRow, render
 from harvester.core.pricing import format_usd_at, usd_digits
-from harvester.runtime.usage import UsageRow, render
 
 
 @pytest.mark.parametrize(

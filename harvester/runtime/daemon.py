@@ -5,7 +5,7 @@ Theory of operation
 One anyio task group owns everything (style rule 15): the worker pool, the scheduler, the
 signal task and the shutdown timer; the monitor's aiohttp server is started before the group
 and stopped after it. The runtime is the one ``harvester run`` uses (:func:`open_runtime`),
-except that it does not end when the queue is empty (``rt.exit_when_drained = False``).
+except that it does not end when the queue is empty (``RunSettings.exit_when_drained``).
 
 *Scheduling.* :class:`Scheduler` keeps, per job, its :class:`~harvester.core.schedule.JobState`
 (saved under ``schedule:<job>``). An unscheduled job is enqueued once (its generation-0 keys are
@@ -20,7 +20,7 @@ failed with the error ``superseded: ...`` (the store has no other terminal state
 once for the pending ones and on their next claim for those in flight. Their pages already
 written stay in the output file. A job whose schedule alone changed keeps its generation.
 
-*Removed jobs* leave ``rt.specs``, ``rt.jobs`` and the gates; their tasks and output stay, and
+*Removed jobs* leave ``rt.jobs`` and the machine's specs; their tasks and output stay, and
 if the job comes back unchanged it continues where it stopped.
 
 *Stopping.* SIGTERM or SIGINT: stop claiming (a clean stop request), let in-flight requests
@@ -51,6 +51,7 @@ import structlog
 from harvester.clock import Clock, LoopClock
 from harvester.config import Config
 from harvester.core.model import JobSpec, JobStats
+from harvester.core.request import Cause, StopCause
 from harvester.errors import UserError
 from harvester.jobspec import load_jobs
 from harvester.runtime.daemon_store import DaemonStore
@@ -58,11 +59,11 @@ from harvester.runtime.harvest import open_runtime
 from harvester.runtime.lock import state_lock
 from harvester.runtime.monitor import Monitor
 from harvester.runtime.pool import run_pool
+from harvester.runtime.runtime import RunSettings, Runtime
 from harvester.runtime.scheduler import Scheduler
-from harvester.runtime.signals import StopReason
 from harvester.runtime.stats import RunStats
-from harvester.runtime.worker import Runtime
-from harvester.store import is_shared_state, redact_url
+from harvester.runtime.usage_poll import poll_usage
+from harvester.store import redact_url
 
 log = structlog.get_logger(__name__)
 
@@ -71,7 +72,7 @@ log = structlog.get_logger(__name__)
 class DaemonResult:
     """How the daemon ended."""
 
-    stop: StopReason | None
+    stop: StopCause | None
     stats: RunStats
     jobs: list[JobStats]
     runs: int = 0
@@ -137,11 +138,10 @@ class Daemon:
         lock.acquire()
         try:
             clock = self.clock or LoopClock()
-            async with open_runtime(self.config, [], clock=clock, base_url=self.base_url,
-                                    bearer=self.bearer) as rt:
-                rt.exit_when_drained = False
-                if not is_shared_state(self.config.harvest.state):  # a shared store keeps its short poll
-                    rt.idle_poll = self.idle_poll
+            settings = RunSettings(lease=self.config.harvest.lease_seconds, exit_when_drained=False,
+                                   idle_poll=self.idle_poll)
+            async with open_runtime(self.config, [], clock=clock, base_url=self.base_url, bearer=self.bearer,
+                                    settings=settings) as rt:  # fmt: skip
                 store = DaemonStore(rt.store, clock)
                 rt.store = store
                 self.rt = rt
@@ -171,6 +171,7 @@ class Daemon:
         assert self._pool_scope is not None and self._pool_done is not None
         async with anyio.create_task_group() as tg:
             tg.start_soon(scheduler.run)
+            tg.start_soon(poll_usage, rt)
             if self.handle_signals:
                 tg.start_soon(self._watch_signals)
             tg.start_soon(self._grace)
@@ -189,7 +190,7 @@ class Daemon:
             self._pool_scope.cancel()
             return
         log.info("daemon_stopping", reason=reason, grace=self.config.daemon.grace_seconds)
-        self.rt.signals.request_stop(StopReason(reason, clean=True))
+        self.rt.signals.request_stop(StopCause(cause=Cause.SIGNAL, message=reason))
         self._stopping.set()
 
     async def _grace(self) -> None:

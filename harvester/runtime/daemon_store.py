@@ -29,7 +29,8 @@ class DaemonStore:
     - Tasks a page spawns get the run suffix of the task that spawned them.
     - The time of each job's last committed page is kept, for the lag metric.
 
-    Everything else is passed through unchanged.
+    Everything else is passed through unchanged, method by method (a wrapper that forwarded
+    unknown attributes would hide a Store method it forgot to wrap).
     """
 
     def __init__(self, inner: Store, clock: Clock) -> None:
@@ -148,9 +149,11 @@ class DaemonStore:
     async def put_state(self, key: str, value: Any) -> None:
         await self.inner.put_state(key, value)
 
-    def __getattr__(self, name: str) -> Any:
-        # Anything the Store protocol gains later still reaches the backend.
-        return getattr(self.inner, name)
+    async def cache_put(self, rows: Sequence[tuple[str, str, str, float, str]]) -> None:
+        await self.inner.cache_put(rows)
+
+    async def cache_get(self, kind: str, shape: str, ids: Sequence[str], since: float) -> dict[str, str]:
+        return await self.inner.cache_get(kind, shape, ids, since)
 
     def __repr__(self) -> str:
         return (f"<DaemonStore {self.inner!r} claimed={len(self._claimed)} retired={self.retired} "

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -28,6 +28,7 @@ import aiohttp
 import anyio
 import structlog
 
+from harvester.api.auth import AuthContext
 from harvester.api.client import ApiClient
 from harvester.clock import Clock, LoopClock
 from harvester.config import Config
@@ -87,6 +88,7 @@ async def open_runtime(
     bearer: str | None = None,
     recover: bool = True,
     settings: RunSettings | None = None,
+    signers: Mapping[str, AuthContext] | None = None,
 ) -> AsyncIterator[Runtime]:
     """Everything a pool of workers needs, opened and restored; saved and closed on exit.
 
@@ -95,7 +97,7 @@ async def open_runtime(
     engines (buckets, cap, ledger). On exit, whatever happened: save the engines' state, close
     the output files and the store. Used by ``harvest`` (one run) and the daemon.
     """
-    creds = credentials(config, bearer)  # a missing token fails here, before anything is opened
+    creds = signers if signers is not None else credentials(config, bearer)  # a missing token fails here
     store = open_store(config.harvest.state)
     await store.open()
     node, slot = "", None
@@ -167,12 +169,13 @@ async def harvest(
 ) -> RunResult:
     """Harvest ``specs`` to completion (or until stopped); returns the run's figures."""
     clock = clock or LoopClock()
+    signers = credentials(config, bearer)  # a missing token fails before anything is touched
     # One process per SQLite state: a run beside a daemon would put back the daemon's claims.
     lock = state_lock(config.harvest.state)
     lock.acquire()
     try:
         async with open_runtime(config, specs, clock=clock, base_url=base_url, max_usd=max_usd,
-                                bearer=bearer) as rt:  # fmt: skip
+                                bearer=bearer, signers=signers) as rt:  # fmt: skip
             if on_runtime is not None:
                 on_runtime(rt)
             async with anyio.create_task_group() as tg:

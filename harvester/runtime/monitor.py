@@ -31,7 +31,7 @@ from harvester.core.model import JobStats
 from harvester.core.pricing import micros_to_usd
 from harvester.core.ratelimit import BucketFigures
 from harvester.redact import redact_tree
-from harvester.runtime.worker import Runtime
+from harvester.runtime.runtime import Runtime
 
 log = structlog.get_logger(__name__)
 
@@ -96,8 +96,8 @@ async def take_snapshot(rt: Runtime, view: ScheduleView | None = None) -> Snapsh
     now = rt.clock.now()
     schedules = await view.jobs_view(now) if view is not None else []
     return Snapshot(
-        now=now, jobs=jobs, queue_depth=depth, buckets=rt.gates.limits.snapshot(now),
-        budget=rt.gates.ledger.status(now), cap=rt.gates.cap.status(now), schedules=schedules,
+        now=now, jobs=jobs, queue_depth=depth, buckets=rt.machine.limits.snapshot(now),
+        budget=rt.machine.ledger.status(now), cap=rt.machine.cap.status(now), schedules=schedules,
         requests=dict(rt.stats.by_status), pages=rt.stats.pages, items=rt.stats.items,
         retries=rt.stats.retries, stopping=rt.signals.stop is not None,
     )

@@ -26,7 +26,7 @@ from harvester.core.schedule import (
 from harvester.errors import JobSpecError
 from harvester.runtime.daemon_store import DaemonStore
 from harvester.runtime.monitor import JobView
-from harvester.runtime.worker import Runtime
+from harvester.runtime.runtime import Runtime
 
 log = structlog.get_logger(__name__)
 

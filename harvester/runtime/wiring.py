@@ -34,7 +34,7 @@ def auth_infos(config: Config) -> dict[str, AuthInfo]:
     """Every auth context as the machine knows it: names, kinds, user ids, variable names."""
     infos = {APP_AUTH: AuthInfo(name=APP_AUTH, kind="app", env=config.api.bearer_env)}
     for name, user in config.auth.users.items():
-        env = ", ".join((user.consumer_key_env, user.consumer_secret_env, user.token_env, user.token_secret_env))
+        env = f"{user.consumer_key_env}, {user.consumer_secret_env}, {user.token_env}, {user.token_secret_env}"
         infos[name] = AuthInfo(name=name, kind="user", user_id=user.user_id, env=env)
     return infos
 

@@ -12,6 +12,7 @@ import harvester.runtime.harvest as harvest_module
 from harvester.config import BudgetConfig, CapConfig, PricingConfig
 from harvester.core import pricing
 from harvester.core.model import JobSpec
+from harvester.core.request import Cause
 from harvester.runtime.harvest import RunResult
 from harvester.sandbox import SandboxConfig
 from harvester.store import open_store
@@ -53,7 +54,8 @@ def test_budget_stops_before_overspending_and_matches_the_sandbox_to_the_cent(tm
         return result, sb.ledger.total_usd
 
     result, sandbox_usd = run_virtual(main)
-    assert result.stop is not None and result.stop.clean, result.stop
+    assert result.stop is not None and result.stop.cause is Cause.RUN_BUDGET, result.stop
+    assert result.outcome == "stopped"
     spent = ledger_micros(tmp_path)
     assert spent <= pricing.usd_to_micros(budget)
     assert abs(spent - pricing.usd_to_micros(sandbox_usd)) < 10_000, (spent, sandbox_usd)  # to the cent
@@ -73,7 +75,8 @@ def test_credits_depleted_stops_cleanly_and_a_rerun_completes(tmp_path: Path) ->
         return result
 
     r1 = run_virtual(first)
-    assert r1.stop is not None and r1.stop.clean and "credits" in r1.stop.message.lower()
+    assert r1.stop is not None and r1.stop.cause is Cause.CREDITS and "credits" in r1.stop.message.lower()
+    assert r1.outcome == "stopped"
     partial = no_dups(tmp_path, "search")
     assert 0 < len(partial) < 636
 
@@ -82,7 +85,7 @@ def test_credits_depleted_stops_cleanly_and_a_rerun_completes(tmp_path: Path) ->
         return result, set(sb.truth.search("bumife", "2026-11-15T00:00:00Z", "2026-11-18T00:00:00Z"))
 
     r2, truth = run_virtual(second)
-    assert r2.stop is None and not r2.failed
+    assert r2.stop is None and r2.outcome == "complete"
     ids = no_dups(tmp_path, "search")
     assert ids[: len(partial)] == partial, "pages from the first run are kept as they were"
     assert set(ids) == truth
@@ -103,7 +106,8 @@ def test_cap_on_search_only_stops_search_while_the_timeline_completes(tmp_path: 
     assert set(no_dups(tmp_path, "timelines")) == timeline_truth
     assert jobs["search"].state != "done"
     assert len(no_dups(tmp_path, "search")) <= 250
-    assert result.stop is not None and "wait until" in result.stop.message
+    assert result.stop is not None and result.stop.cause is Cause.CAP, result.stop
+    assert result.outcome == "stopped"
 
 
 def test_usage_capped_429_from_the_api_is_never_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -126,7 +130,7 @@ def test_usage_capped_429_from_the_api_is_never_retried(tmp_path: Path, monkeypa
         m.setattr(harvest_module, "poll_usage", silent_usage)
         result, capped_429s = run_virtual(lambda: main(tmp_path / "a"))
     assert capped_429s == 1
-    assert result.stop is not None and result.stop.clean and "wait until" in result.stop.message
+    assert result.stop is not None and result.stop.cause is Cause.CAP, result.stop
 
     result, capped_429s = run_virtual(lambda: main(tmp_path / "b"))
     assert capped_429s == 0

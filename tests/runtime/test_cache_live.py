@@ -42,8 +42,14 @@ def test_lookup_of_ids_fetched_today_sends_no_request(tmp_path: Path, capsys: py
     assert sorted(o["id"] for o in second[0]["data"]) == sorted(o["id"] for o in first[0]["data"])
     assert second[0]["data"][0].keys() == first[0]["data"][0].keys()
     assert second[0]["__harvester"]["from_cache"] is True
+    # Lines are pages: the API's page (one id, its meta as sent) and the cache's own line.
     third = read_pages(tmp_path / "out" / "third.jsonl")
-    assert len(third[0]["data"]) == 3
+    served, cached = third
+    assert [o["id"] for o in served["data"]] == ["2122836662886072545"]
+    assert "from_cache" not in served["__harvester"] and served["__twarc"]["url"].endswith(
+        "ids=2122836662886072545&tweet.fields=created_at%2Cauthor_id")
+    assert cached["__harvester"]["from_cache"] is True and "meta" not in cached
+    assert sorted(o["id"] for o in cached["data"]) == sorted(IDS[:2])
 
     (tmp_path / "config.toml").write_text(f'[harvest]\nstate = "{tmp_path / "state.db"}"\n')
     capsys.readouterr()

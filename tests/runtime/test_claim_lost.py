@@ -16,7 +16,7 @@ from typing import Any
 
 from harvester.api.client import Response
 from harvester.jobspec import load_jobs
-from harvester.runtime.worker import Runtime
+from harvester.runtime.runtime import Runtime
 from harvester.store import open_store
 from harvester.testing import data_ids, harvest_sandbox, make_config, read_pages, run_virtual
 
@@ -73,4 +73,4 @@ def test_a_taken_over_page_is_written_once_and_still_charged(tmp_path: Path) -> 
     assert result.stats.requests == len(pages) + 2  # the usage read, and the page fetched twice
     # The lost page was billed too: the store's ledger keeps its charge (the refetch is free, as
     # X bills a Post once per UTC day), so it is at least what the sandbox billed.
-    assert stored == result.gates.run_spent >= sb.ledger.spent_micro
+    assert stored == result.machine.run_spent >= sb.ledger.spent_micro

@@ -8,6 +8,7 @@ from typing import Any
 
 import anyio
 
+from harvester.core.request import Cause
 from harvester.core.schedule import (
     split_key,
 )
@@ -64,7 +65,7 @@ def test_daemon_runs_a_scheduled_job_once_per_slot_and_a_changed_job_afresh(tmp_
         (60.0, ONCE),  # search removed: no more runs
     ]
     result, truth = _daemon_run(tmp_path, steps)
-    assert result.stop is not None and result.stop.clean
+    assert result.stop is not None and result.stop.cause is Cause.SIGNAL
     pages = read_pages(tmp_path / "out" / "s.jsonl")
     per_page = Counter((p["__harvester"]["task"], p["__harvester"]["page"]) for p in pages)
     assert max(per_page.values()) == 1

@@ -16,7 +16,7 @@ import pytest
 
 from harvester.cli import _parser, main
 from harvester.errors import UserError
-from harvester.runtime import sandbox_cmd
+from harvester.commands import sandbox as sandbox_cmd
 from harvester.sandbox import SandboxConfig
 from harvester.sandbox.config import DEFAULT_CAPPED_ROUTES
 from harvester.sandbox.openapi import VERSIONS

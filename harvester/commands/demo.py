@@ -15,10 +15,10 @@ from pathlib import Path
 
 from harvester.clock import LoopClock
 from harvester.clock import run as run_loop
+from harvester.commands.run import EXIT, report
 from harvester.config import Config
 from harvester.core.model import JobSpec
 from harvester.runtime.harvest import RunResult, harvest
-from harvester.runtime.run_cmd import report
 from harvester.sandbox import Sandbox, SandboxConfig
 
 DEMO_NOW = 1_795_132_800.0  # 2026-11-20T00:00:00Z: the example jobs' time ranges end before it
@@ -50,17 +50,16 @@ async def demo_harvest(
     return result, sandbox
 
 
-def run_demo(
-    config: Config, specs: Sequence[JobSpec], *, out: Path, seed: int, max_usd: float | None
-) -> int:
+def run_demo(config: Config, specs: Sequence[JobSpec], *, out: Path, seed: int) -> int:
     """Harvest the example jobs from a fresh sandbox and print the summary table."""
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
 
     async def main() -> tuple[RunResult, Sandbox]:
-        return await demo_harvest(config, specs, out, seed=seed, max_usd=max_usd)
+        return await demo_harvest(config, specs, out, seed=seed)
 
     result, _ = run_loop(main, autojump=True)
-    report(result, specs, title=f"harvester demo (sandbox seed {seed}; output in {out / 'output'})")
-    return 1 if result.failed else 0
+    report(result, specs, title=f"harvester demo (sandbox seed {seed}; output in {out / 'output'})",
+           spend_label="simulated spend")
+    return EXIT[result.outcome]

@@ -10,11 +10,13 @@ import logging
 
 
 def daemon_command(args: argparse.Namespace) -> int:
-    """Run the daemon; 0 after a clean stop (signal, budget), 1 otherwise. Errors raise."""
+    """Run the daemon; 0 after a stop by signal, 3 after a stop on purpose (a budget, the cap),
+    1 after a failure (the credentials refused). Errors raise."""
     from harvester import log as logsetup
     from harvester.cli import config_path, job_paths
     from harvester.clock import run as run_loop
     from harvester.config import load_config, with_overrides
+    from harvester.core.request import Cause
     from harvester.jobspec import load_jobs
     from harvester.log import register_secret
     from harvester.preflight import check
@@ -30,4 +32,7 @@ def daemon_command(args: argparse.Namespace) -> int:
         return await daemon.run()
 
     result = run_loop(main)
-    return 0 if result.stop is None or result.stop.clean else 1
+    stop = result.stop
+    if stop is None or stop.cause is Cause.SIGNAL:
+        return 0
+    return 1 if stop.failure else 3

@@ -19,13 +19,10 @@ from rich.table import Table
 from harvester.clock import run as run_loop
 from harvester.clock import wall_time
 from harvester.config import Config
-from harvester.core import budget as money
-from harvester.core import cap as capmod
-from harvester.core import pricing, ratelimit
+from harvester.core import pricing
 from harvester.errors import StoreError
 from harvester.redact import redact_tree
-from harvester.runtime.gates import STATE_CAP, STATE_LIMITS
-from harvester.runtime.harvest import STATE_CACHE
+from harvester.runtime.wiring import STATE_CACHE, STATE_STOP, build_machine
 from harvester.store import open_store, redact_url
 from harvester.store.coordination import coordinator_for
 
@@ -37,26 +34,16 @@ async def collect_status(config: Config, now: float) -> dict[str, Any]:
     await store.open()
     try:
         jobs = await store.job_stats()
-        saved_limits = await store.get_state(STATE_LIMITS)
-        saved_cap = await store.get_state(STATE_CAP)
-        entries = [money.LedgerEntry.from_dict(e) for e in await store.ledger_entries(0.0)]
+        entries = await store.ledger_entries(0.0)
+        last_run = str(entries[-1]["run"]) if entries else "none"
+        machine = await build_machine(config, store, now, {}, run=last_run)
         queue = await store.pending_count()
         cache_stats = await store.get_state(STATE_CACHE) or {"hits": 0, "requests_saved": 0}
+        last_stop = await store.get_state(STATE_STOP)
         hosts = await coordinator_for(store).activity(now)
     finally:
         await store.close()
-    limits = ratelimit.RateLimits(window=config.limits.window_seconds)
-    if saved_limits:
-        limits.load_state(saved_limits)
-    b = config.budget
-    budget = money.Budget(max_usd_per_run=b.max_usd_per_run, spending_limit_usd=b.spending_limit_usd,
-                          cycle_start_day=b.cycle_start_day, balance_usd=b.balance_usd, warn_at=b.warn_at)
-    last_run = entries[-1].run if entries else "none"
-    ledger = money.Ledger.replay(budget, entries, run=last_run)
-    cap_cfg = capmod.CapConfig(limit=config.cap.monthly_posts, routes=frozenset(config.cap.capped_endpoints),
-                               cycle_start_day=b.cycle_start_day)
-    cap = capmod.CapTracker.load_state(cap_cfg, saved_cap) if saved_cap else capmod.CapTracker(cap_cfg)
-    return {
+    return cast(dict[str, Any], redact_tree({
         "state": redact_url(state),
         "queue_depth": queue,
         "jobs": [
@@ -66,15 +53,17 @@ async def collect_status(config: Config, now: float) -> dict[str, Any]:
         ],
         "buckets": [
             {"route": f.route, "auth": f.auth, "limit": f.limit, "remaining": f.remaining,
-             "reset": f.reset, "sent": f.sent, "429s": f.rejected, "stopped_until": f.stopped_until}
-            for f in limits.snapshot(now)
+             "reset": f.reset, "sent": f.sent, "429s": f.rejected, "stopped_until": f.stopped_until,
+             "window": f.window, "window_learned": f.window_learned, "min_gap": f.min_gap}
+            for f in machine.limits.snapshot(now)
         ],
-        "budget": {**ledger.status(now).to_json(), "last_run": last_run},
-        "cap": cap.status(now).to_json(),
+        "budget": {**machine.ledger.status(now).to_json(), "last_run": last_run},
+        "cap": machine.cap.status(now).to_json(),
         "cache": cache_stats,
+        "last_stop": last_stop,
         "hosts": [{"owner": h.owner, "claims": h.claims, "expired_claims": h.expired, "holds": h.holds,
                    "held_usd": pricing.micros_to_usd(h.held_micros)} for h in hosts],
-    }
+    }))  # fmt: skip
 
 
 def _ts(t: float | None, now: float) -> str:
@@ -104,12 +93,13 @@ def print_status(config: Config, *, as_json: bool) -> int:
     con.print(jobs)
     if data["buckets"]:
         buckets = Table(title="rate-limit buckets")
-        for col in ("route", "auth", "limit", "remaining", "reset", "sent", "429s"):
+        for col in ("route", "auth", "limit", "remaining", "reset", "window", "sent", "429s"):
             buckets.add_column(col)
         for bk in data["buckets"]:
+            window = f"{bk['window']:,.0f}s" + ("" if bk["window_learned"] else " (prior)")
             buckets.add_row(bk["route"], bk["auth"], str(bk["limit"]),
                             "-" if bk["remaining"] is None else str(bk["remaining"]),
-                            _ts(bk["reset"], now), str(bk["sent"]), str(bk["429s"]))
+                            _ts(bk["reset"], now), window, str(bk["sent"]), str(bk["429s"]))
         con.print(buckets)
     if data["hosts"]:
         hosts = Table(title="processes sharing this store (claims, and requests in flight)")
@@ -127,7 +117,12 @@ def print_status(config: Config, *, as_json: bool) -> int:
     for w in money_.get("warnings", []):
         con.print(f"warning: {w.get('message', w)}")
     cap = data["cap"]
-    con.print(f"post cap: {cap['used']:,} of {cap['cap']:,} used this cycle")
+    server = "not read" if cap["server_used"] is None else f"{cap['server_used']:,}"
+    con.print(f"post cap: {cap['used']:,} of {cap['cap']:,} used this cycle (server: {server}; "
+              f"local count: {cap['local']:,})" + ("  <- the two disagree by more than 5 %" if cap["disagrees"] else ""))
+    stop = data.get("last_stop")
+    if stop:
+        con.print(f"last run stopped ({stop['cause']}): {stop['message']}")
     c = data["cache"]
     con.print(f"cache: {c['hits']:,} objects answered from the cache, {c['requests_saved']:,} requests saved")
     return 0

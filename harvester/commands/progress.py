@@ -21,7 +21,7 @@ from harvester.core.budget import BudgetStatus
 from harvester.core.model import JobStats
 from harvester.core.pricing import format_usd
 from harvester.core.ratelimit import BucketFigures
-from harvester.runtime.worker import Runtime
+from harvester.runtime.runtime import Runtime
 
 log = structlog.get_logger(__name__)
 
@@ -44,13 +44,12 @@ async def show_progress(rt: Runtime, *, console: Console | None = None) -> None:
 async def render(rt: Runtime) -> Group:
     """The display: jobs, buckets, and money, as of now."""
     jobs = await rt.store.job_stats()
-    if rt.jobs is not None:
-        jobs = [j for j in jobs if j.job in rt.jobs]
+    jobs = [j for j in jobs if j.job in rt.jobs.names]
     now = rt.clock.now()
     return Group(
         _jobs_table(jobs),
-        _buckets_table(rt.gates.limits.snapshot(now), now),
-        _money_line(rt.gates.ledger.status(now), rt),
+        _buckets_table(rt.machine.limits.snapshot(now), now),
+        _money_line(rt.machine.ledger.status(now), rt),
     )
 
 
@@ -85,7 +84,7 @@ async def _log_progress(rt: Runtime) -> None:
     while True:
         await anyio.sleep(LOG_EVERY_SECONDS)
         now = rt.clock.now()
-        m = rt.gates.ledger.status(now)
+        m = rt.machine.ledger.status(now)
         log.info("progress", requests=rt.stats.requests, pages=rt.stats.pages, items=rt.stats.items,
-                 too_many=rt.stats.too_many, queue=await rt.store.pending_count(rt.jobs),
+                 too_many=rt.stats.too_many, queue=await rt.store.pending_count(rt.jobs.names),
                  spent_run=format_usd(m.spent_run))

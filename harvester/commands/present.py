@@ -33,7 +33,8 @@ def summary_rows(jobs: Sequence[JobStats], specs: Mapping[str, JobSpec]) -> list
 
 
 def print_summary(
-    rows: Sequence[dict[str, Any]], *, requests: int, spend_usd: float | None, too_many: int, title: str
+    rows: Sequence[dict[str, Any]], *, requests: int, spend_usd: float | None, too_many: int, title: str,
+    spend_label: str = "spend",
 ) -> None:
     """The table a run (or the demo) ends with."""
     table = Table(title=title)
@@ -48,4 +49,4 @@ def print_summary(
     con = _console()
     con.print(table)
     spend = "n/a" if spend_usd is None else f"${spend_usd:,.3f}"
-    con.print(f"requests: {requests}   429s: {too_many}   simulated spend: {spend}")
+    con.print(f"requests: {requests}   429s: {too_many}   {spend_label}: {spend}")

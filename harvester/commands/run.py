@@ -1,0 +1,54 @@
+"""``harvester run``: harvest the jobs against the configured API, resuming where it stopped.
+
+Exit codes (the README lists them): 0 every job asked for is complete; 3 stopped on purpose
+with work left (a budget, the spending limit, credits, the monthly cap, a long rate-limit wait);
+1 a job failed or the credentials were refused; 130 interrupted. The last line of a stop names
+the cause, the counts that decided it and when the work can continue.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from harvester.clock import run as run_loop
+from harvester.commands.present import print_summary, summary_rows
+from harvester.commands.progress import show_progress
+from harvester.config import Config
+from harvester.core.model import JobSpec
+from harvester.core.request import StopCause
+from harvester.runtime.harvest import RunResult, harvest
+
+EXIT = {"complete": 0, "failed": 1, "stopped": 3, "interrupted": 130}
+
+
+def run_command(config: Config, specs: Sequence[JobSpec]) -> int:
+    """Run to completion (or until stopped); the exit code says how it ended."""
+
+    async def main() -> RunResult:
+        return await harvest(config, specs, handle_signals=True, watch=show_progress)
+
+    result = run_loop(main)
+    report(result, specs, title="harvester run", spend_label="spend")
+    return EXIT[result.outcome]
+
+
+def stop_line(cause: StopCause) -> str:
+    """One line: the cause and its figures, and when the work can continue."""
+    when = ""
+    if cause.resumes_at is not None:
+        at = datetime.fromtimestamp(cause.resumes_at, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+        when = f"; the work can continue after {at}"
+    elif not cause.failure:
+        when = "; run again once the limit is raised to continue"
+    return f"stopped ({cause.cause.value}): {cause.message}{when}"
+
+
+def report(result: RunResult, specs: Sequence[JobSpec], *, title: str, spend_label: str) -> None:
+    """Print the summary table and, if the run stopped early, why (as the last line)."""
+    rows = summary_rows(result.jobs, {s.name: s for s in specs})
+    print_summary(rows, requests=result.stats.requests, spend_usd=result.machine.spent_this_run_usd(),
+                  too_many=result.stats.too_many, title=title, spend_label=spend_label)  # fmt: skip
+    if result.stop is not None:
+        print(stop_line(result.stop), file=sys.stderr)
