@@ -33,6 +33,7 @@ import aiohttp
 
 from harvester.api.client import ApiClient
 from harvester.clock import LoopClock
+from harvester.commands.plan import plan, probe_volumes, render
 from harvester.config import Config, load_config
 from harvester.core import pricing
 from harvester.core.estimate import Volume
@@ -40,7 +41,6 @@ from harvester.core.model import JobSpec
 from harvester.jobspec import load_jobs
 from harvester.log import configure
 from harvester.runtime.harvest import RunResult
-from harvester.commands.plan import plan, probe_volumes, render
 from harvester.sandbox import Sandbox, SandboxConfig
 from harvester.store import open_store
 from harvester.testing import APP_TOKEN, EPOCH, harvest_sandbox, make_config, run_virtual

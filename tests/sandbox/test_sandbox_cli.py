@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from harvester.cli import _parser, main
-from harvester.errors import UserError
 from harvester.commands import sandbox as sandbox_cmd
+from harvester.errors import UserError
 from harvester.sandbox import SandboxConfig
 from harvester.sandbox.config import DEFAULT_CAPPED_ROUTES
 from harvester.sandbox.openapi import VERSIONS
