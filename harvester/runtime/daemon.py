@@ -142,8 +142,8 @@ class Daemon:
                                    idle_poll=self.idle_poll)
             async with open_runtime(self.config, [], clock=clock, base_url=self.base_url, bearer=self.bearer,
                                     settings=settings) as rt:  # fmt: skip
-                store = DaemonStore(rt.store, clock)
-                rt.store = store
+                store = rt.store
+                assert isinstance(store, DaemonStore)  # open_runtime's generation-aware store
                 self.rt = rt
                 self.scheduler = Scheduler(rt, store)
                 changes = await self.scheduler.apply(specs)

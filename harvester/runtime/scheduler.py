@@ -20,17 +20,15 @@ from harvester.core.schedule import (
     due_runs,
     job_schedule,
     newest_key,
-    reconcile,
     run_tasks,
 )
 from harvester.errors import JobSpecError
 from harvester.runtime.daemon_store import DaemonStore
+from harvester.runtime.definitions import STATE_PREFIX, follow_definitions, requeue_fixable
 from harvester.runtime.monitor import JobView
 from harvester.runtime.runtime import Runtime
 
 log = structlog.get_logger(__name__)
-
-STATE_PREFIX = "schedule:"  # + job name: the job's JobState
 
 @dataclass
 class _Job:
@@ -69,17 +67,11 @@ class Scheduler:
         old, new = self.jobs, {}
         added: list[str] = []
         changed: list[str] = []
+        followed = await follow_definitions(self.store, specs)
         for spec in specs:
             name = spec.name
-            key = STATE_PREFIX + name
-            saved = JobState.from_json(await self.store.get_state(key))
-            state, redefined = reconcile(spec, saved)
-            if state != saved:
-                await self.store.put_state(key, state.to_json())
-            self.store.generations[name] = state.generation
+            state, redefined = followed[name].state, followed[name].redefined
             if redefined:
-                retired = await self.store.sweep(name)
-                log.info("job_redefined", job=name, generation=state.generation, retired=retired)
                 changed.append(name)
             elif name not in old:
                 added.append(name)
@@ -90,6 +82,7 @@ class Scheduler:
             new[name] = _Job(spec=spec, schedule=schedules[name], state=state, started=started)
             if schedules[name] is None:
                 await self.store.enqueue(run_tasks(spec, state, None))
+        await requeue_fixable(self.store, [s.name for s in specs])
         removed = sorted(set(old) - set(new))
         for name in removed:
             self.store.generations.pop(name, None)
