@@ -2,15 +2,16 @@
 
 ``harvest`` is what ``harvester run`` and ``harvester demo`` call. It opens the store, puts back
 claims a dead process left, plans the jobs (enqueueing is idempotent, so a rerun continues
-rather than restarts), cuts output files back to their committed lengths, and runs the pool
-until the queue is drained or something stops it. State is saved whatever happens: every page
+rather than restarts; a job whose definition changed starts afresh as a new generation, and
+failed tasks a rerun may fix are put back: ``runtime/definitions.py``), cuts output files back
+to their committed lengths, and runs the pool until the queue is drained or something stops it. State is saved whatever happens: every page
 is committed as it is written, so there is nothing to flush at the end but the engines' state.
 
 How a run ends (:attr:`RunResult.outcome`): ``complete`` (every job asked for is done),
 ``stopped`` (on purpose with work left: a budget, the spending limit, credits, the monthly cap,
 a long rate-limit wait; the cause says which, the figures that decided it and when the work can
-continue), ``failed`` (a job failed, or the credentials were refused), ``interrupted`` (a
-signal). The CLI maps them to exit codes 0, 3, 1 and 130.
+continue), ``failed`` (a job failed, the credentials were refused, or an output file could not
+be written), ``interrupted`` (a signal). The CLI maps them to exit codes 0, 3, 1 and 130.
 """
 
 from __future__ import annotations
