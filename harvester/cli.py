@@ -1,4 +1,4 @@
-"""Command line: ``harvester run | demo | sandbox | status | plan | report``.
+"""Command line: ``harvester run | demo | sandbox | status | retry | forget | plan | report | export | daemon``.
 
 The CLI is the only place that turns errors into exit codes (procrastinate's rule):
 
@@ -114,6 +114,20 @@ def _parser() -> argparse.ArgumentParser:
     st = command("status", "jobs, buckets, spend and cap from the state store")
     common(st)
     st.add_argument("--json", action="store_true", help="machine-readable output")
+    st.add_argument("--all", action="store_true",
+                    help="also the generations a changed job definition superseded")
+
+    rt = command("retry", "put failed tasks back in the queue (attempts reset, each continues after its "
+                          "last committed page)")
+    common(rt, jobs=False)
+    rt.add_argument("job", nargs="*", metavar="JOB", help="job name(s), as in the state (default: none; see --all)")
+    rt.add_argument("--all", action="store_true", dest="every", help="every job in the state")
+    rt.add_argument("--failed-only", action="store_true",
+                    help="only failed tasks; leave tasks waiting out a retry back-off as they are")
+
+    fg = command("forget", "drop the queue of jobs removed from the job files (their output stays)")
+    common(fg)
+    fg.add_argument("job", nargs="+", metavar="JOB", help="job name(s) no longer in the job files")
 
     rp = command("report", "spend and resources by UTC day, endpoint and job")
     common(rp, jobs=False)
@@ -240,7 +254,17 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "status":
         from harvester.commands.status import print_status
 
-        return print_status(config, as_json=args.json)
+        return print_status(config, as_json=args.json, every=args.all)
+    if args.command == "retry":
+        from harvester.commands.retry import retry_command
+
+        preflight.require_state(config)
+        return retry_command(config, args.job, every=args.every, failed_only=args.failed_only)
+    if args.command == "forget":
+        from harvester.commands.retry import forget_command
+
+        preflight.require_state(config)
+        return forget_command(config, args.job, load_jobs(job_paths(args), config=config))
     if args.command == "report":
         from harvester.commands.report import report_command
 

@@ -51,10 +51,14 @@ async def harvest_sandbox(
     max_usd: float | None = None,
     setup: Callable[[Sandbox], None] | None = None,
     on_runtime: Callable[[Runtime], None] | None = None,
+    bearer: str = APP_TOKEN,
 ) -> tuple[RunResult, Sandbox]:
-    """Start a sandbox in this loop, harvest ``specs`` from it with ``config``, stop it."""
+    """Start a sandbox in this loop, harvest ``specs`` from it with ``config``, stop it.
+
+    ``bearer`` is the token the harvester sends (the sandbox knows only :data:`APP_TOKEN`).
+    """
     async with _sandbox(config, sandbox, epoch, setup) as (sb, cfg, clock):
-        result = await harvest(cfg, specs, clock=clock, max_usd=max_usd, bearer=APP_TOKEN, on_runtime=on_runtime)
+        result = await harvest(cfg, specs, clock=clock, max_usd=max_usd, bearer=bearer, on_runtime=on_runtime)
     return result, sb
 
 

@@ -39,10 +39,11 @@ def print_summary(
     """The table a run (or the demo) ends with."""
     table = Table(title=title)
     for col in ("job", "kind", "state", "pages", "tweets", "users", "last error"):
-        table.add_column(col, justify="right" if col in ("pages", "tweets", "users") else "left")
-    for r in rows:
+        table.add_column(col, justify="right" if col in ("pages", "tweets", "users") else "left",
+                         overflow="fold" if col == "last error" else "ellipsis")
+    for r in rows:  # the whole error, wrapped (``harvester status --json`` has it on one line)
         table.add_row(r["job"], r["kind"], r["state"], str(r["pages"]), str(r["tweets"]),
-                      str(r["users"]), (r["last_error"] or "")[:60])
+                      str(r["users"]), r["last_error"] or "")
     table.add_section()
     table.add_row("total", "", "", str(sum(r["pages"] for r in rows)),
                   str(sum(r["tweets"] for r in rows)), str(sum(r["users"] for r in rows)), "")

@@ -58,7 +58,8 @@ def _jobs_table(jobs: Sequence[JobStats]) -> Table:
     for col in ("job", "state", "tasks done", "pages", "items", "last error"):
         t.add_column(col, justify="right" if col in ("pages", "items") else "left")
     for j in jobs:
-        t.add_row(j.job, j.state, f"{j.done}/{j.tasks}", str(j.pages), str(j.items), (j.last_error or "")[:50])
+        t.add_row(j.job, j.state, f"{j.done}/{j.tasks - j.superseded}", str(j.pages), str(j.items),
+                  (j.last_error or "")[:50])  # a live line must fit; the summary at the end wraps it whole
     return t
 
 

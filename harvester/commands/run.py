@@ -52,3 +52,14 @@ def report(result: RunResult, specs: Sequence[JobSpec], *, title: str, spend_lab
                   too_many=result.stats.too_many, title=title, spend_label=spend_label)  # fmt: skip
     if result.stop is not None:
         print(stop_line(result.stop), file=sys.stderr)
+    elif result.outcome == "failed":
+        print(failed_line(result), file=sys.stderr)
+
+
+def failed_line(result: RunResult) -> str:
+    """One line for a run that ended with failed tasks: which jobs, and what puts them back."""
+    failed = [j for j in result.jobs if j.failed]
+    names = ", ".join(f"{j.job} ({j.failed})" for j in failed)
+    return (f"failed: tasks of {len(failed)} job{'s' if len(failed) != 1 else ''} failed: {names}; the table "
+            "above has each job's last error. A rerun retries those that network, server or credential "
+            "trouble failed; `harvester retry JOB` puts back the rest, and a changed job starts afresh")

@@ -20,20 +20,30 @@ from harvester.clock import run as run_loop
 from harvester.clock import wall_time
 from harvester.config import Config
 from harvester.core import pricing
+from harvester.core.model import JobStats
+from harvester.core.schedule import JobState
 from harvester.errors import StoreError
 from harvester.redact import redact_tree
+from harvester.runtime.definitions import STATE_PREFIX
 from harvester.runtime.wiring import STATE_CACHE, STATE_STOP, build_machine
 from harvester.store import open_store, redact_url
 from harvester.store.coordination import coordinator_for
 
 
-async def collect_status(config: Config, now: float) -> dict[str, Any]:
-    """Every figure ``harvester status --json`` prints."""
+async def collect_status(config: Config, now: float, *, every: bool = False) -> dict[str, Any]:
+    """Every figure ``harvester status --json`` prints (``every``: with superseded generations).
+
+    A job's figures leave out its superseded tasks (an older definition's unfinished work: no
+    failure). With ``every``, each job also lists its generations, the current one and those
+    its changed definitions superseded, with their own figures.
+    """
     state = config.harvest.state
     store = open_store(state)
     await store.open()
     try:
         jobs = await store.job_stats()
+        current = {j.job: _generation(await store.get_state(STATE_PREFIX + j.job)) for j in jobs}
+        generations = await store.generation_stats() if every else []
         entries = await store.ledger_entries(0.0)
         last_run = str(entries[-1]["run"]) if entries else "none"
         machine = await build_machine(config, store, now, {}, run=last_run)
@@ -47,8 +57,11 @@ async def collect_status(config: Config, now: float) -> dict[str, Any]:
         "state": redact_url(state),
         "queue_depth": queue,
         "jobs": [
-            {"job": j.job, "state": j.state, "tasks": j.tasks, "done": j.done, "failed": j.failed,
-             "pending": j.pending, "pages": j.pages, "items": j.items, "last_error": j.last_error}
+            {"job": j.job, "state": j.state, "generation": current[j.job], "tasks": j.tasks - j.superseded,
+             "done": j.done, "failed": j.failed, "pending": j.pending, "pages": j.pages, "items": j.items,
+             "last_error": j.last_error,
+             **({"generations": [_generation_json(g, current[j.job]) for g in generations if g.job == j.job]}
+                if every else {})}
             for j in jobs
         ],
         "buckets": [
@@ -66,6 +79,18 @@ async def collect_status(config: Config, now: float) -> dict[str, Any]:
     }))  # fmt: skip
 
 
+def _generation(doc: object) -> int:
+    saved = JobState.from_json(doc)
+    return saved.generation if saved is not None else 0
+
+
+def _generation_json(g: JobStats, current: int) -> dict[str, Any]:
+    superseded = g.generation != current
+    return {"generation": g.generation, "state": "superseded" if superseded else g.state, "tasks": g.tasks,
+            "done": g.done, "failed": g.failed, "pending": g.pending, "superseded": g.superseded,
+            "pages": g.pages, "items": g.items}
+
+
 def _ts(t: float | None, now: float) -> str:
     if t is None:
         return "-"
@@ -73,13 +98,13 @@ def _ts(t: float | None, now: float) -> str:
     return f"in {delta:,.0f}s" if delta > 0 else "passed"
 
 
-def print_status(config: Config, *, as_json: bool) -> int:
-    """Print the status as tables, or as JSON for scripts."""
+def print_status(config: Config, *, as_json: bool, every: bool = False) -> int:
+    """Print the status as tables, or as JSON for scripts (``every``: superseded generations too)."""
     now = wall_time()
     state = config.harvest.state
     if "://" not in state and not Path(state).exists():
         raise StoreError(f"{state}: no state store here yet (nothing has been run with this config)")
-    data = cast("dict[str, Any]", redact_tree(run_loop(lambda: collect_status(config, now))))  # errors may quote URLs
+    data = cast("dict[str, Any]", redact_tree(run_loop(lambda: collect_status(config, now, every=every))))  # URLs
     if as_json:
         print(json.dumps(data, indent=2, sort_keys=True, default=str))
         return 0
@@ -87,9 +112,15 @@ def print_status(config: Config, *, as_json: bool) -> int:
     jobs = Table(title=f"jobs ({data['state']}; queue depth {data['queue_depth']})")
     for col in ("job", "state", "tasks", "done", "failed", "pages", "items", "last error"):
         jobs.add_column(col)
+    jobs.columns[-1].overflow = "fold"  # the whole error, wrapped: never cut
     for j in data["jobs"]:
         jobs.add_row(j["job"], j["state"], str(j["tasks"]), str(j["done"]), str(j["failed"]),
-                     str(j["pages"]), str(j["items"]), (j["last_error"] or "")[:60])
+                     str(j["pages"]), str(j["items"]), j["last_error"] or "")
+        for g in j.get("generations", []):
+            if g["state"] == "superseded":
+                jobs.add_row(f"  {j['job']} generation {g['generation']}", "superseded", str(g["tasks"]),
+                             str(g["done"]), str(g["failed"]), str(g["pages"]), str(g["items"]),
+                             f"{g['superseded']} unfinished tasks superseded by generation {j['generation']}")
     con.print(jobs)
     if data["buckets"]:
         buckets = Table(title="rate-limit buckets")

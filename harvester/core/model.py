@@ -87,7 +87,34 @@ class TaskState(StrEnum):
     PENDING = "pending"  # waiting to be claimed (maybe not before ``not_before``)
     CLAIMED = "claimed"  # a worker holds it until ``lease_until``
     DONE = "done"  # pagination ended
-    FAILED = "failed"  # a non-retryable error; ``last_error`` says why
+    FAILED = "failed"  # gave up; ``last_error`` says why and ``Failure`` decides what puts it back
+    SUPERSEDED = "superseded"  # an older generation's unfinished task: not a failure, never claimed
+
+
+class Failure(StrEnum):
+    """Why a task failed, stored with it so that what a rerun does is a decision on data.
+
+    A rerun (``harvester run``, the daemon's start) puts back by itself the failures a rerun can
+    fix (:attr:`rerun_fixes`); the others stay failed until the job's definition changes (a new
+    generation starts afresh) or ``harvester retry`` is asked.
+    """
+
+    AUTH = "auth"  # the credentials were refused: a fixed token fixes it
+    TRANSPORT = "transport"  # no usable response (timeouts, dropped connections) max_attempts times
+    SERVER = "server"  # 5xx max_attempts times
+    RESPONSE = "response"  # malformed answers max_attempts times
+    RATE_LIMIT = "rate_limit"  # 429s
+    INVALID = "invalid"  # a 400 on the job's own parameters: cannot succeed unchanged
+    REFUSED = "refused"  # another 4xx (403, 404): the server will not serve the job as written
+    SUPERSEDED = "superseded"  # the job's definition changed (the task's state is SUPERSEDED)
+
+    @property
+    def rerun_fixes(self) -> bool:
+        """Whether running again, unchanged, may succeed (so a rerun puts the task back)."""
+        return self in RERUN_FIXES
+
+
+RERUN_FIXES = frozenset({Failure.AUTH, Failure.TRANSPORT, Failure.SERVER, Failure.RESPONSE, Failure.RATE_LIMIT})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -172,7 +199,13 @@ class PageCommit:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JobStats:
-    """Per-job progress as ``harvester status`` shows it."""
+    """Per-job progress as ``harvester status`` shows it.
+
+    ``superseded`` tasks (an older generation's unfinished work) are counted in ``tasks`` but are
+    no failure: they never make a job ``failed``. ``generation`` is None for a job's figures
+    summed over its generations (``Store.job_stats``), else the one generation they are of
+    (``Store.generation_stats``).
+    """
 
     job: str
     tasks: int
@@ -183,6 +216,8 @@ class JobStats:
     pages: int
     items: int
     last_error: str | None
+    superseded: int = 0
+    generation: int | None = None
 
     @property
     def state(self) -> str:
@@ -190,4 +225,6 @@ class JobStats:
             return "failed"
         if self.pending or self.claimed:
             return "running" if self.pages else "queued"
+        if self.superseded and not (self.done or self.failed):
+            return "superseded"
         return "done"

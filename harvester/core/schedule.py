@@ -129,6 +129,32 @@ def due_runs(schedule: Schedule, last_run: float | None, now: float) -> list[flo
     return []
 
 
+def collapsed_slots(schedule: Schedule, last_run: float | None, slot: float, *, limit: int = 10) -> tuple[int, list[float]]:
+    """The slots strictly between ``last_run`` and ``slot`` that get no run of their own (rule 1:
+    a run that outlasts its schedule, or a daemon that was down, makes one run of them all).
+
+    Returns their count and the first ``limit`` of them. A job that never ran collapsed nothing.
+    """
+    if last_run is None or slot <= last_run:
+        return 0, []
+    if schedule.every is not None:
+        first = schedule.next_after(last_run)
+        count = max(0, math.ceil((slot - first) / schedule.every - 1e-9))
+        return count, [first + i * schedule.every for i in range(min(count, limit))]
+    found: list[float] = []
+    count = 0
+    t = schedule.next_after(last_run)
+    while t < slot and count < _COLLAPSE_SCAN:
+        if len(found) < limit:
+            found.append(t)
+        count += 1
+        t = schedule.next_after(t)
+    return count, found
+
+
+_COLLAPSE_SCAN = 100_000  # cron slots counted one by one; a longer gap is reported as this many
+
+
 def job_schedule(spec: JobSpec) -> Schedule | None:
     """The job's schedule; None for a job that runs once.
 

@@ -15,10 +15,11 @@ its previous run has finished: runs of one job never overlap, and however many s
 while a run (or the daemon) was busy, the next run is one run.
 
 *Changed jobs.* A job whose definition changed (on start or on SIGHUP) gets the next generation:
-its new tasks carry ``~g<n>``, and the older generations' unfinished tasks are retired: marked
-failed with the error ``superseded: ...`` (the store has no other terminal state for them), at
-once for the pending ones and on their next claim for those in flight. Their pages already
-written stay in the output file. A job whose schedule alone changed keeps its generation.
+its new tasks carry ``~g<n>``, and the older generations' unfinished tasks are retired: they
+become ``superseded`` (a state of its own, no failure: ``harvester status --all`` shows them),
+at once for the pending and failed ones and on their next claim for those in flight. Their pages
+already written stay in the output file. A job whose schedule alone changed keeps its
+generation. ``harvester run`` follows the job files the same way (``runtime/definitions.py``).
 
 *Removed jobs* leave ``rt.jobs`` and the machine's specs; their tasks and output stay, and
 if the job comes back unchanged it continues where it stopped.
@@ -142,8 +143,8 @@ class Daemon:
                                    idle_poll=self.idle_poll)
             async with open_runtime(self.config, [], clock=clock, base_url=self.base_url, bearer=self.bearer,
                                     settings=settings) as rt:  # fmt: skip
-                store = DaemonStore(rt.store, clock)
-                rt.store = store
+                store = rt.store
+                assert isinstance(store, DaemonStore)  # open_runtime's generation-aware store
                 self.rt = rt
                 self.scheduler = Scheduler(rt, store)
                 changes = await self.scheduler.apply(specs)

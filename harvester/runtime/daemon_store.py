@@ -1,6 +1,8 @@
-"""The daemon's view of the store: run suffixes on spawned keys, and retiring old generations.
+"""The generation-aware view of the store: run suffixes on spawned keys, and retiring old
+generations. The daemon and ``harvester run`` both work through it (``open_runtime``).
 
-See ``runtime/daemon.py`` ("Keys of spawned tasks", "Changed jobs") for why.
+See ``runtime/daemon.py`` ("Keys of spawned tasks", "Changed jobs") and
+``runtime/definitions.py`` for why.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from harvester.clock import Clock
-from harvester.core.model import JobStats, NewTask, PageCommit, Task
+from harvester.core.model import Failure, JobStats, NewTask, PageCommit, Task
 from harvester.core.schedule import (
     key_suffix,
     split_key,
@@ -18,14 +20,11 @@ from harvester.core.schedule import (
 )
 from harvester.store.base import Store
 
-_SWEEP_AHEAD = 10 * 365 * 86400.0  # claim "now" for a sweep: no not_before hides a task from it
-_SWEEP_BATCH = 500
-
 
 class DaemonStore:
-    """The runtime's store, plus what the daemon needs at claim and commit time.
+    """The runtime's store, plus what generations need at claim and commit time.
 
-    - Claims skip (and retire) tasks of a job's older generations.
+    - Claims skip (and retire: ``superseded``) tasks of a job's older generations.
     - Tasks a page spawns get the run suffix of the task that spawned them.
     - The time of each job's last committed page is kept, for the lag metric.
 
@@ -79,27 +78,19 @@ class DaemonStore:
         self._claimed.pop(task_id, None)
         await self.inner.release(task_id, not_before=not_before, error=error)
 
-    async def fail(self, task_id: int, error: str) -> None:
+    async def fail(self, task_id: int, error: str, *, failure: Failure = Failure.REFUSED) -> None:
         self._claimed.pop(task_id, None)
-        await self.inner.fail(task_id, error)
+        await self.inner.fail(task_id, error, failure=failure)
 
     async def sweep(self, job: str) -> int:
-        """Retire every pending task of ``job``'s older generations now; returns how many."""
-        retired = 0
-        current: list[Task] = []
-        now = self.clock.now()
-        while True:
-            tasks = await self.inner.claim("daemon-sweep", now + _SWEEP_AHEAD, 60.0, _SWEEP_BATCH, jobs=[job])
-            for task in tasks:
-                if self._stale(task):
-                    await self._retire(task)
-                    retired += 1
-                else:
-                    current.append(task)  # held until the sweep ends, so it is not claimed twice
-            if len(tasks) < _SWEEP_BATCH:
-                break
-        for task in current:
-            await self.inner.release(task.id, not_before=now, error=None)
+        """Retire every pending or failed task of ``job``'s older generations now (they become
+        ``superseded``, no failure); returns how many. Tasks claimed right now are retired by
+        their next claim (:meth:`claim`)."""
+        gen = self.generations.get(job)
+        if gen is None:
+            return 0
+        retired = await self.inner.supersede(job, gen, _superseded(gen))
+        self.retired += retired
         return retired
 
     def _stale(self, task: Task) -> bool:
@@ -108,7 +99,7 @@ class DaemonStore:
 
     async def _retire(self, task: Task) -> None:
         gen = self.generations.get(task.job)
-        await self.inner.fail(task.id, f"superseded: the job's definition changed (now generation {gen})")
+        await self.inner.fail(task.id, _superseded(gen), failure=Failure.SUPERSEDED)
         self.retired += 1
 
     # -- passed through -------------------------------------------------------------------
@@ -130,6 +121,25 @@ class DaemonStore:
 
     async def job_stats(self) -> list[JobStats]:
         return await self.inner.job_stats()
+
+    async def generation_stats(self) -> list[JobStats]:
+        return await self.inner.generation_stats()
+
+    async def retry(
+        self,
+        jobs: Collection[str] | None = None,
+        *,
+        failures: Collection[Failure] | None = None,
+        waiting: bool = False,
+        not_before: float = 0.0,
+    ) -> int:
+        return await self.inner.retry(jobs, failures=failures, waiting=waiting, not_before=not_before)
+
+    async def supersede(self, job: str, generation: int, reason: str) -> int:
+        return await self.inner.supersede(job, generation, reason)
+
+    async def forget(self, job: str, *, state_keys: Sequence[str] = (), state_prefixes: Sequence[str] = ()) -> int:
+        return await self.inner.forget(job, state_keys=state_keys, state_prefixes=state_prefixes)
 
     async def pending_count(self, jobs: Collection[str] | None = None) -> int:
         return await self.inner.pending_count(jobs)
@@ -158,3 +168,7 @@ class DaemonStore:
     def __repr__(self) -> str:
         return (f"<DaemonStore {self.inner!r} claimed={len(self._claimed)} retired={self.retired} "
                 f"generations={self.generations}>")
+
+
+def _superseded(generation: int | None) -> str:
+    return f"superseded: the job's definition changed (now generation {generation})"

@@ -2,15 +2,16 @@
 
 ``harvest`` is what ``harvester run`` and ``harvester demo`` call. It opens the store, puts back
 claims a dead process left, plans the jobs (enqueueing is idempotent, so a rerun continues
-rather than restarts), cuts output files back to their committed lengths, and runs the pool
-until the queue is drained or something stops it. State is saved whatever happens: every page
+rather than restarts; a job whose definition changed starts afresh as a new generation, and
+failed tasks a rerun may fix are put back: ``runtime/definitions.py``), cuts output files back
+to their committed lengths, and runs the pool until the queue is drained or something stops it. State is saved whatever happens: every page
 is committed as it is written, so there is nothing to flush at the end but the engines' state.
 
 How a run ends (:attr:`RunResult.outcome`): ``complete`` (every job asked for is done),
 ``stopped`` (on purpose with work left: a budget, the spending limit, credits, the monthly cap,
 a long rate-limit wait; the cause says which, the figures that decided it and when the work can
-continue), ``failed`` (a job failed, or the credentials were refused), ``interrupted`` (a
-signal). The CLI maps them to exit codes 0, 3, 1 and 130.
+continue), ``failed`` (a job failed, the credentials were refused, or an output file could not
+be written), ``interrupted`` (a signal). The CLI maps them to exit codes 0, 3, 1 and 130.
 """
 
 from __future__ import annotations
@@ -32,10 +33,12 @@ from harvester.api.auth import AuthContext
 from harvester.api.client import ApiClient
 from harvester.clock import Clock, LoopClock
 from harvester.config import Config
-from harvester.core import plan
 from harvester.core.model import JobSpec, JobStats
 from harvester.core.request import Cause, RequestMachine, StopCause
+from harvester.core.schedule import run_tasks
 from harvester.output import OutputFiles
+from harvester.runtime.daemon_store import DaemonStore
+from harvester.runtime.definitions import follow_definitions, requeue_fixable
 from harvester.runtime.lock import idle_slots, node_slot, state_lock
 from harvester.runtime.pool import run_pool
 from harvester.runtime.runtime import JobSet, RunSettings, Runtime
@@ -92,9 +95,11 @@ async def open_runtime(
 ) -> AsyncIterator[Runtime]:
     """Everything a pool of workers needs, opened and restored; saved and closed on exit.
 
-    On entry: open the store, put back claims a dead process left (single host), enqueue the
-    jobs' tasks (idempotent), cut output files back to their committed lengths, and restore the
-    engines (buckets, cap, ledger). On exit, whatever happened: save the engines' state, close
+    On entry: open the store, put back claims a dead process left (single host), bring each
+    job's generation up to its definition and enqueue its tasks (idempotent; a changed job starts
+    afresh, ``runtime/definitions.py``), put back the failed tasks a rerun may fix, cut output
+    files back to their committed lengths, and restore the engines (buckets, cap, ledger). The
+    runtime's store is the generation-aware :class:`DaemonStore`. On exit, whatever happened: save the engines' state, close
     the output files and the store. Used by ``harvest`` (one run) and the daemon.
     """
     creds = signers if signers is not None else credentials(config, bearer)  # a missing token fails here
@@ -108,9 +113,12 @@ async def open_runtime(
             await store.close()
             raise
     outputs = OutputFiles(Path(config.harvest.output_dir), fsync=config.harvest.fsync, node=node)
+    generations = DaemonStore(store, clock)  # generations, as the daemon keeps them
     try:
         recovered = await store.recover() if recover else 0
-        await store.enqueue([t for s in specs for t in plan.plan_job(s)])
+        followed = await follow_definitions(generations, specs)
+        await store.enqueue([t for s in specs for t in run_tasks(s, followed[s.name].state, None)])
+        await requeue_fixable(generations, [s.name for s in specs])
         known = {j.job for j in await store.job_stats()} | {s.name for s in specs}
         offsets = await store.output_offsets()
         truncated = outputs.prepare(offsets, known)
@@ -133,7 +141,7 @@ async def open_runtime(
         async with aiohttp.ClientSession() as session:
             client = ApiClient(session, base_url or config.api.base_url, timeout=config.api.timeout_seconds,
                                user_agent=config.api.user_agent)  # fmt: skip
-            rt = Runtime(clock=clock, store=store, outputs=outputs, client=client, machine=machine,
+            rt = Runtime(clock=clock, store=generations, outputs=outputs, client=client, machine=machine,
                          credentials=creds, coordinator=coordinator, settings=settings, jobs=JobSet(by_name),
                          recovered=recovered, truncated=truncated)  # fmt: skip
             try:

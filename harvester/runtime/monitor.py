@@ -47,10 +47,15 @@ class JobView:
         schedule: the schedule as written; None for a job that runs once.
         generation: the definition's generation (bumped when the job file changes it).
         last_slot: the slot of the last run started (epoch seconds), if any.
-        next_slot: when the next run is due (may be in the past while a run is late).
+        next_slot: the first slot after now: never in the past (a slot that is due but not
+            started is ``due_slot``).
         running: whether the job has unfinished tasks.
         lag: seconds the job is behind: since its last committed page while it runs, since its
             next run was due while that run waits; 0 when it is idle and nothing is due.
+        due_slot: a slot whose run is due but not started (the previous run is still going, or
+            the scheduler has not got to it yet): the job is late by ``now - due_slot``.
+        collapsed: slots after ``last_slot`` and before ``due_slot`` that will get no run of
+            their own (rule 1 of ``core/schedule.py``: the late run covers them all).
     """
 
     job: str
@@ -60,6 +65,8 @@ class JobView:
     next_slot: float | None
     running: bool
     lag: float
+    due_slot: float | None = None
+    collapsed: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -203,7 +210,7 @@ class HarvestCollector(Collector):
         for j in snap.jobs:
             pages.add_metric([j.job], j.pages)
             items.add_metric([j.job], j.items)
-            for state in ("pending", "claimed", "done", "failed"):
+            for state in ("pending", "claimed", "done", "failed", "superseded"):
                 tasks.add_metric([j.job, state], getattr(j, state))
         yield from (pages, items, tasks)
         lag = GaugeMetricFamily(

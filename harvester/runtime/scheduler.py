@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 import anyio
 import structlog
@@ -17,20 +18,19 @@ from harvester.core.schedule import (
     JobState,
     Schedule,
     ScheduleError,
+    collapsed_slots,
     due_runs,
     job_schedule,
     newest_key,
-    reconcile,
     run_tasks,
 )
 from harvester.errors import JobSpecError
 from harvester.runtime.daemon_store import DaemonStore
+from harvester.runtime.definitions import STATE_PREFIX, follow_definitions, requeue_fixable
 from harvester.runtime.monitor import JobView
 from harvester.runtime.runtime import Runtime
 
 log = structlog.get_logger(__name__)
-
-STATE_PREFIX = "schedule:"  # + job name: the job's JobState
 
 @dataclass
 class _Job:
@@ -69,17 +69,11 @@ class Scheduler:
         old, new = self.jobs, {}
         added: list[str] = []
         changed: list[str] = []
+        followed = await follow_definitions(self.store, specs)
         for spec in specs:
             name = spec.name
-            key = STATE_PREFIX + name
-            saved = JobState.from_json(await self.store.get_state(key))
-            state, redefined = reconcile(spec, saved)
-            if state != saved:
-                await self.store.put_state(key, state.to_json())
-            self.store.generations[name] = state.generation
+            state, redefined = followed[name].state, followed[name].redefined
             if redefined:
-                retired = await self.store.sweep(name)
-                log.info("job_redefined", job=name, generation=state.generation, retired=retired)
                 changed.append(name)
             elif name not in old:
                 added.append(name)
@@ -90,6 +84,7 @@ class Scheduler:
             new[name] = _Job(spec=spec, schedule=schedules[name], state=state, started=started)
             if schedules[name] is None:
                 await self.store.enqueue(run_tasks(spec, state, None))
+        await requeue_fixable(self.store, [s.name for s in specs])
         removed = sorted(set(old) - set(new))
         for name in removed:
             self.store.generations.pop(name, None)
@@ -126,6 +121,7 @@ class Scheduler:
                 continue
             if due:
                 slot = due[0]
+                self._note_collapsed(name, job, slot, now)
                 newest = {}
                 for t in plan_job(job.spec):
                     value = await self.store.get_state(newest_key(name, t.key, job.state.generation))
@@ -143,17 +139,34 @@ class Scheduler:
             wake = min(wake, job.schedule.next_after(job.state.last_slot))
         return wake
 
+    def _note_collapsed(self, name: str, job: _Job, slot: float, now: float) -> None:
+        """Say which slots the run starting now covers without runs of their own."""
+        assert job.schedule is not None
+        count, slots = collapsed_slots(job.schedule, job.state.last_slot, slot)
+        if count:
+            shown = [_iso(t) for t in slots] + ([f"... {count - len(slots)} more"] if count > len(slots) else [])
+            log.warning("slots_collapsed", job=name, collapsed=count, slots=shown, run_slot=_iso(slot),
+                        late=round(now - slot, 3),
+                        reason="the previous run outlasted them, or the daemon was not running: one run covers "
+                               "them all")  # fmt: skip
+
     async def jobs_view(self, now: float) -> list[JobView]:
-        """Each job's schedule, generation, and lag (for ``/status`` and ``/metrics``)."""
+        """Each job's schedule, generation, and lag (for ``/status`` and ``/metrics``).
+
+        ``next_slot`` is never in the past: a slot that is due but not started is ``due_slot``,
+        with the slots it will cover (``collapsed``) and the lag since it was due.
+        """
         out = []
         for name, job in sorted(self.jobs.items()):
             running = await self.store.pending_count([name]) > 0
             due: list[float] = []
             next_slot: float | None = None
+            collapsed = 0
             if job.schedule is not None:
                 due = due_runs(job.schedule, job.state.last_slot, now)
-                last = job.state.last_slot
-                next_slot = due[0] if due else job.schedule.next_after(last if last is not None else now)
+                next_slot = job.schedule.next_after(now)
+                if due:
+                    collapsed = collapsed_slots(job.schedule, job.state.last_slot, due[0], limit=0)[0]
             if running:
                 lag = now - max(self.store.last_commit.get(name, self.started_at), job.started)
             elif due:
@@ -163,10 +176,15 @@ class Scheduler:
             out.append(JobView(
                 job=name, schedule=job.schedule.text if job.schedule else None,
                 generation=job.state.generation, last_slot=job.state.last_slot, next_slot=next_slot,
-                running=running, lag=max(0.0, lag),
+                running=running, lag=max(0.0, lag), due_slot=due[0] if due else None, collapsed=collapsed,
             ))
         return out
 
     def __repr__(self) -> str:
         scheduled = sum(1 for j in self.jobs.values() if j.schedule is not None)
         return f"<Scheduler jobs={len(self.jobs)} scheduled={scheduled} runs={self.runs}>"
+
+
+def _iso(t: float) -> str:
+    spec = "milliseconds" if t % 1 else "seconds"
+    return datetime.fromtimestamp(t, tz=UTC).isoformat(timespec=spec).replace("+00:00", "Z")

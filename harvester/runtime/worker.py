@@ -43,6 +43,7 @@ from harvester.core.request import (
     Wait,
 )
 from harvester.core.schedule import newest_key, split_key
+from harvester.errors import OutputError, StoreError
 from harvester.output import encode_page
 from harvester.runtime import cache, polling
 from harvester.runtime.admission import admit
@@ -170,8 +171,8 @@ class Worker:
             case Stop(cause=cause):
                 await rt.store.release(task.id, not_before=0.0, error=None)
                 rt.signals.request_stop(cause)
-            case Reject(reason=reason):
-                await rt.store.fail(task.id, reason)
+            case Reject(reason=reason, failure=failure):
+                await rt.store.fail(task.id, reason, failure=failure)
                 log.warning("task_failed", job=task.job, task=task.key, error=reason)
             case _:
                 assert_never(admission)
@@ -200,8 +201,8 @@ class Worker:
                 self._note_wait(task, cause)
                 await rt.store.release(task.id, not_before=rt.clock.now() if by_bucket else until, error=None)
                 log.info("task_waiting", job=task.job, task=task.key, reason=reason, until=round(until, 1))
-            case Fail(reason=reason):
-                await rt.store.fail(task.id, reason)
+            case Fail(reason=reason, failure=failure):
+                await rt.store.fail(task.id, reason, failure=failure)
                 log.warning("task_failed", job=task.job, task=task.key, error=reason)
             case Halt(cause=cause):
                 await rt.store.release(task.id, not_before=0.0, error=None)
@@ -244,7 +245,8 @@ class Worker:
         if page is not None and permit is not None and task.write:
             commit = replace(commit, cache=cache.rows(task.endpoint, permit.request.params, page, now))
         if task.write:
-            await self._write_and_commit(task, commit, self._lines(task, permit, page, cached, now))
+            if not await self._write_and_commit(task, commit, self._lines(task, permit, page, cached, now)):
+                return
         else:
             await self._store_commit(commit)
         rt.stats.pages += 1
@@ -274,11 +276,16 @@ class Worker:
     def _url(self, request: plan.PageRequest) -> str:
         return f"{self.rt.client.base_url}{request.path}?{urlencode(dict(request.params))}"
 
-    async def _write_and_commit(self, task: Task, commit: PageCommit, lines: list[bytes]) -> None:
+    async def _write_and_commit(self, task: Task, commit: PageCommit, lines: list[bytes]) -> bool:
+        """Append the page and commit it; False if the file refused the bytes (the run stops)."""
         rt = self.rt
         data = b"".join(lines)
         async with rt.outputs.locked(task.job):
-            offset = rt.outputs.append(task.job, data)
+            try:
+                offset = rt.outputs.append(task.job, data)
+            except OutputError as exc:
+                await self._output_failed(task, commit, exc)
+                return False
             try:
                 await self._store_commit(replace(commit, output_job=rt.outputs.key(task.job), output_offset=offset))
             except ClaimLost:
@@ -286,6 +293,25 @@ class Worker:
                 # bytes back before the next append covers them.
                 rt.outputs.cut(task.job, offset - len(data))
                 raise
+        return True
+
+    async def _output_failed(self, task: Task, commit: PageCommit, exc: OutputError) -> None:
+        """Disk full or an I/O error: the file is already cut back to its last committed line
+        (``OutputFiles.append``). Nothing of the page is committed: the task goes back with its
+        cursor as it was, only the request's charge is kept, and the run stops with the file and
+        the OS error as its cause (a failure: exit 1). If the state cannot be written either
+        (the same full disk), the next start finds the claim and puts it back."""
+        rt = self.rt
+        try:
+            await rt.store.add_ledger(commit.ledger, holds=commit.holds)
+            await rt.store.release(task.id, not_before=0.0, error=None)
+        except StoreError as store_exc:
+            log.error("state_not_updated", job=task.job, task=task.key, error=str(store_exc))
+        log.error("output_failed", job=task.job, task=task.key, error=str(exc))
+        rt.signals.request_stop(StopCause(
+            cause=Cause.OUTPUT, failure=True,
+            message=f"job {task.job}: {exc}; the page was not kept: make room and run again to continue"))
+        rt.signals.notify()
 
     async def _store_commit(self, commit: PageCommit) -> None:
         """Commit the page; if the claim was lost meanwhile, still keep what the request cost."""

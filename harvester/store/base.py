@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Protocol
 
-from harvester.core.model import JobStats, NewTask, PageCommit, Task
+from harvester.core.model import Failure, JobStats, NewTask, PageCommit, Task
 
 
 class Store(Protocol):
@@ -73,8 +73,48 @@ class Store(Protocol):
         """Give a claimed task back without progress (retry later); counts an attempt if error."""
         ...
 
-    async def fail(self, task_id: int, error: str) -> None:
-        """Mark a claimed task failed for good, keeping the error for ``harvester status``."""
+    async def fail(self, task_id: int, error: str, *, failure: Failure = Failure.REFUSED) -> None:
+        """Mark a claimed task failed, keeping the error for ``harvester status`` and the
+        failure's class for what a rerun does with it (:meth:`retry`).
+
+        ``Failure.SUPERSEDED`` is no failure: the task becomes ``superseded`` (an older
+        generation's work), is counted apart and leaves the job's last error alone.
+        """
+        ...
+
+    async def retry(
+        self,
+        jobs: Collection[str] | None = None,
+        *,
+        failures: Collection[Failure] | None = None,
+        waiting: bool = False,
+        not_before: float = 0.0,
+    ) -> int:
+        """Put failed tasks back to pending; returns how many tasks changed.
+
+        Attempts are reset and the cursor is kept: a task continues with the page after its last
+        committed one, and never fetches a committed page again. ``jobs``: only these jobs'
+        tasks; ``failures``: only failures of these classes (None: any); ``waiting``: also make
+        pending tasks that are waiting out a retry back-off due at ``not_before``, attempts reset.
+        Superseded and done tasks never change.
+        """
+        ...
+
+    async def supersede(self, job: str, generation: int, reason: str) -> int:
+        """Mark every pending or failed task of ``job`` from another generation than
+        ``generation`` superseded (``reason`` as its last error); returns how many.
+
+        A task's generation is its key's ``~g<n>`` suffix (none: 0, ``core.schedule``). Claimed
+        tasks are left to their claimer, which retires them (:meth:`fail` with
+        ``Failure.SUPERSEDED``) when it next sees them.
+        """
+        ...
+
+    async def forget(self, job: str, *, state_keys: Sequence[str] = (), state_prefixes: Sequence[str] = ()) -> int:
+        """Drop ``job``'s queue: its tasks and counters, and the saved documents named in
+        ``state_keys`` or whose key starts with one of ``state_prefixes``. Its committed output
+        length and its ledger rows stay (the output file is kept as written; money spent stays
+        spent). Returns the tasks dropped."""
         ...
 
     async def recover(self) -> int:
@@ -87,6 +127,11 @@ class Store(Protocol):
 
     async def job_stats(self) -> list[JobStats]:
         """Progress per job, for status and the demo summary."""
+        ...
+
+    async def generation_stats(self) -> list[JobStats]:
+        """Progress per job *and generation* (``JobStats.generation`` set; ``last_error`` None),
+        oldest generation first. Reads every task: for ``harvester status --all``, not for loops."""
         ...
 
     async def pending_count(self, jobs: Collection[str] | None = None) -> int:

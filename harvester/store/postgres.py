@@ -67,7 +67,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 
-from harvester.core.model import JobStats, NewTask, PageCommit, Task
+from harvester.core.model import Failure, JobStats, NewTask, PageCommit, Task
 from harvester.errors import StoreError
 from harvester.store import ClaimLost, redact_url, url_passwords
 from harvester.store.sql_loader import load_migrations, load_queries
@@ -249,8 +249,32 @@ class PostgresStore:
     async def release(self, task_id: int, *, not_before: float, error: str | None) -> None:
         await self._guarded(task_id, _Q["release_task"], not_before, error)
 
-    async def fail(self, task_id: int, error: str) -> None:
-        await self._guarded(task_id, _Q["fail_task"], error)
+    async def fail(self, task_id: int, error: str, *, failure: Failure = Failure.REFUSED) -> None:
+        await self._guarded(task_id, _Q["fail_task"], error, str(failure))
+
+    async def retry(
+        self,
+        jobs: Collection[str] | None = None,
+        *,
+        failures: Collection[Failure] | None = None,
+        waiting: bool = False,
+        not_before: float = 0.0,
+    ) -> int:
+        names = None if jobs is None else sorted(jobs)
+        classes = None if failures is None else sorted(str(f) for f in failures)
+        status = await self._write("execute", _Q["retry_failed"], names, classes, not_before)
+        changed = int(status.rsplit(" ", 1)[1])
+        if waiting:
+            status = await self._write("execute", _Q["retry_waiting"], names, not_before)
+            changed += int(status.rsplit(" ", 1)[1])
+        return changed
+
+    async def supersede(self, job: str, generation: int, reason: str) -> int:
+        status = await self._write("execute", _Q["supersede"], job, generation, reason)
+        return int(status.rsplit(" ", 1)[1])
+
+    async def forget(self, job: str, *, state_keys: Sequence[str] = (), state_prefixes: Sequence[str] = ()) -> int:
+        return int(await self._write("fetchval", _Q["forget"], job, list(state_keys), list(state_prefixes)))
 
     async def recover(self) -> int:
         status = await self._write("execute", _Q["recover"], self._owner)
@@ -274,9 +298,19 @@ class PostgresStore:
         return [
             JobStats(
                 job=r[0], tasks=int(r[1]), pending=int(r[2]), claimed=int(r[3]), done=int(r[4]),
-                failed=int(r[5]), pages=int(r[6]), items=int(r[7]), last_error=r[8],
+                failed=int(r[5]), pages=int(r[6]), items=int(r[7]), last_error=r[8], superseded=int(r[9]),
             )
             for r in await self._read(_Q["job_stats"])
+        ]  # fmt: skip
+
+    async def generation_stats(self) -> list[JobStats]:
+        return [
+            JobStats(
+                job=r[0], generation=int(r[1]), tasks=int(r[2]), pending=int(r[3]), claimed=int(r[4]),
+                done=int(r[5]), failed=int(r[6]), superseded=int(r[7]), pages=int(r[8]), items=int(r[9]),
+                last_error=None,
+            )
+            for r in await self._read(_Q["generation_stats"])
         ]  # fmt: skip
 
     async def pending_count(self, jobs: Collection[str] | None = None) -> int:

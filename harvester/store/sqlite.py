@@ -77,7 +77,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar, cast
 
-from harvester.core.model import JobStats, NewTask, PageCommit, Task
+from harvester.core.model import Failure, JobStats, NewTask, PageCommit, Task
 from harvester.errors import StoreError
 from harvester.paths import creatable_problem, os_words, writable_file_problem
 from harvester.store import ClaimLost
@@ -275,14 +275,54 @@ class SqliteStore:
     async def release(self, task_id: int, *, not_before: float, error: str | None) -> None:
         await self._submit(_release_apply(task_id, not_before, error))
 
-    async def fail(self, task_id: int, error: str) -> None:
+    async def fail(self, task_id: int, error: str, *, failure: Failure = Failure.REFUSED) -> None:
         def apply(conn: sqlite3.Connection) -> None:
-            row = conn.execute(_Q["fail_task"], {"id": task_id, "error": error}).fetchone()
+            args = {"id": task_id, "error": error, "failure": str(failure)}
+            row = conn.execute(_Q["fail_task"], args).fetchone()
             if row is None:
                 raise ClaimLost(task_id)
-            conn.execute(_Q["set_job_error"], {"job": row[0], "error": error})
+            if failure is not Failure.SUPERSEDED:
+                conn.execute(_Q["set_job_error"], {"job": row[0], "error": error})
 
         await self._submit(apply)
+
+    async def retry(
+        self,
+        jobs: Collection[str] | None = None,
+        *,
+        failures: Collection[Failure] | None = None,
+        waiting: bool = False,
+        not_before: float = 0.0,
+    ) -> int:
+        args: dict[str, Any] = {
+            "jobs": None if jobs is None else json.dumps(sorted(jobs)),
+            "failures": None if failures is None else json.dumps(sorted(str(f) for f in failures)),
+            "not_before": not_before,
+        }
+
+        def apply(conn: sqlite3.Connection) -> int:
+            changed = conn.execute(_Q["retry_failed"], args).rowcount
+            if waiting:
+                changed += conn.execute(_Q["retry_waiting"], args).rowcount
+            return int(changed)
+
+        return await self._submit(apply)
+
+    async def supersede(self, job: str, generation: int, reason: str) -> int:
+        args = {"job": job, "generation": generation, "error": reason}
+        return await self._submit(lambda conn: int(conn.execute(_Q["supersede"], args).rowcount))
+
+    async def forget(self, job: str, *, state_keys: Sequence[str] = (), state_prefixes: Sequence[str] = ()) -> int:
+        def apply(conn: sqlite3.Connection) -> int:
+            dropped = conn.execute(_Q["forget_tasks"], {"job": job}).rowcount
+            conn.execute(_Q["forget_job"], {"job": job})
+            for key in state_keys:
+                conn.execute(_Q["forget_state_key"], {"key": key})
+            for prefix in state_prefixes:
+                conn.execute(_Q["forget_state"], {"prefix": prefix})
+            return int(dropped)
+
+        return await self._submit(apply)
 
     async def recover(self) -> int:
         return await self._submit(lambda conn: conn.execute(_Q["recover"]).rowcount)
@@ -298,9 +338,20 @@ class SqliteStore:
         return [
             JobStats(
                 job=job, tasks=tasks, pending=pending, claimed=claimed, done=done,
-                failed=failed, pages=pages, items=items, last_error=last_error,
+                failed=failed, pages=pages, items=items, last_error=last_error, superseded=superseded,
             )
-            for job, tasks, pending, claimed, done, failed, pages, items, last_error in rows
+            for job, tasks, pending, claimed, done, failed, pages, items, last_error, superseded in rows
+        ]  # fmt: skip
+
+    async def generation_stats(self) -> list[JobStats]:
+        rows = await self._read(_Q["generation_stats"])
+        return [
+            JobStats(
+                job=job, generation=int(gen), tasks=int(tasks), pending=int(pending), claimed=int(claimed),
+                done=int(done), failed=int(failed), superseded=int(superseded), pages=int(pages),
+                items=int(items), last_error=None,
+            )
+            for job, gen, tasks, pending, claimed, done, failed, superseded, pages, items in rows
         ]  # fmt: skip
 
     async def pending_count(self, jobs: Collection[str] | None = None) -> int:

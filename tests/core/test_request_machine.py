@@ -16,7 +16,7 @@ import pytest
 
 from harvester.core import budget as money
 from harvester.core.cap import CapConfig, CapTracker
-from harvester.core.model import JobSpec, Task
+from harvester.core.model import Failure, JobSpec, Task
 from harvester.core.plan import Cursor, page_request
 from harvester.core.ratelimit import RateLimits
 from harvester.core.request import (
@@ -304,6 +304,39 @@ def test_any_other_invalid_value_fails_the_job_naming_the_key_and_the_servers_li
     assert "job j" in s.verdict.reason and "tweet_fields" in s.verdict.reason and "created_at, lang" in s.verdict.reason
     d = r.admit()  # the job's other tasks fail without sending
     assert isinstance(d, Reject) and d.reason == s.verdict.reason
+
+
+# --- each failure carries its class: what a rerun does with the task is decided on it ---------------
+
+FORBIDDEN = {"title": "Forbidden", "type": "about:blank", "status": 403, "detail": "Forbidden"}
+NOT_FOUND = {"title": "Not Found Error", "type": "https://api.twitter.com/2/problems/resource-not-found",
+             "detail": "Could not find user with id: [12]."}  # fmt: skip
+
+
+@pytest.mark.parametrize(("status", "body", "failure", "rerun_fixes"), [
+    (503, SERVER_ERROR, Failure.SERVER, True),
+    (200, {"data": "nope"}, Failure.RESPONSE, True),
+    (400, invalid("tweet.fields", "creatd_at", ["created_at"]), Failure.INVALID, False),
+    (400, {"title": "Invalid Request", "detail": "One or more parameters to your request was invalid."},
+     Failure.INVALID, False),
+    (403, FORBIDDEN, Failure.REFUSED, False),
+    (404, NOT_FOUND, Failure.REFUSED, False),
+], ids=["5xx", "malformed", "400-value", "400-generic", "403", "404"])  # fmt: skip
+def test_a_failure_names_its_class(status: int, body: object, failure: Failure, rerun_fixes: bool) -> None:
+    s = rig(attempts=2, params={"query": "q", "max_results": "100", "tweet.fields": "creatd_at"}).answer(
+        status, hdr(450, 449, T0 + 900, T0), body)
+    assert isinstance(s.verdict, Fail) and s.verdict.failure is failure
+    assert failure.rerun_fixes is rerun_fixes
+
+
+def test_a_lost_request_fails_as_transport_and_a_broken_job_rejects_as_invalid() -> None:
+    r = rig(attempts=2)
+    s = r.machine.settle(r.go(), Lost(reason="timeout"), r.task, r.now + 30)
+    assert isinstance(s.verdict, Fail) and s.verdict.failure is Failure.TRANSPORT
+    r = rig(params={"query": "q", "max_results": "100", "tweet.fields": "creatd_at"})
+    r.answer(400, {}, invalid("tweet.fields", "creatd_at", ["created_at"]))
+    d = r.admit()
+    assert isinstance(d, Reject) and d.failure is Failure.INVALID
 
 
 # --- the cap: the server's count decides ------------------------------------------------------

@@ -11,6 +11,7 @@ from harvester.core.schedule import (
     JobState,
     Schedule,
     ScheduleError,
+    collapsed_slots,
     definition_digest,
     due_runs,
     job_schedule,
@@ -114,3 +115,19 @@ def test_a_changed_definition_gets_a_new_generation_but_a_new_schedule_does_not(
 
 
 # --------------------------------------------------------------------------- the daemon's scheduler
+
+
+@pytest.mark.parametrize("text", ["every 15m", "*/15 * * * *"])
+def test_collapsed_slots_are_those_between_the_last_run_and_the_one_starting(text: str) -> None:
+    sched = Schedule.parse(text)
+    assert collapsed_slots(sched, None, T0 + 3600) == (0, [])  # never ran: nothing collapsed
+    assert collapsed_slots(sched, T0, T0 + 900) == (0, [])  # the very next slot: nothing skipped
+    assert collapsed_slots(sched, T0, T0 + 3600) == (3, [T0 + 900, T0 + 1800, T0 + 2700])
+    count, first = collapsed_slots(sched, T0, T0 + DAY, limit=2)
+    assert (count, first) == (95, [T0 + 900, T0 + 1800])  # a day down: 95 slots, one run
+    assert collapsed_slots(sched, T0 + 900, T0) == (0, [])
+
+
+def test_collapsed_slots_of_a_fractional_interval() -> None:
+    sched = Schedule.parse("every 1.5s")
+    assert collapsed_slots(sched, T0, T0 + 6.0) == (3, [T0 + 1.5, T0 + 3.0, T0 + 4.5])

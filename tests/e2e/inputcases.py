@@ -404,6 +404,21 @@ CASES: dict[str, Case] = {
                                          ("--out", "'thesis.tex'", "did not write")),
     "demo --out is a symlink": Case({"real/keep.txt": "x"}, ("demo", "--out", "d"), ("--out", "symlink"),
                                     setup=symlink("d", "real")),
+    # retry and forget
+    "retry without a state": Case({}, ("retry", "--all"), ("state/harvester.db", "no state store here yet"), code=1),
+    "retry naming no job": Case(
+        {"config.toml": '[harvest]\nstate = "new.db"\n'}, ("retry",), ("JOB", "name the jobs", "--all"),
+        setup=newer_state("new.db")),
+    "retry with jobs and --all": Case(
+        {"config.toml": '[harvest]\nstate = "new.db"\n'}, ("retry", "s", "--all"), ("--all", "not both"),
+        setup=newer_state("new.db")),
+    "retry on a foreign database": Case(
+        {"config.toml": '[harvest]\nstate = "books.db"\n'}, ("retry", "--all"), ("books.db", "not a harvester state"),
+        code=1, setup=foreign_db("books.db")),
+    "forget a job still in the files": Case(
+        {"config.toml": '[harvest]\nstate = "new.db"\n', "jobs.toml": GOOD_JOB},
+        ("forget", "--jobs", "jobs.toml", "s"), ("jobs.toml", "job 's' is still in the job files"),
+        setup=newer_state("new.db")),
     # durations
     "min_interval below 10 ms": Case(
         {"config.toml": CONFIG_OK,

@@ -90,3 +90,18 @@ async def store(backend: Backend) -> AsyncIterator[Store]:
         yield s
     finally:
         await s.close()
+
+
+# Failed tasks as harvester wrote them before the failure's class was stored (schema 4), and the
+# (state, class) migration 5 gives each from its error text.
+LEGACY_FAILURES = {
+    "HTTP 401: Unauthorized": ("failed", "auth"),
+    "gave up after 8 attempts: no response: timeout after 30s": ("failed", "transport"),
+    "gave up after 8 attempts: HTTP 503: server error 503: Service Unavailable": ("failed", "server"),
+    "gave up after 8 attempts: bad response: not a JSON object": ("failed", "response"),
+    "HTTP 429: Too Many Requests": ("failed", "rate_limit"),
+    "HTTP 400: Invalid Request: query is invalid": ("failed", "invalid"),
+    "job s: the server refused its key tweet_fields value 'x' refused (HTTP 400: ...)": ("failed", "invalid"),
+    "HTTP 403: Forbidden": ("failed", "refused"),
+    "superseded: the job's definition changed (now generation 1)": ("superseded", "superseded"),
+}

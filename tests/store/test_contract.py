@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from harvester.core.model import NewTask, PageCommit, Task
+from harvester.core.model import Failure, NewTask, PageCommit, Task
 from harvester.store import ClaimLost
 from harvester.store.base import Store
 
@@ -307,3 +307,124 @@ async def test_reopening_keeps_everything(backend: Backend) -> None:
         assert await second.enqueue([new("a")]) == 0
     finally:
         await second.close()
+
+
+# -- failures, retry, generations, forget (issue 14) ------------------------------------------------
+
+
+async def test_a_failure_keeps_its_class_and_retry_puts_it_back_with_its_cursor(store: Store) -> None:
+    await store.enqueue([new("a"), new("b"), new("c")])
+    a, b, c = await claim_all(store)
+    await store.commit_page(PageCommit(task_id=a.id, next_cursor="c1", items=5, output_job="j", output_offset=50))
+    [a] = await claim_all(store)
+    await store.fail(a.id, "gave up after 8 attempts: HTTP 503: busy", failure=Failure.SERVER)
+    await store.fail(b.id, "HTTP 400: bad query", failure=Failure.INVALID)
+    await store.commit_page(PageCommit(task_id=c.id, next_cursor=None, items=1))
+    [j] = await store.job_stats()
+    assert (j.failed, j.done, j.pending, j.state) == (2, 1, 0, "failed")
+    # Only the classes asked for: a rerun puts back the 5xx exhaustion, not the 400.
+    assert await store.retry(["j"], failures={Failure.SERVER, Failure.TRANSPORT}, not_before=NOW + 5) == 1
+    assert await claim_all(store, now=NOW + 4) == []
+    [again] = await claim_all(store, now=NOW + 5)
+    assert (again.id, again.cursor, again.pages, again.items, again.attempts) == (a.id, "c1", 1, 5, 0)
+    await store.release(again.id, not_before=NOW, error=None)
+    [j] = await store.job_stats()
+    assert (j.failed, j.pending, j.state) == (1, 1, "running")
+    assert await store.retry(failures={Failure.SERVER}) == 0  # nothing of that class is failed now
+    assert await store.retry(["other"]) == 0  # another job's
+    assert await store.retry(["j"]) == 1  # any class: the 400 too
+    [j] = await store.job_stats()
+    assert (j.failed, j.pending) == (0, 2)
+    assert sorted(t.key for t in await claim_all(store)) == ["a", "b"]
+
+
+async def test_retry_can_also_wake_tasks_waiting_out_a_back_off(store: Store) -> None:
+    await store.enqueue([new("a"), new("b"), new("x", job="other")])
+    a, b, x = await claim_all(store)
+    await store.release(a.id, not_before=NOW + 600, error="HTTP 503")
+    await store.release(b.id, not_before=NOW + 600, error=None)  # a rate-limit wait: no attempt spent
+    await store.release(x.id, not_before=NOW + 600, error="HTTP 503")
+    assert await store.retry(["j"]) == 0  # nothing failed
+    assert await store.retry(["j"], waiting=True, not_before=NOW) == 1
+    [woken] = await claim_all(store)
+    assert (woken.key, woken.attempts) == ("a", 0)
+    assert await claim_all(store, now=NOW + 599) == []  # b keeps its wait; x is another job's
+
+
+async def test_a_superseded_task_is_no_failure(store: Store) -> None:
+    await store.enqueue([new("a"), new("b")])
+    a, b = await claim_all(store)
+    await store.fail(b.id, "HTTP 503", failure=Failure.SERVER)
+    await store.fail(a.id, "superseded: the job's definition changed", failure=Failure.SUPERSEDED)
+    [j] = await store.job_stats()
+    assert (j.tasks, j.failed, j.superseded, j.last_error) == (2, 1, 1, "HTTP 503")
+    assert await store.retry() == 1  # the failure only; a superseded task never comes back
+    [j] = await store.job_stats()
+    assert (j.failed, j.superseded, j.pending, j.state) == (0, 1, 1, "queued")
+    [only] = await claim_all(store)
+    assert only.key == "b"
+    await store.commit_page(PageCommit(task_id=only.id, next_cursor=None, items=1))
+    [j] = await store.job_stats()
+    assert j.state == "done"
+
+
+async def test_supersede_retires_the_other_generations_pending_and_failed_tasks(store: Store) -> None:
+    keys = ["search", "user:1@1795132800", "search~g1", "user:1@1795132800~g1", "ids:0001~g2", "held"]
+    await store.enqueue([new(k) for k in keys] + [new("search", job="other")])
+    tasks = {t.key: t for t in await claim_all(store) if t.job == "j"}
+    await store.fail(tasks["ids:0001~g2"].id, "HTTP 400", failure=Failure.INVALID)
+    for key in ("search", "user:1@1795132800", "search~g1", "user:1@1795132800~g1"):
+        await store.release(tasks[key].id, not_before=NOW, error=None)
+    # "held" (generation 0) stays claimed: its claimer retires it when it sees it.
+    assert await store.supersede("j", 1, "superseded: now generation 1") == 3
+    assert await store.supersede("j", 1, "superseded: now generation 1") == 0  # idempotent
+    [j, other] = await store.job_stats()
+    assert (j.superseded, j.failed, j.pending, j.claimed) == (3, 0, 2, 1)
+    assert (other.superseded, other.pending) == (0, 0)  # another job's generation 0 is untouched
+    assert sorted(t.key for t in await claim_all(store) if t.job == "j") == ["search~g1", "user:1@1795132800~g1"]
+    stats_by_gen = {(g.job, g.generation): g for g in await store.generation_stats()}
+    g0, g1, g2 = stats_by_gen[("j", 0)], stats_by_gen[("j", 1)], stats_by_gen[("j", 2)]
+    assert (g0.tasks, g0.superseded, g0.claimed) == (3, 2, 1)
+    assert (g1.tasks, g1.claimed, g1.superseded) == (2, 2, 0)
+    assert (g2.tasks, g2.superseded, g2.failed) == (1, 1, 0)
+    assert stats_by_gen[("other", 0)].claimed == 1
+
+
+async def test_generation_stats_add_up_to_the_job_figures(store: Store) -> None:
+    await store.enqueue([new("a"), new("b~g1"), new("c~g1")])
+    tasks = {t.key: t for t in await claim_all(store)}
+    await store.commit_page(PageCommit(task_id=tasks["a"].id, next_cursor=None, items=4))
+    await store.commit_page(PageCommit(task_id=tasks["b~g1"].id, next_cursor="n", items=3))
+    await store.fail(tasks["c~g1"].id, "HTTP 404", failure=Failure.REFUSED)
+    [j] = await store.job_stats()
+    gens = await store.generation_stats()
+    assert [(g.job, g.generation) for g in gens] == [("j", 0), ("j", 1)]
+    for field in ("tasks", "pending", "claimed", "done", "failed", "superseded", "pages", "items"):
+        assert sum(getattr(g, field) for g in gens) == getattr(j, field), field
+    assert (gens[1].pages, gens[1].items, gens[1].failed, gens[1].pending) == (1, 3, 1, 1)
+
+
+async def test_forget_drops_the_queue_and_keeps_output_and_ledger(store: Store) -> None:
+    await store.enqueue([new("a", job="gone"), new("b", job="gone"), new("a", job="kept")])
+    tasks = {(t.job, t.key): t for t in await claim_all(store)}
+    await store.commit_page(PageCommit(
+        task_id=tasks[("gone", "a")].id, next_cursor=None, items=2, output_job="gone", output_offset=99,
+        ledger=({"at": NOW, "run": "r", "job": "gone", "route": "/2/tweets/search/recent", "day": "2023-11-14",
+                 "micros": 10_000},)))  # fmt: skip
+    await store.fail(tasks[("gone", "b")].id, "HTTP 400", failure=Failure.INVALID)
+    for key in ("schedule:gone", "schedule:gone2", "newest:gone:search~g0", "newest:kept:search~g0"):
+        await store.put_state(key, {"k": key})
+    assert await store.forget("gone", state_keys=["schedule:gone"], state_prefixes=["newest:gone:"]) == 2
+    assert [j.job for j in await store.job_stats()] == ["kept"]
+    assert await store.output_offsets() == {"gone": 99}  # the file stays as written
+    assert [e["job"] for e in await store.ledger_entries(0.0)] == ["gone"]  # money spent stays spent
+    assert await store.get_state("schedule:gone") is None
+    assert await store.get_state("newest:gone:search~g0") is None
+    assert await store.get_state("schedule:gone2") == {"k": "schedule:gone2"}  # a key, not a prefix
+    assert await store.get_state("newest:kept:search~g0") == {"k": "newest:kept:search~g0"}
+    assert await store.pending_count() == 1
+    assert await store.forget("gone") == 0
+    # The job may come back: it starts afresh.
+    assert await store.enqueue([new("a", job="gone")]) == 1
+    [back] = [j for j in await store.job_stats() if j.job == "gone"]
+    assert (back.tasks, back.pending, back.failed, back.pages) == (1, 1, 0, 0)

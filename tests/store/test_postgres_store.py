@@ -321,3 +321,39 @@ async def test_commits_count_once_per_claim(hosts: Callable[[], PostgresStore]) 
     assert outcome == {"NoneType": 50, "ClaimLost": 50}
     [j] = await a.job_stats()
     assert (j.done, j.items) == (50, 50)
+
+
+async def test_migration_5_classifies_the_failures_of_an_older_state(pg_schema: str) -> None:
+    """As on SQLite: a schema-4 state's failed tasks get their class from their error text."""
+    from conftest import LEGACY_FAILURES
+
+    assert POSTGRES_URL is not None
+    conn = await asyncpg.connect(POSTGRES_URL)
+    try:
+        await conn.execute(f'CREATE SCHEMA "{pg_schema}"; SET search_path TO "{pg_schema}"')
+        await conn.execute("CREATE TABLE harvester_schema_version (version integer PRIMARY KEY, name text NOT NULL,"
+                           " applied_at timestamptz NOT NULL DEFAULT now())")
+        for m in load_migrations("postgres")[:4]:
+            await conn.execute(m.sql)
+            await conn.execute("INSERT INTO harvester_schema_version (version, name) VALUES ($1, $2)",
+                               m.version, m.name)
+        await conn.execute("INSERT INTO jobs (job) VALUES ('j')")
+        for n, error in enumerate(LEGACY_FAILURES):
+            await conn.execute("INSERT INTO tasks (job, key, endpoint, state, last_error, cursor, pages) "
+                               "VALUES ('j', $1, '/2/tweets/search/recent', 'failed', $2, 'c', 1)", f"k{n}", error)
+        await conn.execute("INSERT INTO tasks (job, key, endpoint) VALUES ('j', 'fresh', '/2/tweets/search/recent')")
+    finally:
+        await conn.close()
+    store = PostgresStore(POSTGRES_URL, schema=pg_schema)
+    await store.open()
+    try:
+        [j] = await store.job_stats()
+        assert (j.tasks, j.failed, j.superseded, j.pending, j.pages) == (10, 8, 1, 1, 9)
+    finally:
+        await store.close()
+    conn = await asyncpg.connect(POSTGRES_URL, server_settings={"search_path": pg_schema})
+    try:
+        rows = await conn.fetch("SELECT last_error, state, failure FROM tasks WHERE last_error IS NOT NULL")
+    finally:
+        await conn.close()
+    assert {r[0]: (r[1], r[2]) for r in rows} == LEGACY_FAILURES

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from harvester.core.model import NewTask, PageCommit
+from harvester.core.model import Failure, NewTask, PageCommit
 from harvester.errors import StoreError
 from harvester.store import ClaimLost, open_store
 from harvester.store.sql_loader import load_migrations
@@ -245,3 +245,37 @@ async def test_repr_shows_live_figures(sqlite_store: SqliteStore) -> None:
     assert "open" in text
     assert "transactions=1" in text
     assert "state.db" in text
+
+
+async def test_migration_5_classifies_the_failures_of_an_older_state(tmp_path: Path) -> None:
+    """A state of schema 4 (failure classes unknown) gets each failed task's class from its error
+    text, superseded tasks become a state of their own, and the counters follow."""
+    from conftest import LEGACY_FAILURES
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for migration in load_migrations("sqlite")[:4]:
+        conn.executescript(f"BEGIN;\n{migration.sql}\nPRAGMA user_version = {migration.version};\nCOMMIT;")
+    conn.execute("INSERT INTO jobs (job) VALUES ('j')")
+    for n, error in enumerate(LEGACY_FAILURES):
+        conn.execute("INSERT INTO tasks (job, key, endpoint, state, last_error, cursor, pages) "
+                     "VALUES ('j', ?, '/2/tweets/search/recent', 'failed', ?, 'c', 1)", (f"k{n}", error))
+    conn.execute("INSERT INTO tasks (job, key, endpoint) VALUES ('j', 'fresh', '/2/tweets/search/recent')")
+    conn.close()
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        [j] = await store.job_stats()
+        assert (j.tasks, j.failed, j.superseded, j.pending, j.pages) == (10, 8, 1, 1, 9)
+        # The rebuilt table still takes claims and commits as before.
+        assert await store.retry(failures=[Failure.AUTH]) == 1
+        claimed = await store.claim("w", NOW, 60.0, limit=5)
+        assert sorted(t.key for t in claimed) == ["fresh", "k0"]
+        assert {t.key: t.cursor for t in claimed}["k0"] == "c"
+    finally:
+        await store.close()
+    conn = sqlite3.connect(path)
+    got = {e: (s, f) for e, s, f in conn.execute("SELECT last_error, state, failure FROM tasks WHERE key <> 'k0' "
+                                                 "AND last_error IS NOT NULL")}
+    conn.close()
+    assert got == {e: sf for e, sf in LEGACY_FAILURES.items() if not e.startswith("HTTP 401")}

@@ -16,7 +16,7 @@ from harvester.core import classify as cls
 from harvester.core import pricing, ratelimit
 from harvester.core.backoff import Backoff
 from harvester.core.endpoints import ENDPOINTS, FIELD_KEYS
-from harvester.core.model import JobSpec, Task
+from harvester.core.model import Failure, JobSpec, Task
 from harvester.core.page import parse_page
 from harvester.core.plan import PageRequest, describe, interpret_page
 from harvester.core.renames import Rename, apply_rename, parse_invalid_values, renames_for
@@ -255,7 +255,7 @@ class RequestMachine:
         if isinstance(outcome, Lost):
             self.limits.observe(permit.rate, now, None)
             rows = self._settle_unknown(permit, now)
-            return self._retry(task, f"no response: {outcome.reason}", now, rows, permit)
+            return self._retry(task, f"no response: {outcome.reason}", now, rows, permit, Failure.TRANSPORT)
         verdict = cls.classify(outcome.status, outcome.headers, outcome.body, permit.route, now)
         self.limits.observe(permit.rate, now, outcome.headers, _LIMITED.get(type(verdict)))
         match verdict:
@@ -294,24 +294,27 @@ class RequestMachine:
                 return Settlement(verdict=Halt(cause=cause), holds=permit.holds)
             case cls.Retryable(reason=reason, status=status):
                 self._cancel(permit)
-                return self._retry(task, f"HTTP {status}: {reason}", now, (), permit)
+                return self._retry(task, f"HTTP {status}: {reason}", now, (), permit, Failure.SERVER)
             case cls.Fatal(problem_text=text, status=status):
                 self._cancel(permit)
                 if status == 400:
                     return self._invalid(permit, outcome, task, text)
-                return Settlement(verdict=Fail(reason=f"HTTP {status}: {text}"), holds=permit.holds)
+                return Settlement(verdict=Fail(reason=f"HTTP {status}: {text}", failure=Failure.REFUSED),
+                                  holds=permit.holds)
             case other:
                 assert_never(other)
 
     def _ok(self, permit: Permit, answer: Answer, task: Task, now: float) -> Settlement:
         if answer.parse_error is not None or not isinstance(answer.body, Mapping):
             why = answer.parse_error or "not a JSON object"
-            return self._retry(task, f"bad response: {why}", now, self._settle_unknown(permit, now), permit)
+            return self._retry(task, f"bad response: {why}", now, self._settle_unknown(permit, now), permit,
+                               Failure.RESPONSE)
         try:
             page = parse_page(answer.body, describe(task))
             result = interpret_page(task, page, self.specs.get(task.job))
         except BadResponse as exc:
-            return self._retry(task, f"bad response: {exc}", now, self._settle_unknown(permit, now), permit)
+            return self._retry(task, f"bad response: {exc}", now, self._settle_unknown(permit, now), permit,
+                               Failure.RESPONSE)
         self.cap.unhold(permit.posts)
         posts = page.items if self.cap.counts(permit.route) else 0
         self.cap.record(now, permit.route, posts)
@@ -359,20 +362,21 @@ class RequestMachine:
                 parts.append(f"{what} refused{valid}")
             reason = f"job {task.job}: the server refused its {'; '.join(parts)} (HTTP 400: {text})"
             self._broken[task.job] = reason
-            return Settlement(verdict=Fail(reason=reason), holds=permit.holds, events=events)
-        return Settlement(verdict=Fail(reason=f"HTTP 400: {text}"), holds=permit.holds, events=events)
+            return Settlement(verdict=Fail(reason=reason, failure=Failure.INVALID), holds=permit.holds, events=events)
+        return Settlement(verdict=Fail(reason=f"HTTP 400: {text}", failure=Failure.INVALID), holds=permit.holds,
+                          events=events)
 
     def renamed(self, route: str) -> tuple[Rename, ...]:
         """The renames learnt for ``route`` in this run (each once)."""
         return tuple(self._renames.get(route, ()))
 
     def _retry(self, task: Task, reason: str, now: float, rows: Iterable[Mapping[str, Any]],
-               permit: Permit) -> Settlement:  # fmt: skip
+               permit: Permit, failure: Failure) -> Settlement:  # fmt: skip
         attempt = task.attempts + 1
         ledger = tuple(rows)
         if attempt >= self.max_attempts:
-            return Settlement(verdict=Fail(reason=f"gave up after {attempt} attempts: {reason}"), ledger=ledger,
-                              holds=permit.holds)  # fmt: skip
+            return Settlement(verdict=Fail(reason=f"gave up after {attempt} attempts: {reason}", failure=failure),
+                              ledger=ledger, holds=permit.holds)  # fmt: skip
         until = now + self.backoff.delay(attempt - 1)
         return Settlement(verdict=Retry(until=until, reason=reason), ledger=ledger, holds=permit.holds,
                           events=self._warnings(now))  # fmt: skip

@@ -13,6 +13,7 @@ from typing import Any
 from harvester.core import budget as money
 from harvester.core import ratelimit
 from harvester.core.classify import AuthKind
+from harvester.core.model import Failure
 from harvester.core.page import Page
 from harvester.core.plan import PageRequest, PageResult
 
@@ -81,6 +82,7 @@ class Cause(StrEnum):
     RATE_LIMIT = "rate_limit"  # a bucket (24-hour, denylist guard) closed past the run's horizon
     AUTH = "auth"  # HTTP 401: the credentials were refused
     SIGNAL = "signal"  # stopped by SIGINT/SIGTERM
+    OUTPUT = "output"  # an output file could not be written (disk full, I/O error)
 
 
 _MONEY_CAUSE: dict[str, Cause] = {
@@ -163,6 +165,7 @@ class Reject:
     parameters earlier in this run): fail it without sending."""
 
     reason: str
+    failure: Failure = Failure.INVALID
 
 
 Admission = Go | Park | Stop | CheckUsage | Reject
@@ -230,9 +233,11 @@ class Wait:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Fail:
-    """The task cannot succeed: mark it failed with ``reason``."""
+    """The task cannot succeed now: mark it failed with ``reason``; ``failure`` (stored with the
+    task) says whether a rerun puts it back by itself."""
 
     reason: str
+    failure: Failure = Failure.REFUSED
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

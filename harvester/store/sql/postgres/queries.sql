@@ -124,19 +124,74 @@ WITH released AS (
 SELECT count(*) FROM released
 
 -- fail_task --
--- $1 id, $2 claim token, $3 error. Returns 1 or 0.
+-- $1 id, $2 claim token, $3 error, $4 failure class (core.model.Failure). Returns 1 or 0.
+-- 'superseded' is no failure but a state of its own, and leaves the job's last error alone.
 WITH failed AS (
     UPDATE tasks
-    SET state = 'failed',
-        attempts = attempts + 1,
+    SET state = CASE WHEN $4::text = 'superseded' THEN 'superseded' ELSE 'failed' END,
+        attempts = attempts + ($4::text <> 'superseded')::int,
         last_error = $3,
+        failure = $4::text,
         claimed_by = NULL, owner = NULL, lease_until = NULL
     WHERE id = $1 AND state = 'claimed' AND claim_token = $2
     RETURNING job
 ), noted AS (
-    UPDATE jobs SET last_error = $3 FROM failed WHERE jobs.job = failed.job
+    UPDATE jobs SET last_error = $3 FROM failed WHERE jobs.job = failed.job AND $4::text <> 'superseded'
 )
 SELECT count(*) FROM failed
+
+-- retry_failed --
+-- $1 jobs (NULL: all), $2 failure classes (NULL: any), $3 not_before. Failed tasks back to
+-- pending: attempts reset, cursor kept. The status is "UPDATE n".
+UPDATE tasks
+SET state = 'pending', attempts = 0, not_before = $3, failure = NULL
+WHERE state = 'failed'
+  AND ($2::text[] IS NULL OR failure = ANY ($2::text[]))
+  AND ($1::text[] IS NULL OR job = ANY ($1::text[]))
+
+-- retry_waiting --
+-- $1 jobs (NULL: all), $2 not_before. Pending tasks waiting out a retry back-off: due again.
+UPDATE tasks
+SET attempts = 0, not_before = least(not_before, $2)
+WHERE state = 'pending' AND attempts > 0
+  AND ($1::text[] IS NULL OR job = ANY ($1::text[]))
+
+-- supersede --
+-- $1 job, $2 the current generation, $3 the reason. Pending and failed tasks of other
+-- generations (a key's `~g<n>` suffix; none is generation 0). Claimed ones are their claimer's.
+UPDATE tasks
+SET state = 'superseded', failure = 'superseded', last_error = $3,
+    claimed_by = NULL, owner = NULL, lease_until = NULL
+WHERE job = $1 AND state IN ('pending', 'failed')
+  AND coalesce((regexp_match(key, '~g(\d+)$'))[1]::int, 0) <> $2
+
+-- forget --
+-- $1 job, $2 kv keys, $3 kv key prefixes. The tasks, the counters and the job row go; outputs
+-- and ledger stay. The foreign key (tasks -> jobs) is checked at the end of the statement.
+WITH dropped AS (
+    DELETE FROM tasks WHERE job = $1 RETURNING 1
+), counts AS (
+    DELETE FROM job_counts WHERE job = $1
+), job AS (
+    DELETE FROM jobs WHERE job = $1
+), state AS (
+    DELETE FROM kv WHERE kv.key = ANY ($2::text[])
+                      OR EXISTS (SELECT 1 FROM unnest($3::text[]) AS p WHERE starts_with(kv.key, p))
+)
+SELECT count(*) FROM dropped
+
+-- generation_stats --
+-- Figures per job and generation: a scan of the tasks, for `harvester status --all` only.
+SELECT job, generation, count(*), count(*) FILTER (WHERE state = 'pending'),
+       count(*) FILTER (WHERE state = 'claimed'), count(*) FILTER (WHERE state = 'done'),
+       count(*) FILTER (WHERE state = 'failed'), count(*) FILTER (WHERE state = 'superseded'),
+       coalesce(sum(pages), 0), coalesce(sum(items), 0)
+FROM (
+    SELECT job, state, pages, items, coalesce((regexp_match(key, '~g(\d+)$'))[1]::int, 0) AS generation
+    FROM tasks
+) AS t
+GROUP BY job, generation
+ORDER BY job, generation
 
 -- recover --
 -- $1 owner. Only this store instance's claims: other owners' claims are live workers on other
@@ -157,7 +212,7 @@ SELECT job, max(length) FROM outputs GROUP BY job ORDER BY job
 -- job_stats --
 SELECT j.job, coalesce(sum(c.tasks), 0), coalesce(sum(c.pending), 0), coalesce(sum(c.claimed), 0),
        coalesce(sum(c.done), 0), coalesce(sum(c.failed), 0), coalesce(sum(c.pages), 0),
-       coalesce(sum(c.items), 0), j.last_error
+       coalesce(sum(c.items), 0), j.last_error, coalesce(sum(c.superseded), 0)
 FROM jobs AS j LEFT JOIN job_counts AS c ON c.job = j.job
 GROUP BY j.job, j.last_error
 ORDER BY j.job

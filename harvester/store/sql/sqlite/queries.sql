@@ -72,14 +72,66 @@ WHERE id = :id AND state = 'claimed'
 RETURNING job
 
 -- fail_task --
+-- :failure is the class (core.model.Failure); 'superseded' is no failure but a state of its own.
 UPDATE tasks
-SET state = 'failed',
-    attempts = attempts + 1,
+SET state = CASE WHEN :failure = 'superseded' THEN 'superseded' ELSE 'failed' END,
+    attempts = attempts + (:failure <> 'superseded'),
     last_error = :error,
+    failure = :failure,
     claimed_by = NULL,
     lease_until = NULL
 WHERE id = :id AND state = 'claimed'
 RETURNING job
+
+-- retry_failed --
+-- Failed tasks back to pending: attempts reset, cursor kept (the next page is the one after the
+-- last committed), due at :not_before. :failures (a JSON array, or NULL for any) picks classes.
+UPDATE tasks
+SET state = 'pending', attempts = 0, not_before = :not_before, failure = NULL
+WHERE state = 'failed'
+  AND (:failures IS NULL OR failure IN (SELECT value FROM json_each(:failures)))
+  AND (:jobs IS NULL OR job IN (SELECT value FROM json_each(:jobs)))
+
+-- retry_waiting --
+-- Pending tasks waiting out a retry back-off (an attempt was spent): due again, attempts reset.
+UPDATE tasks
+SET attempts = 0, not_before = min(not_before, :not_before)
+WHERE state = 'pending' AND attempts > 0
+  AND (:jobs IS NULL OR job IN (SELECT value FROM json_each(:jobs)))
+
+-- supersede --
+-- Every pending or failed task of :job whose key is of another generation than :generation (the
+-- key's `~g<n>` suffix; none is generation 0). Claimed ones are left to their claimer.
+UPDATE tasks
+SET state = 'superseded', failure = 'superseded', last_error = :error, claimed_by = NULL, lease_until = NULL
+WHERE job = :job AND state IN ('pending', 'failed')
+  AND (CASE WHEN instr(key, '~g') > 0 THEN CAST(substr(key, instr(key, '~g') + 2) AS INTEGER) ELSE 0 END)
+      <> :generation
+
+-- forget_tasks --
+DELETE FROM tasks WHERE job = :job
+
+-- forget_job --
+DELETE FROM jobs WHERE job = :job
+
+-- forget_state_key --
+DELETE FROM kv WHERE key = :key
+
+-- forget_state --
+DELETE FROM kv WHERE substr(key, 1, length(:prefix)) = :prefix
+
+-- generation_stats --
+-- Figures per job and generation: a scan of the tasks, for `harvester status --all` only.
+SELECT job, generation, count(*), sum(state = 'pending'), sum(state = 'claimed'), sum(state = 'done'),
+       sum(state = 'failed'), sum(state = 'superseded'), sum(pages), sum(items)
+FROM (
+    SELECT job, state, pages, items,
+           CASE WHEN instr(key, '~g') > 0 THEN CAST(substr(key, instr(key, '~g') + 2) AS INTEGER) ELSE 0 END
+               AS generation
+    FROM tasks
+)
+GROUP BY job, generation
+ORDER BY job, generation
 
 -- set_job_error --
 UPDATE jobs SET last_error = :error WHERE job = :job
@@ -93,7 +145,7 @@ WHERE state = 'claimed'
 SELECT job, length FROM outputs ORDER BY job
 
 -- job_stats --
-SELECT job, tasks, pending, claimed, done, failed, pages, items, last_error
+SELECT job, tasks, pending, claimed, done, failed, pages, items, last_error, superseded
 FROM jobs
 ORDER BY job
 
