@@ -249,8 +249,9 @@ class Worker:
                 return
         else:
             await self._store_commit(commit)
-        rt.stats.pages += 1
-        rt.stats.items += items
+        if task.write:  # the run's figures are its output's: a username lookup is neither
+            rt.stats.pages += 1
+            rt.stats.items += items
         rt.stats.cache_hits += len(cached)
         log.info("page_committed", job=task.job, task=task.key, page=task.pages + 1, items=items,
                  more=result.next_cursor is not None, cached=len(cached))  # fmt: skip

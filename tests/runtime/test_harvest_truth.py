@@ -124,3 +124,16 @@ def test_jobs_with_either_versions_names_work_against_a_server_of_either_version
         assert not any(status == 400 for (_, status) in served), served  # nothing to rename
     else:
         assert any(result.machine.renamed(r) for r in ("/2/tweets/search/recent", "/2/users/:id/tweets"))
+
+
+def test_a_jobs_pages_and_items_are_its_written_lines_not_its_username_lookups(tmp_path: Path) -> None:
+    spec = JobSpec(name="tl", kind="timeline", usernames=("Tapami820", "Vepa_924"), end_time="2026-11-19T00:00:00Z")
+
+    async def main() -> RunResult:
+        result, _ = await harvest_sandbox(make_config(tmp_path), [spec])
+        return result
+
+    result = run_virtual(main)
+    pages = read_pages(tmp_path / "out" / "tl.jsonl")
+    [stats] = result.jobs
+    assert (stats.pages, stats.items) == (len(pages), len(data_ids(pages))) == (result.stats.pages, result.stats.items)

@@ -70,8 +70,8 @@ RETURNING t.id, t.job, t.key, t.endpoint, t.path_params::text, t.params::text, t
 WITH moved AS (
     UPDATE tasks
     SET cursor = $3::text,
-        pages = pages + 1,
-        items = items + $4,
+        pages = pages + write::int,  -- a task whose pages are not written counts none
+        items = items + CASE WHEN write THEN $4 ELSE 0 END,
         attempts = 0,
         state = CASE WHEN $3::text IS NULL THEN 'done' ELSE 'pending' END,
         claimed_by = NULL, owner = NULL, lease_until = NULL

@@ -43,11 +43,12 @@ RETURNING id, job, key, endpoint, path_params, params, priority, auth, write,
 
 -- commit_page --
 -- Guarded by state: a second commit of the same claim (or one after release/recover) changes
--- nothing, and the caller turns rowcount 0 into ClaimLost.
+-- nothing, and the caller turns rowcount 0 into ClaimLost. A task whose pages are not written
+-- (a username lookup) counts no pages or items: the job's figures are its output's.
 UPDATE tasks
 SET cursor = :cursor,
-    pages = pages + 1,
-    items = items + :items,
+    pages = pages + write,
+    items = items + write * :items,
     attempts = 0,
     state = CASE WHEN :cursor IS NULL THEN 'done' ELSE 'pending' END,
     claimed_by = NULL,
