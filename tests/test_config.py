@@ -49,7 +49,7 @@ def test_none_gives_defaults_relative_to_cwd(tmp_path: Path, monkeypatch: pytest
     assert config.harvest.workers == 4
     assert config.harvest.output_dir == tmp_path / "out"
     assert config.harvest.state == str(tmp_path / "state" / "harvester.db")
-    assert config.harvest.pacing == "spread"
+    assert config.harvest.pacing == "auto"
     assert config.limits.window_seconds == 900
     assert config.pricing.post == 5_000  # micro-dollars: the core's own price table
     assert config.budget.warn_at == (0.8,)

@@ -185,7 +185,7 @@ def _harvest(t: _Table, base_dir: Path) -> HarvestConfig:
         state=state,
         lease_seconds=t.number("lease_seconds", d.lease_seconds, lo=1),
         fsync=t.boolean("fsync", d.fsync),
-        pacing=cast(Literal["spread", "burst"], t.choice("pacing", d.pacing, ("spread", "burst"))),
+        pacing=cast(Literal["auto", "spread", "burst"], t.choice("pacing", d.pacing, ("auto", "spread", "burst"))),
         max_attempts=t.integer("max_attempts", d.max_attempts, lo=1, hi=1000),
     )
     t.finish()

@@ -86,7 +86,8 @@ class HarvestConfig:
         state: the state store: an absolute SQLite file path, or a ``postgresql://`` URL.
         lease_seconds: how long a claim lasts before another host may take the task.
         fsync: fsync output before committing a page (durability over speed).
-        pacing: ``spread`` a window's remaining requests over the window, or ``burst`` them.
+        pacing: ``auto`` (spread a window's remaining requests over it while the bucket's backlog
+            is longer than the window has left, else send at once), ``spread`` or ``burst``.
         max_attempts: failed attempts of one page before its task fails.
     """
 
@@ -95,7 +96,7 @@ class HarvestConfig:
     state: str = "state/harvester.db"
     lease_seconds: float = 300.0
     fsync: bool = True
-    pacing: Literal["spread", "burst"] = "spread"
+    pacing: Literal["auto", "spread", "burst"] = "auto"
     max_attempts: int = 8
 
     @property

@@ -56,6 +56,7 @@ from harvester.core.request import Cause, StopCause
 from harvester.errors import UserError
 from harvester.jobspec import load_jobs
 from harvester.runtime.daemon_store import DaemonStore
+from harvester.runtime.demand import track_demand
 from harvester.runtime.harvest import open_runtime
 from harvester.runtime.lock import state_lock
 from harvester.runtime.monitor import Monitor
@@ -173,6 +174,7 @@ class Daemon:
         async with anyio.create_task_group() as tg:
             tg.start_soon(scheduler.run)
             tg.start_soon(poll_usage, rt)
+            tg.start_soon(track_demand, rt)
             if self.handle_signals:
                 tg.start_soon(self._watch_signals)
             tg.start_soon(self._grace)

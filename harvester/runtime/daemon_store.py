@@ -141,6 +141,9 @@ class DaemonStore:
     async def forget(self, job: str, *, state_keys: Sequence[str] = (), state_prefixes: Sequence[str] = ()) -> int:
         return await self.inner.forget(job, state_keys=state_keys, state_prefixes=state_prefixes)
 
+    async def demand(self, jobs: Collection[str], now: float) -> dict[tuple[str, str], int]:
+        return await self.inner.demand(jobs, now)
+
     async def pending_count(self, jobs: Collection[str] | None = None) -> int:
         return await self.inner.pending_count(jobs)
 

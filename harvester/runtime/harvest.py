@@ -39,6 +39,7 @@ from harvester.core.schedule import run_tasks
 from harvester.output import OutputFiles
 from harvester.runtime.daemon_store import DaemonStore
 from harvester.runtime.definitions import follow_definitions, requeue_fixable
+from harvester.runtime.demand import refresh_demand, track_demand
 from harvester.runtime.lock import idle_slots, node_slot, state_lock
 from harvester.runtime.pool import run_pool
 from harvester.runtime.runtime import JobSet, RunSettings, Runtime
@@ -193,6 +194,8 @@ async def harvest(
                     tg.start_soon(watch, rt)
                 if rt.settings.usage_poll:
                     tg.start_soon(poll_usage, rt)
+                await refresh_demand(rt)  # the first pace is known before the first claim
+                tg.start_soon(track_demand, rt)
                 await run_pool(rt, config.harvest.workers)
                 tg.cancel_scope.cancel()
             jobs = [j for j in await rt.store.job_stats() if j.job in rt.jobs.names]

@@ -17,6 +17,7 @@ from harvester.clock import Clock
 from harvester.core.model import JobSpec
 from harvester.core.request import RequestMachine, StopCause
 from harvester.output import OutputFiles
+from harvester.runtime.pacer import Pacer
 from harvester.runtime.signals import RunSignals
 from harvester.runtime.stats import RunStats
 from harvester.store.base import Store
@@ -74,5 +75,6 @@ class Runtime:
     truncated: dict[str, int] = field(default_factory=dict)
     in_flight: int = 0  # tasks some worker of this process holds right now
     waiting: dict[tuple[str, str], StopCause] = field(default_factory=dict)  # why a bucket's work waits long
+    pacer: Pacer = field(default_factory=Pacer)  # the core's pacing, carried out by aiolimiter
     usage_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one /2/usage/tweets read at a time
     usage_reads: int = 0

@@ -69,8 +69,8 @@ class Worker:
         rt = self.rt
         while rt.signals.stop is None:
             now = rt.clock.now()
-            claimed = await rt.store.claim(self.name, now, rt.settings.lease, 1,
-                                           skip=rt.machine.closed_buckets(now), jobs=rt.jobs.names)  # fmt: skip
+            skip = rt.machine.closed_buckets(now) | rt.pacer.busy()  # closed, or not yet their turn
+            claimed = await rt.store.claim(self.name, now, rt.settings.lease, 1, skip=skip, jobs=rt.jobs.names)
             if not claimed:
                 if not await self._wait_for_work():
                     return
@@ -103,7 +103,8 @@ class Worker:
             # cleanly; a later run (or the daemon) picks the tasks up when they are due.
             rt.signals.request_stop(self._parked_cause(min(wake)))
             return False
-        timeout = min([t - now for t in wake] + [rt.settings.idle_poll])
+        paced = rt.pacer.next_ready()
+        timeout = min([t - now for t in wake] + [rt.settings.idle_poll] + ([paced] if paced is not None else []))
         await rt.signals.wait(timeout + 1e-3)
         return True
 
@@ -129,7 +130,9 @@ class Worker:
             await self._commit(task, spec, None, None, _EMPTY, answer.objects)
             return
         request = answer.request
+        key = (task.endpoint, task.auth)
         while True:
+            await rt.pacer.turn(key)  # the bucket's pace (the core's decision, kept by aiolimiter)
             admission = await admit(rt, task, request)
             for _ in range(2):  # the cap asked for the server's count: read it, then ask again
                 if not isinstance(admission, CheckUsage):
@@ -140,7 +143,9 @@ class Worker:
             if permit is None:
                 return
             outcome = await send(rt, permit)
-            settlement = rt.machine.settle(permit, outcome, task, rt.clock.now())
+            now = rt.clock.now()
+            settlement = rt.machine.settle(permit, outcome, task, now)
+            rt.pacer.tune(key, rt.machine.pace_interval(task.endpoint, task.auth, now))  # the headers moved it
             emit(settlement.events)
             verdict = settlement.verdict
             if isinstance(verdict, Resend):  # a known rename: admit the renamed request instead

@@ -134,6 +134,11 @@ class Store(Protocol):
         oldest generation first. Reads every task: for ``harvester status --all``, not for loops."""
         ...
 
+    async def demand(self, jobs: Collection[str], now: float) -> dict[tuple[str, str], int]:
+        """Tasks due at ``now`` or claimed, per ``(endpoint, auth)`` among ``jobs``: each
+        rate-limit bucket's queued demand (auto pacing reads it)."""
+        ...
+
     async def pending_count(self, jobs: Collection[str] | None = None) -> int:
         """Tasks pending or claimed (the queue depth), of ``jobs`` if given."""
         ...

@@ -313,6 +313,9 @@ class PostgresStore:
             for r in await self._read(_Q["generation_stats"])
         ]  # fmt: skip
 
+    async def demand(self, jobs: Collection[str], now: float) -> dict[tuple[str, str], int]:
+        return {(r[0], r[1]): int(r[2]) for r in await self._read(_Q["demand"], sorted(jobs), now)}
+
     async def pending_count(self, jobs: Collection[str] | None = None) -> int:
         if jobs is None:
             rows = await self._read(_Q["pending_count"])

@@ -354,6 +354,10 @@ class SqliteStore:
             for job, gen, tasks, pending, claimed, done, failed, superseded, pages, items in rows
         ]  # fmt: skip
 
+    async def demand(self, jobs: Collection[str], now: float) -> dict[tuple[str, str], int]:
+        rows = await self._read(_Q["demand"], {"jobs": json.dumps(sorted(jobs)), "now": now})
+        return {(endpoint, auth): int(n) for endpoint, auth, n in rows}
+
     async def pending_count(self, jobs: Collection[str] | None = None) -> int:
         if jobs is None:
             rows = await self._read(_Q["pending_count"])

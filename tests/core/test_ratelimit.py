@@ -179,15 +179,24 @@ def test_with_date_a_passed_reset_frees_the_whole_limit_at_once() -> None:
 # --- pacing ------------------------------------------------------------------------------
 
 
-def test_spread_mode_spaces_the_rest_of_the_window_evenly_and_exactly() -> None:
-    b = bucket(limit=450)
+def test_spread_pacing_spaces_the_rest_of_the_window_evenly_up_to_its_reset() -> None:
+    b = bucket(limit=450, mode="spread")
     b.observe(send(b.reserve(0.0)), 0.0, hdr(450, 449, 900, date=0))
-    w = wait(b.reserve(0.0))
     horizon = 900 + 0.0 + 2.0
-    assert w.reason == WaitReason.PACING
-    assert w.t == pytest.approx((449 * 0.0 + horizon) / 450)  # t - last == (horizon - t) / 449
-    assert b.interval(0.0) == pytest.approx(horizon / 449)
-    assert isinstance(b.reserve(w.t), Send)  # sleeping until t is enough
+    assert b.pace_interval(0.0) == pytest.approx(horizon / 449)  # the last send lands one interval before it
+    assert isinstance(b.reserve(0.0), Send)  # the core keeps the ledgers; the shell's pacer keeps the time
+    assert b.figures(0.0).pace == pytest.approx(horizon / 448)
+
+
+def test_auto_pacing_sends_a_backlog_that_fits_at_once_and_spreads_one_that_does_not() -> None:
+    b = bucket(limit=450, mode="auto")
+    b.observe(send(b.reserve(0.0)), 0.0, hdr(450, 449, 900, date=0))
+    b.demand = 16  # a 16-page search: the window has room for all of it
+    assert b.pace_interval(0.0) == 0.0
+    b.demand = 2_000  # several windows deep: spread, so no window idles and none is overrun
+    assert b.pace_interval(0.0) == pytest.approx(902 / 449)
+    b.demand = 449
+    assert b.pace_interval(0.0) == 0.0
 
 
 def test_spread_mode_spends_a_window_without_a_429_and_uses_nearly_all_of_it() -> None:
@@ -204,7 +213,7 @@ def test_burst_mode_sends_at_once_then_waits_for_the_reset() -> None:
     for _ in range(4):
         send(b.reserve(0.0))
     assert wait(b.reserve(0.0)).t == 902.0
-    assert b.interval(0.0) == 0.0
+    assert b.pace_interval(0.0) == 0.0
 
 
 def test_full_archive_search_keeps_one_second_between_grants() -> None:
@@ -214,7 +223,7 @@ def test_full_archive_search_keeps_one_second_between_grants() -> None:
     assert (w.t, w.reason) == (11.1, WaitReason.PER_SECOND)
     rl.observe(t1, 10.5, hdr(300, 299, 910, date=10))
     send(rl.reserve(ARCHIVE, "app", "app", 11.1))
-    assert rl.interval(ARCHIVE, "app", "app", 11.1) == pytest.approx(1.1)
+    assert wait(rl.reserve(ARCHIVE, "app", "app", 11.2)).t == pytest.approx(12.2)  # the gap is a hard rule
 
 
 def test_a_per_second_429_holds_the_bucket_about_a_second() -> None:
@@ -391,8 +400,7 @@ def test_the_window_length_is_learned_from_the_headers_not_assumed() -> None:
     # the learned window, never by the prior's (900 + 5) / 3 s.
     b.mode = "spread"
     t = send(b.reserve(12.2))
-    nxt = wait(b.reserve(12.2))
-    assert nxt.reason == WaitReason.PACING and nxt.t - 12.2 == pytest.approx((11.2 + 5.0) / 3)
+    assert b.pace_interval(12.2) == pytest.approx((11.2 + 5.0) / 2)  # the 2 left over the learned window
     b.observe(t, 12.3, hdr(3, 2, 22, date=12))
     assert b.figures().window == pytest.approx(11.0, abs=0.3)
 

@@ -25,8 +25,8 @@ def search(query: str, extra: str = "") -> str:
 def test_a_job_redefined_mid_run_is_superseded_not_failed(tmp_path: Path) -> None:
     jobs = tmp_path / "jobs"
     jobs.mkdir()
-    (jobs / "jobs.toml").write_text(search("bumife"))  # 64 pages: still running after 20 s
-    config = make_config(tmp_path, workers=2)
+    (jobs / "jobs.toml").write_text(search("bumife"))  # 64 pages, spread: still running after 20 s
+    config = make_config(tmp_path, workers=2, pacing="spread")
 
     async def main() -> tuple[Any, Any, dict[str, Any], set[str]]:
         async with sandbox_daemon(config, [jobs]) as (daemon, sb, _results):
@@ -61,8 +61,8 @@ def test_a_job_redefined_mid_run_is_superseded_not_failed(tmp_path: Path) -> Non
 def test_a_run_that_outlasts_its_schedule_says_which_slots_it_collapsed(tmp_path: Path) -> None:
     jobs = tmp_path / "jobs"
     jobs.mkdir()
-    (jobs / "jobs.toml").write_text(search("bumife", 'schedule = "every 30s"\n'))  # a run takes ~2 min
-    config = make_config(tmp_path, workers=2)
+    (jobs / "jobs.toml").write_text(search("bumife", 'schedule = "every 30s"\n'))  # spread: a run takes ~2 min
+    config = make_config(tmp_path, workers=2, pacing="spread")
     every = Schedule.parse("every 30s")
 
     async def main() -> list[tuple[float, dict[str, Any]]]:

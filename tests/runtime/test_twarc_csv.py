@@ -35,7 +35,7 @@ def test_twarc_csv_fills_its_provenance_columns_from_harvester_output(tmp_path: 
     env = {**os.environ, "BEARER_TOKEN": "unused-twarc-insists-on-one"}
     twarc2 = "import sys; from twarc.command2 import twarc2; sys.argv[0] = 'twarc2'; twarc2()"
     subprocess.run([sys.executable, "-c", twarc2, "csv", str(out), str(csv_path)], check=True, env=env,
-                   capture_output=True, timeout=120)  # fmt: skip
+                   capture_output=True, timeout=120, cwd=tmp_path)  # fmt: skip  (twarc writes twarc.log here)
     rows = list(csv.DictReader(csv_path.open()))
     assert {r["id"] for r in rows} == set(data_ids(pages))
     assert all(r["__twarc.retrieved_at"] and r["__twarc.url"] and r["__twarc.version"] for r in rows)

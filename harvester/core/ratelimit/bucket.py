@@ -97,7 +97,7 @@ class Bucket:
         window: the prior window length, seconds, until the bucket's own headers teach it the
             real one (see :meth:`observe`).
         per_second: the hidden requests-per-second limit, if any.
-        mode: ``"spread"`` or ``"burst"`` pacing.
+        mode: ``"auto"``, ``"spread"`` or ``"burst"`` pacing (:meth:`pace_interval`).
         reset_margin: seconds added after a reset before it is trusted to have passed. With a
             server that rounds its reset *up* (or sends it exact) none is needed: the skew
             estimate never places a reset early. One that rounds down needs a second.
@@ -130,6 +130,7 @@ class Bucket:
         "auth_kind",
         "blind_429_hold",
         "clock",
+        "demand",
         "hold_detail",
         "hold_until",
         "late_margin",
@@ -156,7 +157,7 @@ class Bucket:
         limit: int,
         window: float = WINDOW_SECONDS,
         per_second: float | None = None,
-        mode: Pacing = "spread",
+        mode: Pacing = "auto",
         reset_margin: float = 2.0,
         late_margin: float | None = None,
         max_latency: float = 5.0,
@@ -196,6 +197,7 @@ class Bucket:
         self.stop_detail = ""
         self.sent = 0
         self.rejected = 0
+        self.demand = 0  # tasks queued on this bucket (the shell refreshes it); paces ``auto``
 
     # --- time ----------------------------------------------------------------------------
 
@@ -324,19 +326,8 @@ class Bucket:
                 f"{counted} grants within {self._span:.0f}s, limit {self.limit}",
             )
         last = self._last_send
-        if last is None:
-            return
-        if self.min_gap:
+        if last is not None and self.min_gap:
             yield last + self.min_gap, WaitReason.PER_SECOND, f"{self.min_gap:.1f}s between requests"
-        if self.mode == "spread":
-            a = self.limit - counted
-            if w is not None and w_avail is not None:
-                a = min(a, w_avail)
-                if a > 0:
-                    horizon = self._ends_at(w.reset)
-                    yield (a * last + horizon) / (a + 1), WaitReason.PACING, f"spreading {a} over the window"
-            elif a > 0:
-                yield last + self._pace_span / self.limit, WaitReason.PACING, "spreading a window of unknown reset"
 
     def next_send(self, now: float) -> tuple[float, WaitReason | None, str]:
         """The earliest time at which :meth:`reserve` would grant, with the binding reason."""
@@ -540,19 +531,26 @@ class Bucket:
         gap = max(known, self._gap or 0.0)
         return gap + self.per_second_margin if gap else 0.0
 
-    def interval(self, now: float) -> float:
-        """Seconds between sends the pacing rules ask for now (0 in burst mode without a limiter)."""
+    def pace_interval(self, now: float) -> float:
+        """Seconds the shell's pacer keeps between sends now (0: as fast as the rules allow).
+
+        The pacing decision; the shell's per-bucket ``aiolimiter`` carries it out
+        (``runtime/pacer.py``). ``spread``: what the window has left, spread evenly up to its
+        reset, so the last send lands one interval before it and the next window starts full;
+        with the reset unknown, the window's limit over the (learned) window. ``burst``: none.
+        ``auto``: spread while the bucket's queued demand (:attr:`demand`, tasks claimable on it)
+        is more than the window has left, else none: a short backlog goes at once, a long one
+        neither idles a window nor piles into a sliding one.
+        """
         now = self._advance(now)
-        gap = self.min_gap
         if self.mode == "burst":
-            return gap
+            return 0.0
         a = self._available_at(now)
+        if a <= 0 or (self.mode == "auto" and self.demand <= a):
+            return 0.0  # nothing to pace: the ledgers hold it, or the backlog fits what is left
         w = self._window_at(now)
-        if w is not None:
-            spread = (self._ends_at(w.reset) - now) / a if a > 0 else self._ends_at(w.reset) - now
-        else:
-            spread = self._pace_span / self.limit
-        return max(gap, spread, 0.0)
+        left = self._ends_at(w.reset) - now if w is not None else self._pace_span
+        return max(0.0, left / a)
 
     def figures(self, now: float | None = None) -> BucketFigures:
         """Frozen live figures (at ``now``, or at the latest time the bucket saw)."""
@@ -579,6 +577,8 @@ class Bucket:
             window=self.window_length,
             window_learned=self._learned is not None,
             min_gap=self.min_gap,
+            pace=self.pace_interval(t),
+            demand=self.demand,
         )
 
     def __repr__(self) -> str:

@@ -8,7 +8,7 @@ from typing import Literal
 
 from harvester.core.classify import AuthKind
 
-Pacing = Literal["spread", "burst"]
+Pacing = Literal["auto", "spread", "burst"]
 LimitKind = Literal["window", "per_second", "daily", "cap"]
 """Which limit a 429 hit, as ``core.classify`` read it (the bucket does not guess)."""
 
@@ -20,7 +20,6 @@ class WaitReason(StrEnum):
     DAILY = "daily_exhausted"  # a 24-hour bucket has nothing left
     SLIDING = "window_guard"  # one window's limit already granted within window + latency
     PER_SECOND = "per_second"  # the per-second limiter's gap
-    PACING = "pacing"  # spread mode: not yet this request's turn
     HOLD = "rate_limited"  # a 429 told us to pause
     DENYLIST = "denylist_guard"  # repeated window 429s: stopped for the rest of the window
 
@@ -69,6 +68,7 @@ class BucketFigures:
         window: the window length in use: learned from the headers, else the prior.
         window_learned: whether ``window`` was learned from this bucket's own headers.
         min_gap: seconds kept between two grants (a known or learned per-second limiter).
+        pace: seconds the pacer keeps between sends now (0: none), and ``demand``: tasks queued.
     """
 
     route: str
@@ -87,3 +87,5 @@ class BucketFigures:
     window: float
     window_learned: bool
     min_gap: float
+    pace: float = 0.0
+    demand: int = 0

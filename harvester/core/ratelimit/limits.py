@@ -28,7 +28,7 @@ class RateLimits:
         limits: ``{route: (app_limit, user_limit)}`` merged over the table (None: the auth kind
             cannot call the route).
         window: the prior window length, seconds (each bucket learns its own from headers).
-        mode: pacing for every bucket (``"spread"`` or ``"burst"``).
+        mode: pacing for every bucket (``"auto"``, ``"spread"`` or ``"burst"``).
         reset_margin, late_margin, max_latency: see :class:`Bucket`.
     """
 
@@ -39,7 +39,7 @@ class RateLimits:
         limits: Mapping[str, tuple[int | None, int | None]] | None = None,
         *,
         window: float = WINDOW_SECONDS,
-        mode: Pacing = "spread",
+        mode: Pacing = "auto",
         reset_margin: float = 2.0,
         late_margin: float | None = None,
         max_latency: float = 5.0,
@@ -134,9 +134,9 @@ class RateLimits:
         (other hosts sharing the bucket, see ``core.shared``) has used what the window allows."""
         self.bucket(route, auth, auth_kind)._hold(until, detail)
 
-    def interval(self, route: str, auth: str, auth_kind: AuthKind, now: float) -> float:
-        """The pacing interval of (route, auth), for an aiolimiter."""
-        return self.bucket(route, auth, auth_kind).interval(now)
+    def pace_interval(self, route: str, auth: str, auth_kind: AuthKind, now: float) -> float:
+        """The pacing interval of (route, auth), for the shell's aiolimiter (0: unpaced)."""
+        return self.bucket(route, auth, auth_kind).pace_interval(now)
 
     def snapshot(self, now: float | None = None) -> tuple[BucketFigures, ...]:
         """Every bucket's figures, sorted by (route, auth)."""

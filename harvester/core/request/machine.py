@@ -126,6 +126,30 @@ class RequestMachine:
         kind = self.kind(name)
         return min(self.limits.bucket(route, m, kind).next_send(now)[0] for m in self.members(name))
 
+    def set_demand(self, demand: Mapping[tuple[str, str], int]) -> None:
+        """Tasks queued per (route, auth name): auto pacing spreads a bucket only when its
+        demand is more than its window has left. A pool's demand is shared among its users."""
+        for (route, name), n in demand.items():
+            if name not in self.pools and name not in self.contexts:
+                continue
+            members = self.members(name)
+            kind = self.kind(name)
+            for m in members:
+                try:
+                    self.limits.bucket(route, m, kind).demand = -(-n // len(members))
+                except (KeyError, ValueError):
+                    continue  # a route or kind the table does not know: the task fails on admission
+
+    def pace_interval(self, route: str, auth: str, now: float) -> float:
+        """Seconds the shell's pacer keeps between sends on (route, auth) now (0: unpaced).
+
+        A pool paces at the sum of its users' rates (any unpaced user: unpaced)."""
+        kind = self.kind(auth)
+        intervals = [self.limits.pace_interval(route, m, kind, now) for m in self.members(auth)]
+        if any(i <= 0 for i in intervals):
+            return 0.0
+        return 1.0 / sum(1.0 / i for i in intervals)
+
     def absorb(self, view: SharedView) -> None:
         """Fold in what other processes sharing the store settled and hold."""
         entries = [money.LedgerEntry.from_dict(e) for e in view.entries]

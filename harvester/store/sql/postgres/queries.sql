@@ -223,6 +223,12 @@ SELECT coalesce(sum(pending + claimed), 0) FROM job_counts
 -- pending_count_jobs --
 SELECT coalesce(sum(pending + claimed), 0) FROM job_counts WHERE job = ANY ($1::text[])
 
+-- demand --
+-- Tasks due ($2: now) or in flight per (endpoint, auth) of the jobs $1: a bucket's queued demand.
+SELECT endpoint, auth, count(*) FROM tasks
+WHERE (state = 'claimed' OR (state = 'pending' AND not_before <= $2)) AND job = ANY ($1::text[])
+GROUP BY endpoint, auth
+
 -- next_due --
 SELECT min(not_before) FROM tasks WHERE state = 'pending'
 

@@ -153,6 +153,14 @@ ORDER BY job
 -- pending_count --
 SELECT coalesce(sum(pending + claimed), 0) FROM jobs
 
+-- demand --
+-- Tasks due or in flight per (endpoint, auth) of the given jobs: a bucket's queued demand,
+-- which auto pacing compares with what its window has left.
+SELECT endpoint, auth, count(*) FROM tasks
+WHERE (state = 'claimed' OR (state = 'pending' AND not_before <= :now))
+  AND job IN (SELECT value FROM json_each(:jobs))
+GROUP BY endpoint, auth
+
 -- next_due --
 SELECT min(not_before) FROM tasks WHERE state = 'pending'
 

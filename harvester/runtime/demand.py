@@ -1,0 +1,30 @@
+"""Keeping the machine told how much work waits on each bucket (auto pacing reads it).
+
+Every few seconds, beside the workers: the store's count of due and claimed tasks per
+(route, auth), handed to the request machine, and each bucket's pace retuned from it.
+"""
+
+from __future__ import annotations
+
+import anyio
+
+from harvester.runtime.runtime import Runtime
+
+REFRESH_SECONDS = 5.0
+
+
+async def refresh_demand(rt: Runtime) -> None:
+    """One refresh: the demand per bucket, and the pace it implies."""
+    now = rt.clock.now()
+    demand = await rt.store.demand(rt.jobs.names, now)
+    rt.machine.set_demand(demand)
+    for route, auth in demand:
+        if auth in rt.machine.contexts or auth in rt.machine.pools:
+            rt.pacer.tune((route, auth), rt.machine.pace_interval(route, auth, now))
+
+
+async def track_demand(rt: Runtime) -> None:
+    """Refresh the demand every few seconds until cancelled."""
+    while True:
+        await refresh_demand(rt)
+        await anyio.sleep(REFRESH_SECONDS)
