@@ -1,16 +1,13 @@
 """``harvester status``: jobs, rate-limit buckets, money and cap, read from the state store.
 
-Everything comes from the store, so status works from another process while a run or the
-daemon is going (SQLite in WAL mode lets readers in beside the writer). The engines are rebuilt
-from what the store keeps (bucket state, the ledger's charges, the cap counts) and asked for a
-snapshot at the wall clock's ``now``.
+The figures are :meth:`harvester.Harvester.status` (``harvester.embed.status``); this module
+prints them, as tables or as the JSON document :meth:`~harvester.embed.values.Status.to_json`.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Any, cast
 
 from rich.console import Console
@@ -20,50 +17,8 @@ from harvester.clock import run as run_loop
 from harvester.clock import wall_time
 from harvester.config import Config
 from harvester.core import pricing
-from harvester.errors import StoreError
+from harvester.embed import Harvester
 from harvester.redact import redact_tree
-from harvester.runtime.wiring import STATE_CACHE, STATE_STOP, build_machine
-from harvester.store import open_store, redact_url
-from harvester.store.coordination import coordinator_for
-
-
-async def collect_status(config: Config, now: float) -> dict[str, Any]:
-    """Every figure ``harvester status --json`` prints."""
-    state = config.harvest.state
-    store = open_store(state)
-    await store.open()
-    try:
-        jobs = await store.job_stats()
-        entries = await store.ledger_entries(0.0)
-        last_run = str(entries[-1]["run"]) if entries else "none"
-        machine = await build_machine(config, store, now, {}, run=last_run)
-        queue = await store.pending_count()
-        cache_stats = await store.get_state(STATE_CACHE) or {"hits": 0, "requests_saved": 0}
-        last_stop = await store.get_state(STATE_STOP)
-        hosts = await coordinator_for(store).activity(now)
-    finally:
-        await store.close()
-    return cast(dict[str, Any], redact_tree({
-        "state": redact_url(state),
-        "queue_depth": queue,
-        "jobs": [
-            {"job": j.job, "state": j.state, "tasks": j.tasks, "done": j.done, "failed": j.failed,
-             "pending": j.pending, "pages": j.pages, "items": j.items, "last_error": j.last_error}
-            for j in jobs
-        ],
-        "buckets": [
-            {"route": f.route, "auth": f.auth, "limit": f.limit, "remaining": f.remaining,
-             "reset": f.reset, "sent": f.sent, "429s": f.rejected, "stopped_until": f.stopped_until,
-             "window": f.window, "window_learned": f.window_learned, "min_gap": f.min_gap}
-            for f in machine.limits.snapshot(now)
-        ],
-        "budget": {**machine.ledger.status(now).to_json(), "last_run": last_run},
-        "cap": machine.cap.status(now).to_json(),
-        "cache": cache_stats,
-        "last_stop": last_stop,
-        "hosts": [{"owner": h.owner, "claims": h.claims, "expired_claims": h.expired, "holds": h.holds,
-                   "held_usd": pricing.micros_to_usd(h.held_micros)} for h in hosts],
-    }))  # fmt: skip
 
 
 def _ts(t: float | None, now: float) -> str:
@@ -76,10 +31,8 @@ def _ts(t: float | None, now: float) -> str:
 def print_status(config: Config, *, as_json: bool) -> int:
     """Print the status as tables, or as JSON for scripts."""
     now = wall_time()
-    state = config.harvest.state
-    if "://" not in state and not Path(state).exists():
-        raise StoreError(f"{state}: no state store here yet (nothing has been run with this config)")
-    data = cast("dict[str, Any]", redact_tree(run_loop(lambda: collect_status(config, now))))  # errors may quote URLs
+    status = run_loop(lambda: Harvester(config).status(now=now))
+    data = cast("dict[str, Any]", redact_tree(status.to_json()))  # errors may quote URLs
     if as_json:
         print(json.dumps(data, indent=2, sort_keys=True, default=str))
         return 0

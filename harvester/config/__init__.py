@@ -30,7 +30,7 @@ files are read by :mod:`harvester.config.tomlfile` (BOMs, encodings, nesting, li
 
 from __future__ import annotations
 
-from harvester.config.load import load_config
+from harvester.config.load import config_from_mapping, load_config
 from harvester.config.model import (
     APP_AUTH,
     DEFAULT_CAPPED_ENDPOINTS,
@@ -69,6 +69,7 @@ __all__ = [
     "PricingConfig",
     "UserAuthConfig",
     "UserCredentials",
+    "config_from_mapping",
     "hint",
     "load_config",
     "quote_key",
