@@ -105,7 +105,8 @@ def job_wait(
             why = f"has 0 of {b.limit} left" + ("" if end is None else f"; resets at {at(end)}")
         return JobWait(state="waiting", reason=f"rate limit: {b.route} ({b.auth}) {why}", until=end)
     if next_due is not None and next_due > now:
-        return JobWait(state="waiting", reason=f"backoff: the next task is due at {at(next_due)}", until=next_due)
+        return JobWait(state="waiting", reason=f"next task due at {at(next_due)} (a retry's backoff, or pacing)",
+                       until=next_due)
     return JobWait(state="queued", reason="due; waiting for a free worker")
 
 

@@ -40,7 +40,7 @@ def wait(**kw: Any) -> tuple[str, str, float | None]:
 
 def test_each_reason_in_its_order() -> None:
     assert wait() == ("queued", "due; waiting for a free worker", None)
-    assert wait(next_due=NOW + 30) == ("waiting", "backoff: the next task is due at 2026-11-20 12:00:30 UTC",
+    assert wait(next_due=NOW + 30) == ("waiting", "next task due at 2026-11-20 12:00:30 UTC (a retry's backoff, or pacing)",
                                        NOW + 30)
     closed = wait(buckets=[bucket(available=0)], next_due=NOW + 30)
     assert closed == ("waiting", f"rate limit: {SEARCH} (app) has 0 of 450 left; resets at 2026-11-20 12:05:00 UTC",
