@@ -51,10 +51,10 @@ def test_none_gives_defaults_relative_to_cwd(tmp_path: Path, monkeypatch: pytest
     assert config.harvest.state == str(tmp_path / "state" / "harvester.db")
     assert config.harvest.pacing == "spread"
     assert config.limits.window_seconds == 900
-    assert config.pricing.post == 0.005
+    assert config.pricing.post == 5_000  # micro-dollars: the core's own price table
     assert config.budget.warn_at == (0.8,)
     assert config.budget.cycle_start_day == 1
-    assert not config.budget.auto_recharge.enabled
+    assert config.budget.auto_recharge is None
     assert config.cap.monthly_posts == 3_000_000
     assert set(DEFAULT_CAPPED_ENDPOINTS) == {
         "/2/tweets/search/recent",
@@ -121,7 +121,7 @@ metrics_port = 0
     }
     assert config.budget.max_usd_per_run == 3.0
     assert config.budget.warn_at == (0.5, 0.9)
-    assert config.budget.auto_recharge.enabled
+    assert config.budget.auto_recharge is not None
     assert config.budget.auto_recharge.max_per_day == 5
     assert config.cap.capped_endpoints == ("/2/tweets/search/recent",)
     assert config.daemon.metrics_port == 0
@@ -303,7 +303,7 @@ def test_wrong_type(tmp_path: Path, text: str, key: str, expected: str) -> None:
         ("[harvest]\nmax_attempts = 0\n", "harvest.max_attempts", "between 1 and 1000"),
         ("[daemon]\nmetrics_port = 70000\n", "daemon.metrics_port", "between 0 and 65535"),
         ("[budget]\ncycle_start_day = 29\n", "budget.cycle_start_day", "between 1 and 28"),
-        ("[pricing]\nuser = -0.01\n", "pricing.user", "at least 0"),
+        ("[pricing]\nuser = -0.01\n", "pricing.user", "between 0 and 1000"),
         ("[api]\ntimeout_seconds = 0\n", "api.timeout_seconds", "greater than 0"),
         ("[budget]\nmax_usd_per_run = 0\n", "budget.max_usd_per_run", "greater than 0"),
         ("[budget]\nwarn_at = [0.5, 1.5]\n", "budget.warn_at", "fractions in (0, 1], got 1.5"),

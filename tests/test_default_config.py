@@ -40,7 +40,7 @@ def test_config_toml_commented_examples_are_valid(tmp_path: Path) -> None:
     assert config.auth.users["alice"].user_id == "2244994945"
     assert config.limits.endpoints["/2/users/:id/tweets"].app == 10000
     assert config.budget.max_usd_per_run == 5.0
-    assert config.budget.auto_recharge.enabled
+    assert config.budget.auto_recharge is not None
     assert config.api.user_agent.startswith("harvester/")
 
 

@@ -33,24 +33,22 @@ from __future__ import annotations
 from harvester.config.load import config_from_mapping, load_config
 from harvester.config.model import (
     APP_AUTH,
-    DEFAULT_CAPPED_ENDPOINTS,
     DEFAULTS_SOURCE,
     ApiConfig,
     AuthConfig,
-    AutoRechargeConfig,
-    BudgetConfig,
-    CapConfig,
     Config,
     DaemonConfig,
     EndpointLimits,
     HarvestConfig,
     LimitsConfig,
-    PricingConfig,
     UserAuthConfig,
     UserCredentials,
 )
 from harvester.config.overrides import with_overrides
 from harvester.config.toml_table import hint, quote_key
+from harvester.core.budget import AutoRecharge, Budget
+from harvester.core.cap import DEFAULT_CAPPED_ENDPOINTS, CapConfig
+from harvester.core.pricing import Prices
 
 __all__ = [
     "APP_AUTH",
@@ -58,15 +56,15 @@ __all__ = [
     "DEFAULT_CAPPED_ENDPOINTS",
     "ApiConfig",
     "AuthConfig",
-    "AutoRechargeConfig",
-    "BudgetConfig",
+    "AutoRecharge",
+    "Budget",
     "CapConfig",
     "Config",
     "DaemonConfig",
     "EndpointLimits",
     "HarvestConfig",
     "LimitsConfig",
-    "PricingConfig",
+    "Prices",
     "UserAuthConfig",
     "UserCredentials",
     "config_from_mapping",

@@ -15,20 +15,19 @@ from harvester.config.model import (
     DEFAULTS_SOURCE,
     ApiConfig,
     AuthConfig,
-    AutoRechargeConfig,
-    BudgetConfig,
-    CapConfig,
     Config,
     DaemonConfig,
     EndpointLimits,
     HarvestConfig,
     LimitsConfig,
-    PricingConfig,
     UserAuthConfig,
 )
 from harvester.config.toml_table import _show, _Table, _type_name, hint
 from harvester.config.tomlfile import TomlFileError, read_toml
+from harvester.core.budget import AutoRecharge, Budget
+from harvester.core.cap import CapConfig
 from harvester.core.endpoints import ENDPOINTS
+from harvester.core.pricing import Prices, micros_to_usd
 from harvester.errors import ConfigError
 from harvester.redact import has_url_password, redact
 from harvester.store import is_shared_state, redact_url, url_passwords, url_scheme
@@ -252,23 +251,18 @@ def _limits(t: _Table) -> LimitsConfig:
                         endpoints=endpoints)
 
 
-def _pricing(t: _Table) -> PricingConfig:
-    d = PricingConfig()
-    result = PricingConfig(
-        post=t.number("post", d.post, lo=0),
-        user=t.number("user", d.user, lo=0),
-        follow=t.number("follow", d.follow, lo=0),
-        owned_read=t.number("owned_read", d.owned_read, lo=0),
-        bill_includes=t.boolean("bill_includes", d.bill_includes),
-        counts_recent=t.number("counts_recent", d.counts_recent, lo=0),
-        counts_all=t.number("counts_all", d.counts_all, lo=0),
-    )
+def _pricing(t: _Table) -> Prices:
+    """``[pricing]`` in USD, as the core's micro-dollar price table."""
+    d = Prices()
+    usd = {name: t.number(name, micros_to_usd(getattr(d, name)), lo=0, hi=1000)  # USD per resource or request
+           for name in ("post", "user", "follow", "owned_read", "counts_recent", "counts_all")}
+    result = Prices.from_config({**usd, "bill_includes": t.boolean("bill_includes", d.bill_includes)})
     t.finish()
     return result
 
 
-def _budget(t: _Table) -> BudgetConfig:
-    d = BudgetConfig()
+def _budget(t: _Table) -> Budget:
+    d = Budget()
     warn = t._get("warn_at")
     warn_at = d.warn_at
     if warn is not None:
@@ -281,19 +275,23 @@ def _budget(t: _Table) -> BudgetConfig:
                 t.fail("warn_at", f"items must be fractions in (0, 1], got {item!r}")
         warn_at = tuple(sorted({float(x) for x in warn}))
     ar = t.table("auto_recharge")
-    da = AutoRechargeConfig()
-    recharge = AutoRechargeConfig(
-        threshold_usd=ar.opt_number("threshold_usd", lo=0),
-        amount_usd=ar.opt_number("amount_usd", above=0),
-        max_per_day=ar.integer("max_per_day", da.max_per_day, lo=1, hi=288),
-        max_per_month_usd=ar.opt_number("max_per_month_usd", above=0),
-        min_interval_seconds=ar.number("min_interval_seconds", da.min_interval_seconds, lo=0),
-    )
-    if (recharge.threshold_usd is None) != (recharge.amount_usd is None):
-        missing = "amount_usd" if recharge.amount_usd is None else "threshold_usd"
+    threshold = ar.opt_number("threshold_usd", lo=0)
+    amount = ar.opt_number("amount_usd", above=0)
+    max_per_day = ar.integer("max_per_day", 5, lo=1, hi=288)
+    max_per_month = ar.opt_number("max_per_month_usd", above=0)
+    min_interval = ar.number("min_interval_seconds", 300.0, lo=0)
+    if (threshold is None) != (amount is None):
+        missing = "amount_usd" if amount is None else "threshold_usd"
         ar.fail(missing, "is required when auto-recharge is on (set both threshold_usd and amount_usd)")
+    recharge = None
+    if threshold is not None and amount is not None:
+        try:
+            recharge = AutoRecharge(threshold_usd=threshold, amount_usd=amount, max_per_day=max_per_day,
+                                    max_per_month_usd=max_per_month, min_interval_seconds=min_interval)
+        except ValueError as exc:
+            ar.fail("max_per_month_usd", str(exc).removeprefix("auto_recharge: "))
     ar.finish()
-    result = BudgetConfig(
+    result = Budget(
         max_usd_per_run=rules.max_usd_per_run(t),
         spending_limit_usd=t.opt_number("spending_limit_usd", above=0),
         cycle_start_day=t.integer("cycle_start_day", d.cycle_start_day, lo=1, hi=28),

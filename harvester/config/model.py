@@ -10,7 +10,10 @@ from pathlib import Path
 from typing import Literal, cast
 
 from harvester import __version__
-from harvester.core.endpoints import ENDPOINTS, ID_PATTERN
+from harvester.core.budget import Budget
+from harvester.core.cap import CapConfig
+from harvester.core.endpoints import ID_PATTERN
+from harvester.core.pricing import Prices
 from harvester.errors import ConfigError
 from harvester.store import is_shared_state
 
@@ -22,7 +25,9 @@ _AUTH_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 _ID = re.compile(ID_PATTERN)
 
-DEFAULT_CAPPED_ENDPOINTS: tuple[str, ...] = tuple(r for r, e in ENDPOINTS.items() if e.capped)
+# ``[pricing]``, ``[budget]`` and ``[cap]`` are the core's own values (``core.pricing.Prices``,
+# ``core.budget.Budget``, ``core.cap.CapConfig``): the loader builds them directly, so there is
+# one default for each figure and no mirror type to keep in step.
 
 
 # --------------------------------------------------------------------------- the Config tree
@@ -127,76 +132,6 @@ class LimitsConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class PricingConfig:
-    """``[pricing]``: USD per resource (per request for counts), pay-per-use §6.1.
-
-    Attributes:
-        bill_includes: count expanded ``includes`` objects as billed reads (the safe side: it is
-            unconfirmed whether X bills them).
-    """
-
-    post: float = 0.005
-    user: float = 0.010
-    follow: float = 0.010
-    owned_read: float = 0.001
-    bill_includes: bool = True
-    counts_recent: float = 0.005
-    counts_all: float = 0.010
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AutoRechargeConfig:
-    """``[budget.auto_recharge]``: mirrors the console's auto-recharge (off unless both set).
-
-    Attributes:
-        threshold_usd: recharge when the balance falls below this.
-        amount_usd: added per recharge.
-        max_per_day: recharges per UTC day.
-        max_per_month_usd: recharged USD per billing cycle (None: no ceiling).
-        min_interval_seconds: X recharges at most once per 5 minutes.
-    """
-
-    threshold_usd: float | None = None
-    amount_usd: float | None = None
-    max_per_day: int = 5
-    max_per_month_usd: float | None = None
-    min_interval_seconds: float = 300.0
-
-    @property
-    def enabled(self) -> bool:
-        return self.threshold_usd is not None and self.amount_usd is not None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BudgetConfig:
-    """``[budget]``: money limits (None: no limit of that kind).
-
-    Attributes:
-        max_usd_per_run: stop a run before it spends more than this.
-        spending_limit_usd: the console's per-billing-cycle spending limit.
-        cycle_start_day: day of month a billing cycle starts.
-        balance_usd: prepaid credits at start (None: unknown, not tracked).
-        warn_at: fractions of a limit at which to warn, ascending.
-    """
-
-    max_usd_per_run: float | None = None
-    spending_limit_usd: float | None = None
-    cycle_start_day: int = 1
-    balance_usd: float | None = None
-    warn_at: tuple[float, ...] = (0.8,)
-    auto_recharge: AutoRechargeConfig = field(default_factory=AutoRechargeConfig)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CapConfig:
-    """``[cap]``: the monthly Post-read cap (§6.1) and which routes count toward it."""
-
-    monthly_posts: int = 3_000_000
-    capped_endpoints: tuple[str, ...] = DEFAULT_CAPPED_ENDPOINTS
-    usage_poll_seconds: float = 300.0
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class DaemonConfig:
     """``[daemon]``: long-running mode."""
 
@@ -238,8 +173,8 @@ class Config:
     auth: AuthConfig = field(default_factory=AuthConfig)
     harvest: HarvestConfig = field(default_factory=HarvestConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
-    pricing: PricingConfig = field(default_factory=PricingConfig)
-    budget: BudgetConfig = field(default_factory=BudgetConfig)
+    pricing: Prices = field(default_factory=Prices)
+    budget: Budget = field(default_factory=Budget)
     cap: CapConfig = field(default_factory=CapConfig)
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
 

@@ -18,6 +18,13 @@ park on its own word: it asks for a fresh read (:class:`Verify`), and only the s
 the server cannot be asked (no app token, the endpoint failing) the estimate decides, on the safe
 side. Counts arrive as JSON strings; strings and ints are accepted.
 
+Rule 1b, learn which routes the server counts. Between two reads the tracker knows how many
+Posts each configured route returned; when exactly one set of routes explains how much the
+server's count grew, the routes outside it are not counted by the server: they leave the
+estimate, and the server's cap no longer stops them (a ``usage-capped`` 429 on a route marks
+it counted). So a harvest whose configured routes are wider than the server's is not stopped
+early, and one whose routes are narrower still stops at the server's word.
+
 Rule 2, shrink before parking. A request that does not fit whole is sent with ``max_results``
 cut to the room left (within the endpoint's bounds), as the budget does with money.
 
@@ -48,7 +55,8 @@ DEFAULT_POST_CAP = 3_000_000  # per billing cycle on pay-per-use, §6.1
 DAY_SECONDS = 86_400.0
 DISAGREE_FRACTION = 0.05
 DISAGREE_MIN_POSTS = 10
-VERIFY_INTERVAL = 30.0  # least time between two reads the estimate asks for
+VERIFY_INTERVAL = 1.0  # least time between two reads the estimate asks for (its bucket limits the rest)
+FAILED_READ_PAUSE = 30.0  # after a failed read, the estimate waits this long before asking again
 _STATE_VERSION = 2
 
 DEFAULT_CAPPED_ENDPOINTS: tuple[str, ...] = tuple(r for r, e in ENDPOINTS.items() if e.capped)
@@ -136,13 +144,14 @@ class CapStatus:
     capped_until: float | None
     disagrees: bool
     routes: tuple[str, ...]
+    uncounted: tuple[str, ...] = ()  # configured routes the server showed it does not count
 
     def to_json(self) -> dict[str, Any]:
         return {
             "used": self.used, "local": self.local, "server_used": self.server_used,
             "server_cap": self.server_cap, "server_read_at": self.server_read_at, "cap": self.cap,
             "remaining": self.remaining, "resets_at": self.resets_at, "capped_until": self.capped_until,
-            "disagrees": self.disagrees, "routes": list(self.routes),
+            "disagrees": self.disagrees, "routes": list(self.routes), "uncounted": list(self.uncounted),
         }  # fmt: skip
 
     def describe(self) -> str:
@@ -196,7 +205,8 @@ class CapTracker:
         self.cycle_start_day = cycle_start_day
         self._routes = frozenset(self.config.capped_endpoints)
         self._local = 0  # the configured routes' Posts this period
-        self._since_read = 0  # ... of which since the server's last read
+        self._since: dict[str, int] = {}  # the configured routes' Posts since the server's last read
+        self._uncounted: set[str] = set()  # configured routes the server showed it does not count
         self._server: ServerUsage | None = None
         self._reset_at: float | None = None
         self._capped_until: float | None = None
@@ -210,8 +220,16 @@ class CapTracker:
     # -- counting -----------------------------------------------------------------------------
 
     def counts(self, route: str) -> bool:
-        """Whether reads on ``route`` count toward the local estimate."""
+        """Whether reads on ``route`` count toward the local count (``capped_endpoints``)."""
         return route in self._routes
+
+    def server_counts(self, route: str) -> bool:
+        """Whether ``route`` counts as far as decisions go: configured, and not shown uncounted."""
+        return route in self._routes and route not in self._uncounted
+
+    @property
+    def _since_read(self) -> int:
+        return sum(n for route, n in self._since.items() if route not in self._uncounted)
 
     def rebuild(self, now: float, entries: Iterable[tuple[float, str, int]]) -> None:
         """Set this period's local count from the ledger's ``(at, route, posts)`` rows (the
@@ -225,7 +243,7 @@ class CapTracker:
         self._advance(now)
         if self.counts(route) and posts > 0:
             self._local += posts
-            self._since_read += posts
+            self._since[route] = self._since.get(route, 0) + posts
 
     def hold(self, route: str, posts: int) -> int:
         """Count a request in flight at its largest size until :meth:`unhold`; returns what it
@@ -255,8 +273,11 @@ class CapTracker:
         used = _to_int(project_usage, "project_usage")
         cap = _to_int(project_cap, "project_cap")
         day = _to_int(cap_reset_day, "cap_reset_day") if cap_reset_day is not None else None
+        previous = self._server
+        if previous is not None:
+            self._attribute(used - previous.used)
         self._server = ServerUsage(at=now, used=max(used, 0), cap=max(cap, 0))
-        self._since_read = 0
+        self._since = {}
         self._verify_pending = False
         if day is not None:
             assert self._reset_at is not None
@@ -269,9 +290,23 @@ class CapTracker:
                     f"(routes {', '.join(sorted(self._routes)) or 'none'}): following the server")
         return None
 
-    def usage_failed(self, now: float) -> None:
-        """A read of ``/2/usage/tweets`` failed (or could not be sent): not again for a while."""
-        self._verify_after = now + VERIFY_INTERVAL
+    def _attribute(self, grew: int) -> None:
+        """Which routes the server counted since its last read: the one set of routes whose
+        Posts add up to how much its count grew (none found, or several: nothing learnt)."""
+        read = sorted(r for r, n in self._since.items() if n > 0)
+        if not read or len(read) > 8:
+            return
+        fits = [subset for subset in _subsets(read) if sum(self._since[r] for r in subset) == grew]
+        if len(fits) != 1:
+            return
+        counted = set(fits[0])
+        self._uncounted |= set(read) - counted
+        self._uncounted -= counted
+
+    def usage_failed(self, now: float, retry_at: float | None = None) -> None:
+        """A read of ``/2/usage/tweets`` failed, or could not be sent before ``retry_at`` (its
+        bucket is closed): do not ask again before then (default: for a while)."""
+        self._verify_after = retry_at if retry_at is not None else now + FAILED_READ_PAUSE
         self._verify_pending = False
 
     def usage_due(self, now: float) -> bool:
@@ -281,7 +316,7 @@ class CapTracker:
             return False
         return self._server is None or now >= self._server.at + self.config.usage_poll_seconds
 
-    def on_usage_capped(self, now: float, period: str = "Monthly") -> None:
+    def on_usage_capped(self, now: float, period: str = "Monthly", route: str | None = None) -> None:
         """X said ``usage-capped``: refuse capped routes until the reset.
 
         ``period`` is the problem's ``period``: ``Daily`` holds 24 h; anything else (``Monthly``,
@@ -290,6 +325,8 @@ class CapTracker:
         self._advance(now)
         until = now + DAY_SECONDS if period == "Daily" else self.resets_at(now)
         self._capped_until = max(until, self._capped_until or until)
+        if route is not None:
+            self._uncounted.discard(route)  # the server counts it: it just said so
 
     # -- the decision -------------------------------------------------------------------------
 
@@ -310,7 +347,15 @@ class CapTracker:
     def admit(self, route: str, size: int, min_size: int, now: float) -> CapDecision:
         """May a request for up to ``size`` Posts on ``route`` go (``min_size``: the smallest
         size the endpoint accepts)?"""
-        if not self.counts(route):
+        decision = self._decide(route, size, min_size, now)
+        if isinstance(decision, Verify):
+            self._verify_pending = True
+            self._verify_after = now + VERIFY_INTERVAL
+        return decision
+
+    def _decide(self, route: str, size: int, min_size: int, now: float) -> CapDecision:
+        """:meth:`admit`'s answer, without its side effects (so :meth:`blocked_until` can ask)."""
+        if not self.server_counts(route):
             return Allow(size=size)
         self._advance(now)
         if self._capped_until is not None:
@@ -320,8 +365,7 @@ class CapTracker:
             return Allow(size=size)
         if room >= max(min_size, 1):
             return Allow(size=room)
-        server_says = self._server is not None and self._server.used >= self._server.cap
-        if server_says:
+        if self._server is not None and self._server.used >= self._server.cap:
             return Hold(until=self.resets_at(now), reason="the server's count reached its cap", final=True)
         in_flight = self._held + self._held_elsewhere
         if in_flight and self.limit() - self.estimate(now) >= max(min_size, 1):
@@ -329,8 +373,6 @@ class CapTracker:
         stale = self._server is None or self._since_read > 0
         if stale and self.can_verify:
             if self._verify_pending or now >= self._verify_after:
-                self._verify_pending = True
-                self._verify_after = now + VERIFY_INTERVAL
                 return Verify(reason=f"the local estimate leaves {max(room, 0):,} Posts, asking the server")
             return Hold(until=self._verify_after, reason="the local estimate is at the cap", final=False)
         if not self.can_verify:
@@ -339,22 +381,14 @@ class CapTracker:
                     reason=f"{max(room, 0):,} Posts left under the cap, the smallest request asks for {min_size}",
                     final=True)
 
-    def blocked_until_any(self, now: float) -> float | None:
-        """Until when the server's word (a cap 429, or its usage at its cap) stops capped routes."""
-        self._advance(now)
-        if self._capped_until is not None:
-            return self._capped_until
-        if self._server is not None and self._server.used >= self._server.cap:
-            return self.resets_at(now)
-        return None
-
     def blocked_until(self, route: str, now: float) -> float | None:
-        """:meth:`blocked_until_any` for a capped ``route``; None for any other (or if open).
-
-        Only the server's word closes a route here (claims then skip its tasks); an estimate at
-        the cap lets tasks be claimed, so that :meth:`admit` can ask the server.
-        """
-        return self.blocked_until_any(now) if self.counts(route) else None
+        """Until when capped work on ``route`` waits for good (a final :class:`Hold` for its
+        smallest request), or None: claims skip a blocked route's tasks, and the blocks agree
+        with :meth:`admit`, so a released task is not claimed again only to be refused."""
+        ep = ENDPOINTS.get(route)
+        smallest = (ep.min_results or 1) if ep is not None else 1
+        decision = self._decide(route, smallest, smallest, now)
+        return decision.until if isinstance(decision, Hold) and decision.final else None
 
     def resets_at(self, now: float) -> float:
         """When the current cap period ends (the latest plausible reset)."""
@@ -381,6 +415,7 @@ class CapTracker:
             disagrees=server is not None and diff > DISAGREE_MIN_POSTS
             and diff > DISAGREE_FRACTION * max(server.used, self._local),
             routes=tuple(sorted(self._routes)),
+            uncounted=tuple(sorted(self._uncounted)),
         )
 
     # -- persistence ----------------------------------------------------------------------------
@@ -392,7 +427,8 @@ class CapTracker:
         return {
             "version": _STATE_VERSION,
             "server": None if s is None else {"at": s.at, "used": s.used, "cap": s.cap},
-            "since_read": self._since_read,
+            "since": dict(self._since),
+            "uncounted": sorted(self._uncounted),
             "reset_at": self._reset_at,
             "capped_until": self._capped_until,
         }
@@ -405,7 +441,11 @@ class CapTracker:
         server = state.get("server")
         if isinstance(server, Mapping):
             self._server = ServerUsage(at=float(server["at"]), used=int(server["used"]), cap=int(server["cap"]))
-            self._since_read = int(state.get("since_read", 0))
+            since = state.get("since")
+            self._since = {str(k): int(v) for k, v in since.items()} if isinstance(since, Mapping) else {}
+        uncounted = state.get("uncounted")
+        if isinstance(uncounted, list):
+            self._uncounted = {str(r) for r in uncounted} & self._routes
         self._reset_at = None if state.get("reset_at") is None else float(state["reset_at"])
         self._capped_until = None if state.get("capped_until") is None else float(state["capped_until"])
 
@@ -433,9 +473,17 @@ class CapTracker:
             self._reset_at = max(cycle_bounds(now, self.cycle_start_day)[1], month_later)
             while self._reset_at <= now:  # a long gap: several periods passed
                 self._reset_at = cycle_bounds(self._reset_at, self.cycle_start_day)[1]
-            self._local = self._since_read = 0
+            self._local = 0
+            self._since = {}
             self._server = None
             self._disagreement_told = False
+
+
+def _subsets(items: list[str]) -> list[tuple[str, ...]]:
+    out: list[tuple[str, ...]] = [()]
+    for item in items:
+        out += [(*s, item) for s in out]
+    return out
 
 
 __all__ = [

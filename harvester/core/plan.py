@@ -30,11 +30,14 @@ with no items.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from harvester.core.api_tables import ROUTES
 from harvester.core.endpoints import (
     ARCHIVE_SEARCH,
     FIELD_KEYS,
@@ -78,6 +81,9 @@ class PageResult:
         spawn: tasks the page creates (per-user tasks from a resolve page).
         newest_id: ``meta.newest_id`` when present (the next poll's ``since_id``).
         errors: per-item ``errors`` entries (partial errors arrive with HTTP 200).
+        discard: the page repeats the one before (a server that ignores ``next_token``): its
+            charge is committed, its line is not written again.
+        warning: why pagination ended or changed course (a loop, the depth cap), for the log.
     """
 
     next_cursor: str | None
@@ -85,6 +91,8 @@ class PageResult:
     spawn: tuple[NewTask, ...] = ()
     newest_id: str | None = None
     errors: int = 0
+    discard: bool = False  # the page repeats the previous one: commit it, but do not write it
+    warning: str | None = None  # why pagination was cut short (a loop, the depth cap)
 
 
 # --------------------------------------------------------------------------- planning
@@ -185,14 +193,65 @@ def plan_job(spec: JobSpec) -> list[NewTask]:
 # --------------------------------------------------------------------------- pages
 
 
+CURSOR_PREFIX = "hv1:"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Cursor:
+    """Where a task's pagination stands (stored as the task's opaque cursor string).
+
+    Attributes:
+        token: the server's ``next_token`` to send, if any.
+        until_id: paging by ``until_id`` instead (after the server ignored its own tokens).
+        seen: a fingerprint of the last page's ids, to notice a page that repeats.
+    """
+
+    token: str | None = None
+    until_id: str | None = None
+    seen: str | None = None
+
+    def encode(self) -> str:
+        return CURSOR_PREFIX + json.dumps({"t": self.token, "u": self.until_id, "s": self.seen}, separators=(",", ":"))
+
+    @classmethod
+    def decode(cls, raw: str | None) -> Cursor:
+        """A stored cursor; a bare token (stored before cursors carried more) is a token."""
+        if raw is None:
+            return cls()
+        if not raw.startswith(CURSOR_PREFIX):
+            return cls(token=raw)
+        try:
+            d = json.loads(raw[len(CURSOR_PREFIX) :])
+        except ValueError:
+            return cls(token=raw)
+        return cls(token=d.get("t"), until_id=d.get("u"), seen=d.get("s"))
+
+
+def fingerprint(ids: Sequence[str]) -> str | None:
+    """The set of a page's ids, compactly (order-blind: a server may shuffle a page)."""
+    if not ids:
+        return None
+    return hashlib.sha1(",".join(sorted(ids)).encode()).hexdigest()[:16]
+
+
+def takes(route: str, param: str) -> bool:
+    """Whether X's document lists ``param`` for ``route``."""
+    spec = ROUTES.get(route)
+    return spec is not None and spec.param(param) is not None
+
+
 def page_request(task: Task) -> PageRequest:
     """The path and parameters of ``task``'s next page."""
     ep = endpoint(task.endpoint)
     params = dict(task.params)
-    if task.cursor is not None:
+    cursor = Cursor.decode(task.cursor)
+    if cursor.until_id is not None:
+        params["until_id"] = cursor.until_id
+        params.pop("end_time", None)  # at most one of end_time/until_id (X's document)
+    elif cursor.token is not None:
         if ep.token_param is None:
             raise ValueError(f"task {task.job}/{task.key}: {task.endpoint} is not paginated but has a cursor")
-        params[ep.token_param] = task.cursor
+        params[ep.token_param] = cursor.token
     return PageRequest(path=fill_route(task.endpoint, dict(task.path_params)), params=params)
 
 
@@ -221,10 +280,32 @@ def interpret_page(task: Task, page: Page, spec: JobSpec | None = None) -> PageR
     data = page.data
     next_token = page.next_token
     ep = endpoint(task.endpoint)
-    next_cursor = next_token if ep.paginated else None
-    if next_cursor is not None and next_cursor == task.cursor:
+    cursor = Cursor.decode(task.cursor)
+    if next_token is not None and next_token == cursor.token:
         # The same token would fetch the same page forever.
         raise BadResponse(f"{where}: meta.next_token repeats the cursor just sent")
+    seen = fingerprint(page.ids)
+    next_cursor: str | None = None
+    discard = False
+    warning: str | None = None
+    if ep.paginated and seen is not None and seen == cursor.seen:
+        # Every id of this page was on the one before: the server ignores its own next_token.
+        discard = True
+        if takes(task.endpoint, "until_id") and all(i.isdigit() for i in page.ids):
+            oldest = min(int(i) for i in page.ids)
+            next_cursor = Cursor(until_id=str(oldest - 1), seen=seen).encode()
+            warning = f"job {task.job}: the server repeated a page for its next_token; paging by until_id instead"
+        else:
+            warning = f"job {task.job}: the server repeated a page for its next_token; pagination ends here"
+    elif ep.paginated and cursor.until_id is not None:
+        if page.ids and all(i.isdigit() for i in page.ids):
+            next_cursor = Cursor(until_id=str(min(int(i) for i in page.ids) - 1), seen=seen).encode()
+    elif ep.paginated and next_token is not None:
+        next_cursor = Cursor(token=next_token, seen=seen).encode()
+    limit = _depth(task, spec, ep)
+    if next_cursor is not None and limit is not None and task.items + (0 if discard else len(data)) >= limit:
+        next_cursor = None
+        warning = f"job {task.job}: {task.key} reached its depth of {limit:,} items; pagination ends here"
 
     spawn: tuple[NewTask, ...] = ()
     if is_resolve(task):
@@ -242,4 +323,16 @@ def interpret_page(task: Task, page: Page, spec: JobSpec | None = None) -> PageR
 
     # The newest id only means something where posts come newest first (the next poll's since_id).
     newest = page.newest_id if ep.paginated and ep.resource is Resource.POST else None
-    return PageResult(next_cursor=next_cursor, items=len(data), spawn=spawn, newest_id=newest, errors=len(page.errors))
+    return PageResult(next_cursor=next_cursor, items=0 if discard else len(data), spawn=spawn, newest_id=newest,
+                      errors=len(page.errors), discard=discard, warning=warning)
+
+
+def _depth(task: Task, spec: JobSpec | None, ep: Endpoint) -> int | None:
+    """The most items ``task`` may return: the endpoint's documented depth, or the job's limit."""
+    limits = [d for d in (ep.depth, _job_limit(spec)) if d]
+    return min(limits) if limits else None
+
+
+def _job_limit(spec: JobSpec | None) -> int | None:
+    value = spec.extra.get("limit") if spec is not None else None
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None

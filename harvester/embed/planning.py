@@ -70,7 +70,7 @@ def plan(
     config: Config, specs: Sequence[JobSpec], volumes: Mapping[str, Volume]
 ) -> tuple[list[JobEstimate], list[BucketEstimate]]:
     """Estimates per job and per bucket."""
-    prices = pricing.Prices.from_config({"bill_includes": config.pricing.bill_includes})
+    prices = config.pricing
     jobs = [estimate_job(s, volumes.get(s.name), prices) for s in specs]
     limits = {r: (e.app, e.user) for r, e in config.limits.endpoints.items()}
     buckets = bucket_time(jobs, {s.name: s for s in specs}, limits or None, config.limits.window_seconds)

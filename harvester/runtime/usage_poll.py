@@ -28,7 +28,7 @@ async def read_usage(rt: Runtime) -> bool:
         machine = rt.machine
         decision = machine.usage_permit(rt.clock.now())
         if not isinstance(decision, Go):
-            machine.cap.usage_failed(rt.clock.now())
+            machine.cap.usage_failed(rt.clock.now(), None if decision is None else decision.until)
             return False
         outcome = await send(rt, decision.permit)
         events = machine.settle_usage(decision.permit, outcome, rt.clock.now())

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 
 from harvester.api.auth import AuthContext, BearerAuth, OAuth1UserAuth
 from harvester.config import APP_AUTH, Config
 from harvester.core import budget as money
 from harvester.core import cap as capmod
-from harvester.core import pricing, ratelimit
+from harvester.core import ratelimit
 from harvester.core.model import JobSpec
 from harvester.core.request import AuthInfo, RequestMachine
 from harvester.errors import ConfigError
@@ -28,6 +29,9 @@ STATE_LIMITS = "ratelimits"
 STATE_CAP = "cap"
 STATE_CACHE = "cache_stats"
 STATE_STOP = "last_stop"
+# The margin after a reset before it counts as passed, until a server shows it rounds its resets
+# down (a window 429 right after one): then ``[limits] 429_margin_seconds`` (core.ratelimit).
+RESET_MARGIN = 0.1
 
 
 def auth_infos(config: Config) -> dict[str, AuthInfo]:
@@ -57,31 +61,13 @@ def credentials(config: Config, bearer: str | None = None) -> dict[str, AuthCont
 
 
 def budget_of(config: Config, max_usd: float | None = None) -> money.Budget:
-    """The budget from ``[budget]`` (``max_usd`` overrides the run budget)."""
-    b = config.budget
-    ar = b.auto_recharge
+    """``[budget]`` (``max_usd`` overrides the run budget)."""
+    if max_usd is None:
+        return config.budget
     try:
-        return money.Budget(
-            max_usd_per_run=max_usd if max_usd is not None else b.max_usd_per_run,
-            spending_limit_usd=b.spending_limit_usd, cycle_start_day=b.cycle_start_day,
-            balance_usd=b.balance_usd, warn_at=b.warn_at,
-            auto_recharge=(
-                money.AutoRecharge(threshold_usd=ar.threshold_usd, amount_usd=ar.amount_usd,
-                                   max_per_day=ar.max_per_day, max_per_month_usd=ar.max_per_month_usd,
-                                   min_interval_seconds=ar.min_interval_seconds)
-                if ar.threshold_usd is not None and ar.amount_usd is not None else None
-            ),
-        )  # fmt: skip
+        return replace(config.budget, max_usd_per_run=max_usd)
     except ValueError as exc:
-        raise ConfigError(config.file, "budget", str(exc)) from exc
-
-
-def prices_of(config: Config) -> pricing.Prices:
-    p = config.pricing
-    return pricing.Prices.from_config({
-        "post": p.post, "user": p.user, "follow": p.follow, "owned_read": p.owned_read,
-        "counts_recent": p.counts_recent, "counts_all": p.counts_all, "bill_includes": p.bill_includes,
-    })  # fmt: skip
+        raise ConfigError(config.file, "budget.max_usd_per_run", str(exc)) from exc
 
 
 async def build_machine(
@@ -108,22 +94,20 @@ async def build_machine(
         {route: (e.app, e.user) for route, e in config.limits.endpoints.items()},
         window=config.limits.window_seconds,
         mode=config.harvest.pacing,
-        reset_margin=config.limits.margin_429_seconds,
+        reset_margin=RESET_MARGIN,
+        late_margin=config.limits.margin_429_seconds,
         max_latency=config.limits.max_latency_seconds,
     )
     saved = await store.get_state(STATE_LIMITS)
     if saved:
         limits.load_state(saved)
-    cap = capmod.CapTracker(capmod.CapConfig(monthly_posts=config.cap.monthly_posts,
-                                             capped_endpoints=tuple(config.cap.capped_endpoints),
-                                             usage_poll_seconds=config.cap.usage_poll_seconds),
-                            b.cycle_start_day)  # fmt: skip
+    cap = capmod.CapTracker(config.cap, b.cycle_start_day)
     saved_cap = await store.get_state(STATE_CAP)
     if saved_cap:
         cap.load_state(saved_cap)
     cap.rebuild(now, ((e.at, e.route, e.posts) for e in entries))  # every process's reads, by today's routes
     return RequestMachine(contexts=auth_infos(config), pools={k: tuple(v) for k, v in config.auth.pools.items()},
-                          limits=limits, ledger=ledger, cap=cap, prices=prices_of(config), specs=dict(specs),
+                          limits=limits, ledger=ledger, cap=cap, prices=config.pricing, specs=dict(specs),
                           max_attempts=config.harvest.max_attempts)  # fmt: skip
 
 
@@ -133,4 +117,4 @@ def export_state(machine: RequestMachine) -> dict[str, object]:
 
 
 __all__ = ["STATE_CACHE", "STATE_CAP", "STATE_LIMITS", "STATE_STOP", "auth_infos", "budget_of", "build_machine",
-           "credentials", "export_state", "prices_of"]  # fmt: skip
+           "credentials", "export_state"]  # fmt: skip

@@ -148,7 +148,8 @@ class Worker:
                 continue
             if isinstance(verdict, Commit):
                 self._note_wait(task, None)
-                await self._commit(task, spec, permit, verdict.page, verdict.result, answer.objects, settlement)
+                page = None if verdict.result.discard else verdict.page  # a repeated page is not written twice
+                await self._commit(task, spec, permit, page, verdict.result, answer.objects, settlement)
             else:
                 await self._settled(task, settlement)
             return
@@ -159,9 +160,9 @@ class Worker:
         match admission:
             case Go(permit=permit):
                 return permit
-            case Park(until=until, reason=reason, cause=cause):
+            case Park(until=until, reason=reason, cause=cause, by_bucket=by_bucket):
                 self._note_wait(task, cause)
-                await rt.store.release(task.id, not_before=until, error=None)
+                await rt.store.release(task.id, not_before=rt.clock.now() if by_bucket else until, error=None)
                 log.debug("task_parked", job=task.job, task=task.key, reason=reason, until=until)
             case CheckUsage(reason=reason):  # the server could not be asked twice in a row
                 await rt.store.release(task.id, not_before=rt.clock.now() + 1.0, error=None)
@@ -195,9 +196,9 @@ class Worker:
                 await rt.store.release(task.id, not_before=until, error=reason)
                 log.info("retry_scheduled", job=task.job, task=task.key, error=reason, attempt=task.attempts + 1,
                          wait=round(until - rt.clock.now(), 2))  # fmt: skip
-            case Wait(until=until, reason=reason, cause=cause):
+            case Wait(until=until, reason=reason, cause=cause, by_bucket=by_bucket):
                 self._note_wait(task, cause)
-                await rt.store.release(task.id, not_before=until, error=None)
+                await rt.store.release(task.id, not_before=rt.clock.now() if by_bucket else until, error=None)
                 log.info("task_waiting", job=task.job, task=task.key, reason=reason, until=round(until, 1))
             case Fail(reason=reason):
                 await rt.store.fail(task.id, reason)

@@ -83,7 +83,7 @@ def test_reads_since_the_server_count_add_to_it_and_a_stale_estimate_verifies_on
     assert isinstance(cap.admit(SEARCH, 100, 10, T0), Verify)  # pending: every asker waits for it
     cap.usage_failed(T0)
     d = cap.admit(SEARCH, 100, 10, T0 + 1)
-    assert isinstance(d, Hold) and not d.final and d.until == T0 + 30  # not before the interval
+    assert isinstance(d, Hold) and not d.final and d.until == T0 + 30  # a failed read pauses the asking
     assert isinstance(cap.admit(SEARCH, 100, 10, T0 + 30), Verify)
 
 
@@ -192,3 +192,31 @@ def test_state_round_trip_and_repr() -> None:
     assert again.estimate(T0) == 320
     assert repr(cap).startswith("<CapTracker local=20 server=300/1000 since_read=20")
     assert cap.status(T0).to_json()["remaining"] == 0
+
+
+def test_routes_the_server_does_not_count_are_learnt_and_no_longer_stopped_by_its_cap() -> None:
+    cap = CapTracker(CapConfig(monthly_posts=300))  # configured: search and timelines count
+    cap.observe_usage(T0, "0", "300", 1)
+    cap.record(T0, TIMELINE, 500)
+    cap.record(T0, SEARCH, 120)
+    assert isinstance(cap.admit(TIMELINE, 100, 5, T0), Verify)  # the estimate says 620 > 300
+    cap.observe_usage(T0 + 1, "120", "300", 1)  # the server grew by exactly the search Posts
+    assert cap.status(T0 + 1).uncounted == (TIMELINE,)
+    assert cap.admit(TIMELINE, 100, 5, T0 + 1) == Allow(size=100)
+    cap.record(T0 + 1, SEARCH, 180)
+    cap.record(T0 + 1, TIMELINE, 900)
+    cap.observe_usage(T0 + 2, "300", "300", 1)  # the server's cap is reached: search waits, timelines go on
+    assert isinstance(cap.admit(SEARCH, 100, 10, T0 + 2), Hold)
+    assert cap.admit(TIMELINE, 100, 5, T0 + 2) == Allow(size=100)
+    assert cap.blocked_until(TIMELINE, T0 + 2) is None and cap.blocked_until(SEARCH, T0 + 2) is not None
+    cap.on_usage_capped(T0 + 3, "Monthly", TIMELINE)  # ... unless the server says it counts them after all
+    assert isinstance(cap.admit(TIMELINE, 100, 5, T0 + 3), Hold)
+
+
+def test_an_ambiguous_growth_teaches_nothing() -> None:
+    cap = CapTracker()
+    cap.observe_usage(T0, "0", "3000000", 1)
+    cap.record(T0, TIMELINE, 50)
+    cap.record(T0, SEARCH, 50)
+    cap.observe_usage(T0 + 1, "50", "3000000", 1)  # either route alone explains it
+    assert cap.status(T0 + 1).uncounted == ()

@@ -12,7 +12,7 @@ import pytest
 from harvester.core.endpoints import ENDPOINTS
 from harvester.core.model import JobSpec, NewTask, Task
 from harvester.core.page import parse_page
-from harvester.core.plan import PageRequest, PageResult, describe, page_request, plan_job
+from harvester.core.plan import Cursor, PageRequest, PageResult, describe, fingerprint, page_request, plan_job
 from harvester.core.plan import interpret_page as interpret_parsed
 from harvester.errors import BadResponse
 
@@ -227,7 +227,43 @@ def test_good_page() -> None:
         "includes": {"users": [{"id": "9", "username": "u"}]},
         "meta": {"newest_id": "3", "oldest_id": "2", "result_count": 2, "next_token": "abc"},
     }
-    assert interpret_page(SEARCH, body) == PageResult(next_cursor="abc", items=2, newest_id="3")
+    result = interpret_page(SEARCH, body)
+    assert result == PageResult(next_cursor=result.next_cursor, items=2, newest_id="3")
+    assert Cursor.decode(result.next_cursor) == Cursor(token="abc", seen=fingerprint(["3", "2"]))
+    assert page_request(replace(SEARCH, cursor=result.next_cursor)).params["next_token"] == "abc"
+
+
+def test_a_bare_token_stored_before_cursors_carried_more_is_still_a_token() -> None:
+    assert page_request(replace(SEARCH, cursor="abc")).params["next_token"] == "abc"
+
+
+def test_a_repeated_page_switches_to_until_id_and_is_not_written_again() -> None:
+    body = {"data": [{"id": "30", "text": "a"}, {"id": "20", "text": "b"}], "meta": {"next_token": "t1"}}
+    first = interpret_page(SEARCH, body)
+    shuffled = {"data": list(reversed(body["data"])), "meta": {"next_token": "t2"}}  # same ids, a new token
+    again = interpret_page(replace(SEARCH, cursor=first.next_cursor, items=2), shuffled)
+    assert again.discard and again.items == 0 and again.warning and "until_id" in again.warning
+    task = replace(SEARCH, cursor=again.next_cursor, items=2)
+    req = page_request(task)
+    assert req.params["until_id"] == "19" and "next_token" not in req.params
+    nxt = interpret_page(task, {"data": [{"id": "10", "text": "c"}], "meta": {"next_token": "t3"}})
+    assert not nxt.discard and Cursor.decode(nxt.next_cursor).until_id == "9"  # by until_id from now on
+    assert interpret_page(replace(task, cursor=nxt.next_cursor), {"meta": {"result_count": 0}}).next_cursor is None
+
+
+def test_a_repeated_page_ends_pagination_where_until_id_is_not_taken() -> None:
+    follows = claimed(plan_job(JobSpec(name="f", kind="followers", user_ids=("12",)))[0])
+    body = {"data": [{"id": "1", "username": "a"}], "meta": {"next_token": "t1"}}
+    first = interpret_page(follows, body)
+    again = interpret_page(replace(follows, cursor=first.next_cursor), {**body, "meta": {"next_token": "t2"}})
+    assert again.discard and again.next_cursor is None and "ends here" in (again.warning or "")
+
+
+def test_pagination_stops_at_the_endpoints_documented_depth() -> None:
+    timeline = claimed(plan_job(JobSpec(name="t", kind="timeline", user_ids=("12",)))[0])
+    body = {"data": [{"id": str(i), "text": "x"} for i in range(100)], "meta": {"next_token": "more"}}
+    result = interpret_page(replace(timeline, items=3_100), body)
+    assert result.next_cursor is None and "3,200" in (result.warning or "")
 
 
 def test_last_page_has_no_next_token() -> None:

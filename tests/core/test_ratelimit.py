@@ -446,3 +446,20 @@ def test_429s_to_requests_already_in_flight_are_not_repeats() -> None:
         b.observe(t, 0.5 + i * 0.01, hdr(10, 9 - i, 900, date=0), limited="per_second" if i else None)
     assert b.figures().stopped_until is not None  # the per-second hold, not the denylist stop
     assert b.stop_until == float("-inf")
+
+
+def test_the_reset_margin_is_learned_from_a_server_that_rounds_its_reset_down() -> None:
+    b = Bucket(route="/t", auth="app", auth_kind="app", limit=2, window=900.0, mode="burst",
+               reset_margin=0.1, late_margin=1.0)
+    b.observe(send(b.reserve(0.0)), 0.0, hdr(2, 1, 10, date=0))
+    b.observe(send(b.reserve(0.0)), 0.0, hdr(2, 0, 10, date=0))
+    w = wait(b.reserve(0.5))
+    assert w.t == pytest.approx(10.1)  # a server that rounds its reset up is trusted at once
+    # ... but this one rounded down: at 10.1 it still says the window ending "at 10" is spent.
+    b.observe(send(b.reserve(w.t)), w.t, hdr(2, 0, 10, date=10), limited="window")
+    assert b.reset_margin == 1.0
+    b.observe(send(b.reserve(20.0)), 20.0, hdr(2, 1, 30, date=20))
+    b.observe(send(b.reserve(20.0)), 20.0, hdr(2, 0, 30, date=20))
+    assert wait(b.reserve(20.5)).t == pytest.approx(31.0)
+    assert Bucket(route="/t", auth="app", auth_kind="app", limit=2, late_margin=1.0,
+                  reset_margin=0.1).load(b.to_dict()) is None

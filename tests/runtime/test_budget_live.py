@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import harvester.runtime.harvest as harvest_module
-from harvester.config import BudgetConfig, CapConfig, PricingConfig
+from harvester.config import Budget, CapConfig, Prices
 from harvester.core import pricing
 from harvester.core.model import JobSpec
 from harvester.core.request import Cause
@@ -141,7 +141,7 @@ def test_owned_reads_use_the_owned_price(tmp_path: Path) -> None:
     """A user context reading its own timeline is billed $0.001 per post, on both sides."""
     owner = "8288491"
     base = make_config(tmp_path, workers=1)
-    config = replace(base, pricing=PricingConfig(bill_includes=False), budget=BudgetConfig())
+    config = replace(base, pricing=Prices(bill_includes=False), budget=Budget())
     job = JobSpec(name="own", kind="timeline", user_ids=(owner,), end_time="2026-11-19T00:00:00Z",
                   max_results=100, auth="me")
     import os

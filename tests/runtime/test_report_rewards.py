@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from harvester.commands.report import report_command
-from harvester.config import AutoRechargeConfig, BudgetConfig
+from harvester.config import AutoRecharge, Budget
 from harvester.core.model import JobSpec
 from harvester.testing import EPOCH, harvest_sandbox, make_config, run_virtual
 
@@ -22,8 +22,7 @@ def test_report_counts_the_balance_and_the_modelled_recharge(tmp_path: Path,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
     # $150 bought, and a $60 auto-recharge once the balance falls below $160: the first charge
     # triggers it, so the cycle holds $210 of purchases: the 10 % tier, $21 of free credits.
-    budget = BudgetConfig(balance_usd=150.0,
-                          auto_recharge=AutoRechargeConfig(threshold_usd=160.0, amount_usd=60.0))
+    budget = Budget(balance_usd=150.0, auto_recharge=AutoRecharge(threshold_usd=160.0, amount_usd=60.0))
     config = make_config(tmp_path)
     config = replace(config, budget=budget)
     run_virtual(lambda: harvest_sandbox(config, [SEARCH]))

@@ -47,9 +47,10 @@ class _Quota:
     """A header-tracked window: settled-request estimate of ``remaining`` until ``reset``.
 
     ``date`` is the server's ``Date`` on the answer that made this claim (None if it had
-    none). An answer stamped later is newer news and wins even when it names an *earlier* reset
-    (the server changed its mind, e.g. shortened its windows); an answer stamped earlier, or
-    without a ``Date`` to order it by, never overrides a claim except with a later reset.
+    none). An answer stamped no earlier (within the same second, the one observed later) is
+    newer news and wins even when it names an *earlier* reset (the server changed its mind,
+    e.g. shortened its windows); an answer stamped earlier, or without a ``Date`` to order it
+    by, never overrides a claim except with a later reset.
     """
 
     __slots__ = ("date", "limit", "remaining", "reset")
@@ -73,8 +74,9 @@ class _Quota:
                 self.limit = q.limit or self.limit
                 self.date = date
             return None
-        strictly_newer = date is not None and self.date is not None and date > self.date
-        if strictly_newer and live:  # the server moved its reset earlier: follow it
+        # An answer stamped no earlier (same second: observed later) with a live earlier reset:
+        # the server moved its reset earlier. Follow it.
+        if newer and self.date is not None and live:
             return _Quota(q.limit or self.limit, q.remaining, q.reset, date)
         return None
 
@@ -96,8 +98,13 @@ class Bucket:
             real one (see :meth:`observe`).
         per_second: the hidden requests-per-second limit, if any.
         mode: ``"spread"`` or ``"burst"`` pacing.
-        reset_margin: seconds added after a reset before it is trusted to have passed (covers
-            a reset reported rounded down).
+        reset_margin: seconds added after a reset before it is trusted to have passed. With a
+            server that rounds its reset *up* (or sends it exact) none is needed: the skew
+            estimate never places a reset early. One that rounds down needs a second.
+        late_margin: learn the margin: when a request granted after a reset we believed had
+            passed gets a window 429 naming that same reset, the server rounds down, and the
+            margin grows to ``late_margin`` (doubling if it happens again, up to 10 s). None
+            keeps ``reset_margin`` fixed.
         max_latency: the longest a granted request may take to reach the server. The sliding
             guard is only as good as this bound; the shell must not start a request later than
             this after its grant (cancel and reserve again instead).
@@ -125,6 +132,7 @@ class Bucket:
         "clock",
         "hold_detail",
         "hold_until",
+        "late_margin",
         "limit",
         "max_latency",
         "mode",
@@ -150,6 +158,7 @@ class Bucket:
         per_second: float | None = None,
         mode: Pacing = "spread",
         reset_margin: float = 2.0,
+        late_margin: float | None = None,
         max_latency: float = 5.0,
         per_second_margin: float = 0.1,
         blind_429_hold: float = 60.0,
@@ -165,6 +174,7 @@ class Bucket:
         self.per_second = per_second
         self.mode: Pacing = mode
         self.reset_margin = reset_margin
+        self.late_margin = late_margin
         self.max_latency = max_latency
         self.per_second_margin = per_second_margin
         self.blind_429_hold = blind_429_hold
@@ -405,6 +415,8 @@ class Bucket:
             else:
                 update = self._window.update(q, h.date, now < self._ends_at(q.reset))
                 if update is not None:
+                    if update.reset < self._window.reset - RESET_JITTER:
+                        self._retract(self._window.reset, update.reset)
                     self._window, replaced = update, True
             if replaced or abs(q.reset - self._window.reset) <= RESET_JITTER:
                 self._learn(q.reset, entry.granted_at, fresh=replaced)
@@ -423,6 +435,13 @@ class Bucket:
         if limited is not None:
             self._on_429(now, h, limited, entry.granted_at)
         self._advance(now)
+
+    def _retract(self, old_reset: float, new_reset: float) -> None:
+        """The server moved a window's reset earlier: grants it had placed in that window end
+        with the new reset (else the sliding guard would count them until the retracted one)."""
+        for e in self._log:
+            if e.window is not None and abs(e.window - old_reset) <= RESET_JITTER:
+                e.window = new_reset
 
     def _learn(self, reset: float, granted_at: float, *, fresh: bool) -> None:
         """One sample of the window's length: ``reset`` minus a grant, in server time, plus the
@@ -476,6 +495,10 @@ class Bucket:
         q = h.window
         key: float | None = self._window.reset if self._window is not None else None
         if limited == "window":
+            if q is not None and self.late_margin is not None and granted_at >= self._ends_at(q.reset):
+                # Sent after the reset (by our margin) and still refused by that window: the
+                # server rounds its reset down. Keep a wider margin from now on.
+                self.reset_margin = min(10.0, max(self.late_margin, self.reset_margin * 2))
             if q is None:
                 if self._window is not None:
                     self._window.remaining = 0
@@ -591,6 +614,7 @@ class Bucket:
             "learned_window": self._learned,
             "learned_reset": self._learned_reset,
             "gap": self._gap,
+            "reset_margin": self.reset_margin,
         }
 
     def load(self, state: Mapping[str, object]) -> None:
@@ -621,6 +645,8 @@ class Bucket:
         self._learned = opt_float(state.get("learned_window"))
         self._learned_reset = opt_float(state.get("learned_reset"))
         self._gap = opt_float(state.get("gap"))
+        if self.late_margin is not None:  # a margin learned earlier is kept; a fixed one is not overridden
+            self.reset_margin = max(self.reset_margin, _float(state.get("reset_margin"), self.reset_margin))
         self._now = max([self._now, *(e.granted_at for e in self._log)])
 
 

@@ -29,10 +29,10 @@ class RateLimits:
             cannot call the route).
         window: the prior window length, seconds (each bucket learns its own from headers).
         mode: pacing for every bucket (``"spread"`` or ``"burst"``).
-        reset_margin, max_latency: see :class:`Bucket`.
+        reset_margin, late_margin, max_latency: see :class:`Bucket`.
     """
 
-    __slots__ = ("_buckets", "clock", "limits", "max_latency", "mode", "reset_margin", "window")
+    __slots__ = ("_buckets", "clock", "late_margin", "limits", "max_latency", "mode", "reset_margin", "window")
 
     def __init__(
         self,
@@ -41,12 +41,14 @@ class RateLimits:
         window: float = WINDOW_SECONDS,
         mode: Pacing = "spread",
         reset_margin: float = 2.0,
+        late_margin: float | None = None,
         max_latency: float = 5.0,
     ) -> None:
         self.limits = dict(limits or {})
         self.window = window
         self.mode: Pacing = mode
         self.reset_margin = reset_margin
+        self.late_margin = late_margin
         self.max_latency = max_latency
         self.clock = ServerClock()
         self._buckets: dict[tuple[str, str], Bucket] = {}
@@ -77,6 +79,7 @@ class RateLimits:
             per_second=row.per_second if row is not None else None,
             mode=self.mode,
             reset_margin=self.reset_margin,
+            late_margin=self.late_margin,
             max_latency=self.max_latency,
             clock=self.clock,
         )

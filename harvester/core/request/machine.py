@@ -150,8 +150,8 @@ class RequestMachine:
             case capmod.Verify(reason=why):
                 return CheckUsage(reason=why)
             case capmod.Hold(until=until, reason=why, final=final):
-                cause = self._cap_cause(why, now) if final else None
-                return Park(until=until, reason=f"monthly Post cap: {why}", cause=cause)
+                cause = self._cap_cause(why, now, until) if final else None
+                return Park(until=until, reason=f"monthly Post cap: {why}", cause=cause, by_bucket=final)
             case capmod.Allow(size=fits):
                 if fits < size:
                     request = _with_size(request, fits)
@@ -164,7 +164,8 @@ class RequestMachine:
                     else self.limits.reserve(route, members[0], kind, now))  # fmt: skip
         match decision:
             case ratelimit.WaitUntil(t=t, reason=why, detail=detail):
-                return Park(until=t, reason=f"{why}: {detail}", cause=self._rate_cause(route, task.auth, t, why, now))
+                return Park(until=t, reason=f"{why}: {detail}", cause=self._rate_cause(route, task.auth, t, why, now),
+                            by_bucket=True)
             case ratelimit.Send(ticket=rate):
                 pass
             case other_decision:
@@ -211,6 +212,8 @@ class RequestMachine:
         """A permit for ``GET /2/usage/tweets`` (free, app token only), if one can go now."""
         if APP not in self.contexts:
             return None
+        # Reads are rare and asked for when a decision waits on them: never paced.
+        self.limits.bucket(USAGE, APP, "app").mode = "burst"
         match self.limits.reserve(USAGE, APP, "app", now):
             case ratelimit.WaitUntil(t=t, reason=why, detail=detail):
                 return Park(until=t, reason=f"{why}: {detail}")
@@ -267,9 +270,9 @@ class RequestMachine:
                                   holds=permit.holds)  # fmt: skip
             case cls.UsageCapped(period=period, detail=detail):
                 self._cancel(permit)
-                self.cap.on_usage_capped(now, period)
+                self.cap.on_usage_capped(now, period, permit.route)
                 until = self.cap.blocked_until(permit.route, now) or self.cap.resets_at(now)
-                cause = self._cap_cause(f"the server answered usage-capped ({detail or period})", now)
+                cause = self._cap_cause(f"the server answered usage-capped ({detail or period})", now, until)
                 event = Event(name="usage_capped", level="warning",
                               fields={"route": permit.route, "period": period, "detail": detail, "until": until})
                 return Settlement(verdict=Wait(until=until, reason=f"usage cap: {detail}", cause=cause),
@@ -319,8 +322,12 @@ class RequestMachine:
             entry = self.ledger.settle(permit.money, now, c, posts=posts)
             self.run_spent += entry.micros
             rows = (entry.to_dict(),)
+        events = self._warnings(now)
+        if result.warning is not None:
+            events += (Event(name="pagination_changed", level="warning",
+                             fields={"job": task.job, "task": task.key, "detail": result.warning}),)
         return Settlement(verdict=Commit(page=page, result=result), ledger=rows, holds=permit.holds,
-                          events=self._warnings(now))  # fmt: skip
+                          events=events)  # fmt: skip
 
     def _invalid(self, permit: Permit, answer: Answer, task: Task, text: str) -> Settlement:
         """A 400: resend once with known renames of what was refused, else fail the job."""
@@ -381,9 +388,9 @@ class RequestMachine:
 
     # -- causes ---------------------------------------------------------------------------------
 
-    def _cap_cause(self, why: str, now: float) -> StopCause:
+    def _cap_cause(self, why: str, now: float, until: float | None = None) -> StopCause:
         status = self.cap.status(now)
-        until = self.cap.blocked_until_any(now) or status.resets_at
+        until = until or status.resets_at
         return StopCause(cause=Cause.CAP, message=f"monthly Post cap reached: {why}; {status.describe()}",
                          figures=status.to_json(), resumes_at=until)  # fmt: skip
 

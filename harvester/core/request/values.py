@@ -129,11 +129,17 @@ class Go:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Park:
     """Not now: give the task back until ``until``. ``cause`` is set when the wait is a limit
-    the run may end on (the cap, a 24-hour bucket), for the stop line."""
+    the run may end on (the cap, a 24-hour bucket), for the stop line.
+
+    ``by_bucket``: the wait is the bucket's (its window, the cap). The task is then given back
+    due at once and claims skip the bucket while it is closed (``closed_buckets``), so a bucket
+    that reopens sooner than it said (a server that changed its mind) is followed at once.
+    """
 
     until: float
     reason: str
     cause: StopCause | None = None
+    by_bucket: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -213,11 +219,13 @@ class Retry:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Wait:
-    """Rate-limited or capped: release the task until ``until`` without spending an attempt."""
+    """Rate-limited or capped: release the task until ``until`` without spending an attempt
+    (``by_bucket`` as for :class:`Park`)."""
 
     until: float
     reason: str
     cause: StopCause | None = None
+    by_bucket: bool = True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
