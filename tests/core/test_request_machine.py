@@ -17,7 +17,7 @@ import pytest
 from harvester.core import budget as money
 from harvester.core.cap import CapConfig, CapTracker
 from harvester.core.model import JobSpec, Task
-from harvester.core.plan import page_request
+from harvester.core.plan import Cursor, page_request
 from harvester.core.ratelimit import RateLimits
 from harvester.core.request import (
     Answer,
@@ -124,7 +124,8 @@ def test_a_page_commits_with_its_charge_and_counts_toward_the_cap() -> None:
     r = rig()
     s = r.answer(200, hdr(450, 449, T0 + 900, T0), posts(3, token="t2"))
     assert isinstance(s.verdict, Commit)
-    assert (s.verdict.result.next_cursor, s.verdict.result.items, s.verdict.result.newest_id) == ("t2", 3, "102")
+    assert (s.verdict.result.items, s.verdict.result.newest_id) == (3, "102")
+    assert Cursor.decode(s.verdict.result.next_cursor).token == "t2"
     [row] = s.ledger
     assert row["micros"] == 3 * 5_000 and row["posts"] == 3
     assert r.machine.cap.status(r.now).local == 3
@@ -340,3 +341,14 @@ def test_the_server_at_its_cap_parks_capped_work_with_the_counts_in_the_cause() 
     assert isinstance(d, Park) and d.cause is not None and d.cause.cause is Cause.CAP
     assert "server: 5,000" in d.cause.message and d.cause.resumes_at == r.machine.cap.resets_at(r.now)
     assert (SEARCH, "app") in r.machine.closed_buckets(r.now)
+
+
+def test_a_request_in_flight_when_a_rename_was_learnt_is_resent_renamed_and_the_rename_told_once() -> None:
+    r = rig(params={"query": "q", "max_results": "100", "expansions": "referenced_tweets.id"})
+    body = invalid("expansions", "referenced_tweets.id", ["author_id", "referenced_posts"])
+    first, second = r.go(), r.go()  # both sent with the old name
+    s1 = r.machine.settle(first, Answer(status=400, headers={}, body=body), r.task, r.now)
+    s2 = r.machine.settle(second, Answer(status=400, headers={}, body=body), r.task, r.now)
+    assert isinstance(s1.verdict, Resend) and isinstance(s2.verdict, Resend)
+    assert [e.name for e in (*s1.events, *s2.events)] == ["name_rewritten"]
+    assert len(r.machine.renamed(SEARCH)) == 1

@@ -330,18 +330,26 @@ class RequestMachine:
                           events=events)  # fmt: skip
 
     def _invalid(self, permit: Permit, answer: Answer, task: Task, text: str) -> Settlement:
-        """A 400: resend once with known renames of what was refused, else fail the job."""
+        """A 400: resend with the known renames of what was refused, else fail the job.
+
+        A rename is learnt once per route (and logged once); a request that was already in
+        flight with the old name when it was learnt is simply resent renamed. A request whose
+        renamed form the server refuses too fails: nothing is resent twice the same way.
+        """
         refused = parse_invalid_values(answer.body, permit.request.params)
         renames = renames_for(refused) if refused else None
         known = self._renames.setdefault(permit.route, [])
-        if renames is not None and not any(r in known for r in renames):
-            known.extend(renames)
-            request = self._rewrite(permit.route, permit.request)
+        events: tuple[Event, ...] = ()
+        if renames is not None:
+            new = [r for r in renames if r not in known]
+            known.extend(new)
             events = tuple(Event(name="name_rewritten", level="warning",
                                  fields={"route": permit.route, "job": task.job, "detail": r.describe()})
-                           for r in renames)  # fmt: skip
-            note = "; ".join(r.describe() for r in renames)
-            return Settlement(verdict=Resend(request=request, note=note), holds=permit.holds, events=events)
+                           for r in new)  # fmt: skip
+            request = self._rewrite(permit.route, permit.request)
+            if request.params != permit.request.params:
+                note = "; ".join(r.describe() for r in renames)
+                return Settlement(verdict=Resend(request=request, note=note), holds=permit.holds, events=events)
         if refused:
             parts = []
             for r in refused:
@@ -351,8 +359,12 @@ class RequestMachine:
                 parts.append(f"{what} refused{valid}")
             reason = f"job {task.job}: the server refused its {'; '.join(parts)} (HTTP 400: {text})"
             self._broken[task.job] = reason
-            return Settlement(verdict=Fail(reason=reason), holds=permit.holds)
-        return Settlement(verdict=Fail(reason=f"HTTP 400: {text}"), holds=permit.holds)
+            return Settlement(verdict=Fail(reason=reason), holds=permit.holds, events=events)
+        return Settlement(verdict=Fail(reason=f"HTTP 400: {text}"), holds=permit.holds, events=events)
+
+    def renamed(self, route: str) -> tuple[Rename, ...]:
+        """The renames learnt for ``route`` in this run (each once)."""
+        return tuple(self._renames.get(route, ()))
 
     def _retry(self, task: Task, reason: str, now: float, rows: Iterable[Mapping[str, Any]],
                permit: Permit) -> Settlement:  # fmt: skip
