@@ -282,8 +282,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         from harvester.commands.run import run_command
 
-        preflight.check(config, specs)
-        return run_command(config, specs)  # --max-usd and --workers are in config now
+        return run_command(config, specs)  # --max-usd and --workers are in config now; Harvester.run runs preflight
     if args.command == "demo":
         from harvester.commands.demo import run_demo
 

@@ -6,9 +6,11 @@ benchmarks build the same setups the same way. Nothing here is used by the harve
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -92,6 +94,16 @@ async def _sandbox(
     config: Config, sandbox: SandboxConfig | None, epoch: float, setup: Callable[[Sandbox], None] | None
 ) -> AsyncIterator[tuple[Sandbox, Config, LoopClock]]:
     """A sandbox served in this loop, and ``config`` pointed at it; stopped on exit."""
+    async with sandbox_server(sandbox, epoch=epoch, setup=setup) as (sb, url, clock):
+        yield sb, replace(config, api=replace(config.api, base_url=url)), clock
+
+
+@asynccontextmanager
+async def sandbox_server(
+    sandbox: SandboxConfig | None = None, *, epoch: float = EPOCH, setup: Callable[[Sandbox], None] | None = None
+) -> AsyncIterator[tuple[Sandbox, str, LoopClock]]:
+    """A sandbox served in this loop (app token :data:`APP_TOKEN`): yields it, its base URL and
+    the clock it runs on (pass that clock to the harvester in the same loop). Stopped on exit."""
     clock = LoopClock(epoch=epoch)
     sb = Sandbox(sandbox or SandboxConfig(epoch=epoch), clock)
     sb.add_app_token(APP_TOKEN)
@@ -99,9 +111,50 @@ async def _sandbox(
         setup(sb)
     url = await sb.start(host="127.0.0.1", port=0)
     try:
-        yield sb, replace(config, api=replace(config.api, base_url=url)), clock
+        yield sb, url, clock
     finally:
         await sb.stop()
+
+
+@contextmanager
+def sandbox_thread(config: SandboxConfig | None = None, *, token: str = APP_TOKEN) -> Iterator[str]:
+    """A sandbox served from a thread of its own, in real time; yields its base URL.
+
+    For code that runs its own event loop (``asyncio.run`` in an example, a subprocess): it
+    reaches the sandbox over loopback with the app token ``token``. Stopped on exit.
+    """
+    ready = threading.Event()
+    box: dict[str, Any] = {}
+
+    async def serve() -> None:
+        cfg = config or SandboxConfig(epoch=EPOCH)
+        sb = Sandbox(cfg, LoopClock(epoch=cfg.epoch))
+        sb.add_app_token(token)
+        stop = asyncio.Event()
+        box["url"] = await sb.start(host="127.0.0.1", port=0)
+        box["stop"], box["loop"] = stop, asyncio.get_running_loop()
+        ready.set()
+        try:
+            await stop.wait()
+        finally:
+            await sb.stop()
+
+    def main() -> None:
+        try:
+            asyncio.run(serve())
+        finally:
+            ready.set()  # a sandbox that failed to start sets no URL: the caller raises
+
+    thread = threading.Thread(target=main, name="sandbox", daemon=True)
+    thread.start()
+    ready.wait(30)
+    if "url" not in box:
+        raise RuntimeError("the sandbox did not start (its thread's traceback is on stderr)")
+    try:
+        yield str(box["url"])
+    finally:
+        box["loop"].call_soon_threadsafe(box["stop"].set)
+        thread.join(30)
 
 
 def read_pages(path: Path) -> list[dict[str, Any]]:

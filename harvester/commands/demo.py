@@ -15,9 +15,10 @@ from pathlib import Path
 
 from harvester.clock import LoopClock
 from harvester.clock import run as run_loop
-from harvester.commands.run import EXIT, report
+from harvester.commands.run import report
 from harvester.config import Config
 from harvester.core.model import JobSpec
+from harvester.embed.harvester import report_of
 from harvester.runtime.harvest import RunResult, harvest
 from harvester.sandbox import Sandbox, SandboxConfig
 
@@ -60,6 +61,7 @@ def run_demo(config: Config, specs: Sequence[JobSpec], *, out: Path, seed: int) 
         return await demo_harvest(config, specs, out, seed=seed)
 
     result, _ = run_loop(main, autojump=True)
-    report(result, specs, title=f"harvester demo (sandbox seed {seed}; output in {out / 'output'})",
+    summary = report_of(result)
+    report(summary, specs, title=f"harvester demo (sandbox seed {seed}; output in {out / 'output'})",
            spend_label="simulated spend")
-    return EXIT[result.outcome]
+    return summary.exit_code

@@ -18,20 +18,17 @@ from harvester.commands.progress import show_progress
 from harvester.config import Config
 from harvester.core.model import JobSpec
 from harvester.core.request import StopCause
-from harvester.runtime.harvest import RunResult, harvest
+from harvester.embed import EXIT_CODES, Harvester, RunReport
 
-EXIT = {"complete": 0, "failed": 1, "stopped": 3, "interrupted": 130}
+EXIT = EXIT_CODES
 
 
 def run_command(config: Config, specs: Sequence[JobSpec]) -> int:
     """Run to completion (or until stopped); the exit code says how it ended."""
-
-    async def main() -> RunResult:
-        return await harvest(config, specs, handle_signals=True, watch=show_progress)
-
-    result = run_loop(main)
+    h = Harvester(config, specs)
+    result = run_loop(lambda: h.run(handle_signals=True, watch=show_progress))
     report(result, specs, title="harvester run", spend_label="spend")
-    return EXIT[result.outcome]
+    return result.exit_code
 
 
 def stop_line(cause: StopCause) -> str:
@@ -45,18 +42,18 @@ def stop_line(cause: StopCause) -> str:
     return f"stopped ({cause.cause.value}): {cause.message}{when}"
 
 
-def report(result: RunResult, specs: Sequence[JobSpec], *, title: str, spend_label: str) -> None:
+def report(result: RunReport, specs: Sequence[JobSpec], *, title: str, spend_label: str) -> None:
     """Print the summary table and, if the run stopped early, why (as the last line)."""
     rows = summary_rows(result.jobs, {s.name: s for s in specs})
-    print_summary(rows, requests=result.stats.requests, spend_usd=result.machine.spent_this_run_usd(),
-                  too_many=result.stats.too_many, title=title, spend_label=spend_label)  # fmt: skip
+    print_summary(rows, requests=result.requests, spend_usd=result.spent_usd, too_many=result.too_many,
+                  title=title, spend_label=spend_label)
     if result.stop is not None:
         print(stop_line(result.stop), file=sys.stderr)
     elif result.outcome == "failed":
         print(failed_line(result), file=sys.stderr)
 
 
-def failed_line(result: RunResult) -> str:
+def failed_line(result: RunReport) -> str:
     """One line for a run that ended with failed tasks: which jobs, and what puts them back."""
     failed = [j for j in result.jobs if j.failed]
     names = ", ".join(f"{j.job} ({j.failed})" for j in failed)

@@ -1,16 +1,13 @@
 """``harvester status``: jobs, rate-limit buckets, money and cap, read from the state store.
 
-Everything comes from the store, so status works from another process while a run or the
-daemon is going (SQLite in WAL mode lets readers in beside the writer). The engines are rebuilt
-from what the store keeps (bucket state, the ledger's charges, the cap counts) and asked for a
-snapshot at the wall clock's ``now``.
+The figures are :meth:`harvester.Harvester.status` (``harvester.embed.status``); this module
+prints them, as tables or as the JSON document :meth:`~harvester.embed.values.Status.to_json`.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Any, cast
 
 from rich.console import Console
@@ -20,75 +17,8 @@ from harvester.clock import run as run_loop
 from harvester.clock import wall_time
 from harvester.config import Config
 from harvester.core import pricing
-from harvester.core.model import JobStats
-from harvester.core.schedule import JobState
-from harvester.errors import StoreError
+from harvester.embed import Harvester
 from harvester.redact import redact_tree
-from harvester.runtime.definitions import STATE_PREFIX
-from harvester.runtime.wiring import STATE_CACHE, STATE_STOP, build_machine
-from harvester.store import open_store, redact_url
-from harvester.store.coordination import coordinator_for
-
-
-async def collect_status(config: Config, now: float, *, every: bool = False) -> dict[str, Any]:
-    """Every figure ``harvester status --json`` prints (``every``: with superseded generations).
-
-    A job's figures leave out its superseded tasks (an older definition's unfinished work: no
-    failure). With ``every``, each job also lists its generations, the current one and those
-    its changed definitions superseded, with their own figures.
-    """
-    state = config.harvest.state
-    store = open_store(state)
-    await store.open()
-    try:
-        jobs = await store.job_stats()
-        current = {j.job: _generation(await store.get_state(STATE_PREFIX + j.job)) for j in jobs}
-        generations = await store.generation_stats() if every else []
-        entries = await store.ledger_entries(0.0)
-        last_run = str(entries[-1]["run"]) if entries else "none"
-        machine = await build_machine(config, store, now, {}, run=last_run)
-        queue = await store.pending_count()
-        cache_stats = await store.get_state(STATE_CACHE) or {"hits": 0, "requests_saved": 0}
-        last_stop = await store.get_state(STATE_STOP)
-        hosts = await coordinator_for(store).activity(now)
-    finally:
-        await store.close()
-    return cast(dict[str, Any], redact_tree({
-        "state": redact_url(state),
-        "queue_depth": queue,
-        "jobs": [
-            {"job": j.job, "state": j.state, "generation": current[j.job], "tasks": j.tasks - j.superseded,
-             "done": j.done, "failed": j.failed, "pending": j.pending, "pages": j.pages, "items": j.items,
-             "last_error": j.last_error,
-             **({"generations": [_generation_json(g, current[j.job]) for g in generations if g.job == j.job]}
-                if every else {})}
-            for j in jobs
-        ],
-        "buckets": [
-            {"route": f.route, "auth": f.auth, "limit": f.limit, "remaining": f.remaining,
-             "reset": f.reset, "sent": f.sent, "429s": f.rejected, "stopped_until": f.stopped_until,
-             "window": f.window, "window_learned": f.window_learned, "min_gap": f.min_gap}
-            for f in machine.limits.snapshot(now)
-        ],
-        "budget": {**machine.ledger.status(now).to_json(), "last_run": last_run},
-        "cap": machine.cap.status(now).to_json(),
-        "cache": cache_stats,
-        "last_stop": last_stop,
-        "hosts": [{"owner": h.owner, "claims": h.claims, "expired_claims": h.expired, "holds": h.holds,
-                   "held_usd": pricing.micros_to_usd(h.held_micros)} for h in hosts],
-    }))  # fmt: skip
-
-
-def _generation(doc: object) -> int:
-    saved = JobState.from_json(doc)
-    return saved.generation if saved is not None else 0
-
-
-def _generation_json(g: JobStats, current: int) -> dict[str, Any]:
-    superseded = g.generation != current
-    return {"generation": g.generation, "state": "superseded" if superseded else g.state, "tasks": g.tasks,
-            "done": g.done, "failed": g.failed, "pending": g.pending, "superseded": g.superseded,
-            "pages": g.pages, "items": g.items}
 
 
 def _ts(t: float | None, now: float) -> str:
@@ -101,10 +31,8 @@ def _ts(t: float | None, now: float) -> str:
 def print_status(config: Config, *, as_json: bool, every: bool = False) -> int:
     """Print the status as tables, or as JSON for scripts (``every``: superseded generations too)."""
     now = wall_time()
-    state = config.harvest.state
-    if "://" not in state and not Path(state).exists():
-        raise StoreError(f"{state}: no state store here yet (nothing has been run with this config)")
-    data = cast("dict[str, Any]", redact_tree(run_loop(lambda: collect_status(config, now, every=every))))  # URLs
+    status = run_loop(lambda: Harvester(config).status(now=now, every=every))
+    data = cast("dict[str, Any]", redact_tree(status.to_json()))  # errors may quote URLs
     if as_json:
         print(json.dumps(data, indent=2, sort_keys=True, default=str))
         return 0

@@ -30,7 +30,7 @@ files are read by :mod:`harvester.config.tomlfile` (BOMs, encodings, nesting, li
 
 from __future__ import annotations
 
-from harvester.config.load import load_config
+from harvester.config.load import config_from_mapping, load_config
 from harvester.config.model import (
     APP_AUTH,
     DEFAULTS_SOURCE,
@@ -67,6 +67,7 @@ __all__ = [
     "Prices",
     "UserAuthConfig",
     "UserCredentials",
+    "config_from_mapping",
     "hint",
     "load_config",
     "quote_key",

@@ -51,6 +51,22 @@ def load_config(path: str | Path | None) -> Config:
     return _build(file, source, base_dir, data)
 
 
+def config_from_mapping(data: Mapping[str, Any], *, name: str = "<dict>", base_dir: str | Path | None = None) -> Config:
+    """A config from the tables a TOML file would hold (``{"harvest": {"workers": 8}, ...}``),
+    checked by the same rules as a file; for programs embedding harvester.
+
+    ``name`` is what error messages call it; relative paths resolve against ``base_dir``
+    (default: the working directory).
+
+    Raises:
+        ConfigError: a bad section, key or value (one line naming it).
+    """
+    if not isinstance(data, Mapping):
+        raise ConfigError(name, None, f"must be a mapping of sections, got {_type_name(data)}")
+    base = Path.cwd() if base_dir is None else Path(base_dir).resolve()
+    return _build(name, None, base, data)
+
+
 def _build(file: str, source: Path | None, base_dir: Path, data: Mapping[str, Any]) -> Config:
     top = _Table(file, (), data)
     sections = ("api", "auth", "harvest", "limits", "pricing", "budget", "cap", "daemon")

@@ -1,8 +1,11 @@
-"""``/metrics`` (Prometheus text) and ``/status`` (JSON) of a running harvester.
+"""``/metrics`` (Prometheus text), ``/status`` (JSON) and ``/`` (an HTML page) of a running harvester.
 
-Both are read at request time, never cached: a scrape first takes one :class:`Snapshot` (the
+All are read at request time, never cached: a scrape first takes one :class:`Snapshot` (the
 store's job counters and queue depth, the engines' buckets, money and cap at the clock's
 ``now``, this process's counters, and the schedules if a daemon runs them), then renders it.
+``/status`` and ``/`` add why each job waits, 30 days of spend and cap use by day, and this
+process's recent errors, and render one document (:meth:`Monitor.document`): the page is that
+JSON as HTML (``harvester.runtime.statuspage``), so its numbers are ``/status``'s.
 The Prometheus side is a private ``CollectorRegistry`` with one custom collector that turns the
 snapshot into metric families, so nothing is counted twice and there is no global state: two
 monitors in one process (tests) do not see each other.
@@ -15,9 +18,9 @@ returns and the daemon logs.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import structlog
 from aiohttp import web
@@ -27,10 +30,17 @@ from prometheus_client.registry import Collector
 
 from harvester.core.budget import BudgetStatus
 from harvester.core.cap import CapStatus
+from harvester.core.endpoints import KIND_ENDPOINT
+from harvester.core.history import Day
 from harvester.core.model import JobStats
+from harvester.core.plan import plan_job
 from harvester.core.pricing import micros_to_usd
 from harvester.core.ratelimit import BucketFigures
+from harvester.core.request import StopCause
+from harvester.core.waits import JobWait, job_wait
 from harvester.redact import redact_tree
+from harvester.runtime.history import DailyHistory
+from harvester.runtime.recent_errors import ErrorRecord, RecentErrors
 from harvester.runtime.runtime import Runtime
 
 log = structlog.get_logger(__name__)
@@ -94,20 +104,63 @@ class Snapshot:
     items: int
     retries: int
     stopping: bool
+    stop: StopCause | None = None
+    waits: Mapping[str, JobWait] = dataclasses.field(default_factory=dict)
+    history: tuple[Day, ...] = ()
+    errors: tuple[ErrorRecord, ...] = ()
 
 
-async def take_snapshot(rt: Runtime, view: ScheduleView | None = None) -> Snapshot:
-    """Read every live figure once (the store's, the engines', this process's)."""
+async def take_snapshot(
+    rt: Runtime,
+    view: ScheduleView | None = None,
+    *,
+    history: DailyHistory | None = None,
+    errors: RecentErrors | None = None,
+    detail: bool = False,
+) -> Snapshot:
+    """Read every live figure once (the store's, the engines', this process's).
+
+    ``detail`` adds why each job waits, the daily ``history`` and the recent ``errors`` (the
+    page and ``/status``; ``/metrics`` does without).
+    """
     jobs = await rt.store.job_stats()
     depth = await rt.store.pending_count()
     now = rt.clock.now()
     schedules = await view.jobs_view(now) if view is not None else []
+    buckets = rt.machine.limits.snapshot(now)
+    stop = rt.signals.stop
+    waits: dict[str, JobWait] = {}
+    if detail:
+        waits = await _job_waits(rt, jobs, schedules, buckets, now)
     return Snapshot(
-        now=now, jobs=jobs, queue_depth=depth, buckets=rt.machine.limits.snapshot(now),
+        now=now, jobs=jobs, queue_depth=depth, buckets=buckets,
         budget=rt.machine.ledger.status(now), cap=rt.machine.cap.status(now), schedules=schedules,
         requests=dict(rt.stats.by_status), pages=rt.stats.pages, items=rt.stats.items,
-        retries=rt.stats.retries, stopping=rt.signals.stop is not None,
+        retries=rt.stats.retries, stopping=stop is not None, stop=stop, waits=waits,
+        history=await history.read(rt.store, now) if detail and history is not None else (),
+        errors=errors.snapshot() if detail and errors is not None else (),
     )
+
+
+async def _job_waits(rt: Runtime, jobs: Sequence[JobStats], schedules: Sequence[JobView],
+                     buckets: Sequence[BucketFigures], now: float) -> dict[str, JobWait]:
+    """Why each job (known to the store or the scheduler) is not fetching, if it is not."""
+    stats = {j.job: j for j in jobs}
+    views = {v.job: v for v in schedules}
+    out: dict[str, JobWait] = {}
+    for name in sorted(stats.keys() | views.keys()):
+        spec = rt.jobs.specs.get(name)
+        keys: set[tuple[str, str]] = set()
+        if spec is not None:
+            routes = {t.endpoint for t in plan_job(spec)} | {KIND_ENDPOINT[spec.kind]}
+            auths = {spec.auth, *rt.machine.members(spec.auth)}
+            keys = {(r, a) for r in routes for a in auths}
+        j = stats.get(name)
+        due = await rt.store.next_due([name]) if j is not None and j.pending and not j.claimed else None
+        v = views.get(name)
+        out[name] = job_wait(now=now, stats=j, next_run=v.next_slot if v is not None else None, buckets=buckets,
+                             keys=keys, waits=rt.waiting, next_due=due, stop=rt.signals.stop)  # fmt: skip
+    return out
 
 
 def status_json(snap: Snapshot) -> dict[str, Any]:
@@ -132,6 +185,10 @@ def status_json(snap: Snapshot) -> dict[str, Any]:
             "items": snap.items,
             "retries": snap.retries,
         },
+        "stop": None if snap.stop is None else snap.stop.to_json(),
+        "waits": {job: w.to_json() for job, w in snap.waits.items()},
+        "history": [d.to_json() for d in snap.history],
+        "errors": [e.to_json() for e in snap.errors],
     }
 
 
@@ -224,11 +281,16 @@ class HarvestCollector(Collector):
 
 
 class Monitor:
-    """The aiohttp server behind ``/metrics`` and ``/status``."""
+    """The aiohttp server behind ``/metrics``, ``/status`` and the status page ``/``.
+
+    Its recent errors are the ones the workers note in ``rt.errors``.
+    """
 
     def __init__(self, rt: Runtime, view: ScheduleView | None = None) -> None:
         self.rt = rt
         self.view = view
+        self.errors = rt.errors
+        self.history = DailyHistory(rt.machine.cap.counts, rt.machine.ledger.budget.cycle_start_day)
         self._collector = HarvestCollector()
         self._registry = CollectorRegistry(auto_describe=False)
         self._registry.register(self._collector)
@@ -237,6 +299,7 @@ class Monitor:
         self.app = web.Application()
         self.app.router.add_get("/metrics", self._metrics)
         self.app.router.add_get("/status", self._status)
+        self.app.router.add_get("/", self._page)
 
     async def start(self, host: str, port: int) -> int:
         """Listen on ``host:port`` (0: any free port); returns the bound port."""
@@ -266,9 +329,20 @@ class Monitor:
         body = await self.render_metrics()
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
+    async def document(self) -> dict[str, Any]:
+        """The ``/status`` document right now; the page ``/`` is this document as HTML."""
+        snap = await take_snapshot(self.rt, self.view, history=self.history, errors=self.errors, detail=True)
+        return cast("dict[str, Any]", redact_tree(status_json(snap)))  # errors may quote URLs
+
     async def _status(self, request: web.Request) -> web.Response:
-        snap = await take_snapshot(self.rt, self.view)
-        return web.json_response(redact_tree(status_json(snap)))  # errors may quote URLs
+        return web.json_response(await self.document())
+
+    async def _page(self, request: web.Request) -> web.Response:
+        from harvester.runtime.statuspage import render_page
+
+        html = render_page(await self.document())
+        return web.Response(text=html, content_type="text/html", charset="utf-8",
+                            headers={"Cache-Control": "no-store"})
 
     def __repr__(self) -> str:
         return f"<Monitor port={self.port} running={self._runner is not None}>"

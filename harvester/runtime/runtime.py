@@ -18,6 +18,7 @@ from harvester.core.model import JobSpec
 from harvester.core.request import RequestMachine, StopCause
 from harvester.output import OutputFiles
 from harvester.runtime.pacer import Pacer
+from harvester.runtime.recent_errors import RecentErrors
 from harvester.runtime.signals import RunSignals
 from harvester.runtime.stats import RunStats
 from harvester.store.base import Store
@@ -75,6 +76,7 @@ class Runtime:
     truncated: dict[str, int] = field(default_factory=dict)
     in_flight: int = 0  # tasks some worker of this process holds right now
     waiting: dict[tuple[str, str], StopCause] = field(default_factory=dict)  # why a bucket's work waits long
+    errors: RecentErrors = field(default_factory=RecentErrors)  # the last errors, for /status and the page
     pacer: Pacer = field(default_factory=Pacer)  # the core's pacing, carried out by aiolimiter
     usage_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one /2/usage/tweets read at a time
     usage_reads: int = 0

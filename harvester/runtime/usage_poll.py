@@ -12,6 +12,7 @@ import anyio
 
 from harvester.core.request import Go
 from harvester.runtime.events import emit
+from harvester.runtime.history import record_reading
 from harvester.runtime.runtime import Runtime
 from harvester.runtime.send import send
 
@@ -33,7 +34,10 @@ async def read_usage(rt: Runtime) -> bool:
         events = machine.settle_usage(decision.permit, outcome, rt.clock.now())
         emit(events)
         rt.usage_reads += 1
-        return any(e.name == "usage_read" for e in events)
+        read = any(e.name == "usage_read" for e in events)
+        if read:  # the day's figure, for the status page's 30-day cap chart
+            await record_reading(rt.store, machine.cap.status(rt.clock.now()))
+        return read
 
 
 async def poll_usage(rt: Runtime) -> None:

@@ -178,6 +178,7 @@ class Worker:
                 rt.signals.request_stop(cause)
             case Reject(reason=reason, failure=failure):
                 await rt.store.fail(task.id, reason, failure=failure)
+                rt.errors.note(rt.clock.now(), task.job, task.key, reason, final=True)
                 log.warning("task_failed", job=task.job, task=task.key, error=reason)
             case _:
                 assert_never(admission)
@@ -200,6 +201,7 @@ class Worker:
             case Retry(until=until, reason=reason):
                 rt.stats.retries += 1
                 await rt.store.release(task.id, not_before=until, error=reason)
+                rt.errors.note(rt.clock.now(), task.job, task.key, reason, final=False)
                 log.info("retry_scheduled", job=task.job, task=task.key, error=reason, attempt=task.attempts + 1,
                          wait=round(until - rt.clock.now(), 2))  # fmt: skip
             case Wait(until=until, reason=reason, cause=cause, by_bucket=by_bucket):
@@ -208,6 +210,7 @@ class Worker:
                 log.info("task_waiting", job=task.job, task=task.key, reason=reason, until=round(until, 1))
             case Fail(reason=reason, failure=failure):
                 await rt.store.fail(task.id, reason, failure=failure)
+                rt.errors.note(rt.clock.now(), task.job, task.key, reason, final=True)
                 log.warning("task_failed", job=task.job, task=task.key, error=reason)
             case Halt(cause=cause):
                 await rt.store.release(task.id, not_before=0.0, error=None)

@@ -10,8 +10,8 @@ from typing import Any
 import anyio
 from structlog.testing import capture_logs
 
-from harvester.commands.status import collect_status
 from harvester.core.schedule import Schedule, collapsed_slots
+from harvester.embed.status import read_status
 from harvester.runtime.monitor import status_json, take_snapshot
 from harvester.testing import EPOCH, make_config, read_pages, run_virtual, sandbox_daemon
 
@@ -52,7 +52,7 @@ def test_a_job_redefined_mid_run_is_superseded_not_failed(tmp_path: Path) -> Non
     gen1 = [p for p in pages if p["__harvester"]["task"] == "search~g1"]
     assert {d["id"] for p in gen1 for d in p.get("data", [])} == truth  # the new definition, whole
 
-    status = anyio.run(lambda: collect_status(config, EPOCH + 3600, every=True))
+    status = anyio.run(lambda: read_status(config, EPOCH + 3600, every=True)).to_json()
     [job] = status["jobs"]
     assert (job["state"], job["failed"], job["generation"]) == ("done", 0, 1)
     assert [(g["generation"], g["state"]) for g in job["generations"]] == [(0, "superseded"), (1, "done")]

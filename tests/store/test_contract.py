@@ -435,7 +435,7 @@ async def test_demand_counts_due_and_claimed_tasks_per_bucket_of_the_given_jobs(
     await store.enqueue([NewTask(job="j", key=k, endpoint=tl) for k in "abc"]
                         + [NewTask(job="j", key="p", endpoint=tl, auth="pool"), new("other", job="x"),
                            NewTask(job="j", key="later", endpoint=tl, not_before=NOW + 999)])  # fmt: skip
-    first, second = await store.claim("w", NOW, 60.0, 2, jobs=["j"])
+    first, _second = await store.claim("w", NOW, 60.0, 2, jobs=["j"])
     await store.commit_page(PageCommit(task_id=first.id, next_cursor=None, items=1))  # done: no longer demand
     assert await store.demand(["j"], NOW) == {(tl, "app"): 2, (tl, "pool"): 1}  # one claimed, one due
     assert await store.demand(["j"], NOW + 1000) == {(tl, "app"): 3, (tl, "pool"): 1}

@@ -276,6 +276,12 @@ class Ledger:
                 )
         return due
 
+    def recharges(self, now: float) -> tuple[tuple[float, int], ...]:
+        """The auto-recharges the model has landed in ``now``'s billing cycle, ``(at, micros)``,
+        oldest first: the purchases ``core.rewards`` counts (with the configured balance)."""
+        self._advance(now)
+        return tuple((r.at, r.micros) for r in self._recharges if r.at >= self._cycle[0])
+
     def status(self, now: float) -> BudgetStatus:
         """A frozen snapshot of every figure (advances the ledger to ``now``)."""
         self._advance(now)

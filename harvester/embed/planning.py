@@ -1,0 +1,93 @@
+"""Plans: what jobs will cost and take, before anything is spent.
+
+Without a probe nothing is sent: lookups are exact, timelines and mentions have a worst case
+(their depth caps), searches and follower lists are unknown. A probe buys the volumes cheaply:
+one ``/2/tweets/counts/recent`` per search ($0.005 a request) and one user lookup per 100 users
+($0.010 a user), and says what the probe itself cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import aiohttp
+
+from harvester.api.auth import BearerAuth
+from harvester.api.client import ApiClient
+from harvester.config import Config
+from harvester.core import pricing
+from harvester.core.estimate import BucketEstimate, JobEstimate, Volume, bucket_time, estimate_job
+from harvester.core.model import JobSpec
+from harvester.embed.values import Plan
+from harvester.errors import ApiError
+
+COUNTS = "/2/tweets/counts/recent"
+
+
+def _csv(values: Sequence[str]) -> str:
+    return ",".join(values)
+
+
+async def probe_volumes(client: ApiClient, token: str, specs: Sequence[JobSpec]) -> tuple[dict[str, Volume], int]:
+    """Volumes per job from counts and user metrics; returns them and the probe's own cost."""
+    auth = BearerAuth(token)
+    volumes: dict[str, Volume] = {}
+    cost = 0
+    metric = {"timeline": "tweet_count", "followers": "followers_count", "following": "following_count"}
+    for spec in specs:
+        if spec.kind == "search" and not spec.archive and spec.query:
+            total, token_ = 0, None
+            while True:
+                params = {"query": spec.query, "granularity": "day"}
+                params.update({k: v for k, v in (("start_time", spec.start_time), ("end_time", spec.end_time))
+                               if v})
+                if token_:
+                    params["next_token"] = token_
+                resp = await client.get(COUNTS, params, auth)
+                if resp.status != 200 or not isinstance(resp.body, dict):
+                    raise ApiError(f"plan probe: {COUNTS} answered HTTP {resp.status}")
+                cost += pricing.DEFAULT_PRICES.counts_recent
+                total += int(resp.body.get("meta", {}).get("total_tweet_count", 0))
+                token_ = resp.body.get("meta", {}).get("next_token")
+                if not token_:
+                    break
+            volumes[spec.name] = Volume(items=total)
+        elif spec.kind in metric and spec.user_ids and not spec.start_time and not spec.end_time:
+            total = 0
+            for i in range(0, len(spec.user_ids), 100):
+                ids = spec.user_ids[i : i + 100]
+                resp = await client.get("/2/users", {"ids": _csv(ids), "user.fields": "public_metrics"}, auth)
+                if resp.status != 200 or not isinstance(resp.body, dict):
+                    raise ApiError(f"plan probe: /2/users answered HTTP {resp.status}")
+                data = resp.body.get("data", [])
+                cost += len(data) * pricing.DEFAULT_PRICES.user
+                total += sum(int(u.get("public_metrics", {}).get(metric[spec.kind], 0)) for u in data)
+            volumes[spec.name] = Volume(items=total)
+    return volumes, cost
+
+
+def plan(
+    config: Config, specs: Sequence[JobSpec], volumes: Mapping[str, Volume]
+) -> tuple[list[JobEstimate], list[BucketEstimate]]:
+    """Estimates per job and per bucket."""
+    prices = config.pricing
+    jobs = [estimate_job(s, volumes.get(s.name), prices) for s in specs]
+    limits = {r: (e.app, e.user) for r, e in config.limits.endpoints.items()}
+    buckets = bucket_time(jobs, {s.name: s for s in specs}, limits or None, config.limits.window_seconds)
+    return jobs, buckets
+
+
+def make_plan(config: Config, specs: Sequence[JobSpec], volumes: Mapping[str, Volume] | None = None,
+              probe_cost: int | None = None) -> Plan:
+    """The :class:`Plan` of ``specs`` given what is known of their volumes."""
+    jobs, buckets = plan(config, specs, volumes or {})
+    return Plan(jobs=tuple(jobs), buckets=tuple(buckets), probe_cost=probe_cost)
+
+
+async def probe_plan(config: Config, specs: Sequence[JobSpec]) -> Plan:
+    """Buy the volumes (see the module docstring), then plan with them."""
+    token = config.bearer_token()
+    async with aiohttp.ClientSession() as session:
+        client = ApiClient(session, config.api.base_url, timeout=config.api.timeout_seconds)
+        volumes, cost = await probe_volumes(client, token, specs)
+    return make_plan(config, specs, volumes, cost)
