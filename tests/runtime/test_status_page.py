@@ -1,5 +1,5 @@
 """The status page's HTML from a /status document, and the live parts behind it: recent errors
-(``ErrorTap``), the server's cap readings and the cached daily history."""
+the server's cap readings and the cached daily history."""
 
 from __future__ import annotations
 
@@ -7,18 +7,17 @@ import re
 from pathlib import Path
 from typing import Any
 
-from harvester.clock import LoopClock
 from harvester.core.budget import Budget, Ledger, LedgerEntry
 from harvester.core.cap import CapTracker
 from harvester.core.history import Day
-from harvester.core.model import JobStats, NewTask
+from harvester.core.model import JobStats
 from harvester.core.pricing import Charge, quote, utc_day
 from harvester.core.request import Cause, StopCause
 from harvester.core.waits import JobWait
 from harvester.redact import register_secret
 from harvester.runtime.history import STATE_READINGS, DailyHistory, record_reading
 from harvester.runtime.monitor import JobView, Snapshot, status_json
-from harvester.runtime.recent_errors import ErrorRecord, ErrorTap, RecentErrors
+from harvester.runtime.recent_errors import ErrorRecord, RecentErrors
 from harvester.runtime.statuspage import render_page
 from harvester.store import open_store
 from harvester.testing import EPOCH, run_virtual
@@ -91,51 +90,18 @@ def test_the_page_stays_small() -> None:
     assert "No errors since this process started." in render_page(document(errors=0))
 
 
-def test_error_tap_keeps_the_latest_errors_with_their_task(tmp_path: Path) -> None:
+def test_recent_errors_keep_the_latest_newest_first_and_redacted() -> None:
     register_secret("s3cr3t-token-value")
-
-    async def go() -> list[ErrorRecord]:
-        store = open_store(str(tmp_path / "state.db"))
-        await store.open()
-        errors = RecentErrors(keep=3)
-        tap = ErrorTap(store, LoopClock(epoch=EPOCH), errors)
-        try:
-            await tap.enqueue([NewTask(job="a", key=f"k{i}", endpoint=SEARCH) for i in range(5)])
-            tasks = await tap.claim("w", EPOCH, 60.0, limit=5)
-            await tap.release(tasks[0].id, not_before=0.0, error="HTTP 503 s3cr3t-token-value")
-            await tap.release(tasks[1].id, not_before=0.0, error=None)  # a plain give-back: no error
-            for t in tasks[2:]:
-                await tap.fail(t.id, f"HTTP 400 on {t.key}")
-            assert (await tap.job_stats())[0].failed == 3
-        finally:
-            await tap.close()
-        return list(errors.snapshot())
-
-    got = run_virtual(go)
-    assert [(e.task, e.final) for e in got] == [("k4", True), ("k3", True), ("k2", True)]  # newest first, 3 kept
-    assert all(e.job == "a" and e.error == f"HTTP 400 on {e.task}" for e in got)
-    kept = RecentErrors()
-    kept.add(ErrorRecord(at=1.0, job="a", task="k0", error="x", final=False))
-    assert kept.snapshot()[0].to_json() == {"at": 1.0, "job": "a", "task": "k0", "error": "x", "final": False}
-
-
-def test_error_tap_redacts(tmp_path: Path) -> None:
-    register_secret("s3cr3t-token-value")
-
-    async def go() -> str:
-        store = open_store(str(tmp_path / "state.db"))
-        await store.open()
-        errors = RecentErrors()
-        tap = ErrorTap(store, LoopClock(epoch=EPOCH), errors)
-        try:
-            await tap.enqueue([NewTask(job="a", key="k", endpoint=SEARCH)])
-            (task,) = await tap.claim("w", EPOCH, 60.0)
-            await tap.release(task.id, not_before=0.0, error="HTTP 503 s3cr3t-token-value")
-        finally:
-            await tap.close()
-        return errors.snapshot()[0].error
-
-    assert run_virtual(go) == "HTTP 503 ***"
+    errors = RecentErrors(keep=3)
+    errors.note(1.0, "a", "k0", "HTTP 503 s3cr3t-token-value", final=False)
+    for i in range(1, 4):
+        errors.note(1.0 + i, "a", f"k{i}", f"HTTP 400 on k{i}", final=True)
+    got = errors.snapshot()
+    assert [(e.task, e.final) for e in got] == [("k3", True), ("k2", True), ("k1", True)]  # newest first, 3 kept
+    again = RecentErrors()
+    again.note(1.0, "a", "k0", "HTTP 503 s3cr3t-token-value", final=False)
+    assert "s3cr3t" not in again.snapshot()[0].error
+    assert again.snapshot()[0].to_json()["task"] == "k0"
 
 
 def test_daily_history_reads_the_ledger_and_the_servers_readings(tmp_path: Path) -> None:
