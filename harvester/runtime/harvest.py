@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -189,7 +190,7 @@ async def harvest(
                 on_runtime(rt)
             async with anyio.create_task_group() as tg:
                 if handle_signals:
-                    tg.start_soon(_stop_on_signals, rt)
+                    tg.start_soon(_stop_on_signals, rt, tg.cancel_scope)
                 if watch is not None:
                     tg.start_soon(watch, rt)
                 if rt.settings.usage_poll:
@@ -205,10 +206,17 @@ async def harvest(
         lock.release()
 
 
-async def _stop_on_signals(rt: Runtime) -> None:
-    """SIGINT/SIGTERM: stop claiming; in-flight pages finish and commit; then the run ends."""
+async def _stop_on_signals(rt: Runtime, abort: anyio.CancelScope) -> None:
+    """SIGINT/SIGTERM: stop claiming; in-flight pages finish and commit; then the run ends.
+    A second signal aborts at once (a page caught between its write and its commit is cut back
+    off its file on the next start: nothing is lost or written twice)."""
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as received:
         async for signum in received:
             name = signal.Signals(signum).name
+            if rt.signals.stop is not None and rt.signals.stop.cause is Cause.SIGNAL:
+                log.warning("abort_requested", signal=name)
+                abort.cancel()
+                return
             log.warning("stop_requested", signal=name)
+            print("stopping after in-flight pages (Ctrl-C again to abort)", file=sys.stderr, flush=True)
             rt.signals.request_stop(StopCause(cause=Cause.SIGNAL, message=f"stopped by {name}"))

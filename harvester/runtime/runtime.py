@@ -80,3 +80,4 @@ class Runtime:
     pacer: Pacer = field(default_factory=Pacer)  # the core's pacing, carried out by aiolimiter
     usage_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one /2/usage/tweets read at a time
     usage_reads: int = 0
+    waits_logged: set[tuple[str, str, int]] = field(default_factory=set)  # each wait said once

@@ -103,10 +103,28 @@ class Worker:
             # cleanly; a later run (or the daemon) picks the tasks up when they are due.
             rt.signals.request_stop(self._parked_cause(min(wake)))
             return False
+        self._say_why_waiting(now)
         paced = rt.pacer.next_ready()
         timeout = min([t - now for t in wake] + [rt.settings.idle_poll] + ([paced] if paced is not None else []))
         await rt.signals.wait(timeout + 1e-3)
         return True
+
+    def _say_why_waiting(self, now: float) -> None:
+        """Log each wait of the run once as it starts: which bucket or limit, and until when."""
+        rt = self.rt
+        waits = rt.machine.waits(now)
+        if not waits or rt.in_flight:
+            return
+        route, auth, until, why = waits[0]
+        key = (route, auth, round(until))
+        if key in rt.waits_logged or until - now < 1.0:
+            return
+        rt.waits_logged.add(key)
+        if len(rt.waits_logged) > 256:  # a daemon's months of waits: keep the set small
+            rt.waits_logged.clear()
+            rt.waits_logged.add(key)
+        log.info("run_waiting", route=route, auth=auth, reason=why, until=round(until, 1),
+                 seconds=round(until - now, 1))
 
     def _parked_cause(self, when: float) -> StopCause:
         """Why the work left waits: the long wait the machine named last, else the time alone."""

@@ -87,6 +87,10 @@ class Rig:
     def admit(self) -> Any:
         return self.machine.admit(self.task, page_request(self.task), self.now)
 
+    def prove(self) -> None:
+        """One answered request: credentials no answer accepted yet go one request at a time."""
+        self.answer(200, hdr(450, 449, self.now + 900, self.now), posts(1, start=1))
+
     def go(self) -> Permit:
         d = self.admit()
         assert isinstance(d, Go), d
@@ -100,7 +104,7 @@ class Rig:
 
 def rig(*, route: str = SEARCH, max_usd: float | None = None, cap: int = 3_000_000,
         capped: tuple[str, ...] | None = None, window: float = 900.0, attempts: int = 0,
-        params: Mapping[str, str] | None = None, **spec: Any) -> Rig:  # fmt: skip
+        params: Mapping[str, str] | None = None, accepted: bool = True, **spec: Any) -> Rig:  # fmt: skip
     job = JobSpec(name="j", kind="search" if route == SEARCH else "timeline", query="q", **spec)
     caps = CapConfig(monthly_posts=cap, **({"capped_endpoints": capped} if capped is not None else {}))
     machine = RequestMachine(
@@ -110,6 +114,7 @@ def rig(*, route: str = SEARCH, max_usd: float | None = None, cap: int = 3_000_0
         cap=CapTracker(caps),
         specs={"j": job},
         max_attempts=3,
+        accepted=frozenset({"app"} if accepted else ()),
     )  # fmt: skip
     task = Task(id=1, job="j", key="search", endpoint=route, path_params={"id": "12"} if route != SEARCH else {},
                 params=dict(params or {"query": "q", "max_results": "100"}), priority=0, auth="app", write=True,
@@ -221,7 +226,7 @@ def test_a_server_that_shortens_its_windows_is_followed_within_one_answer() -> N
 
 
 def test_a_401_halts_the_run_naming_the_variable_and_leaves_the_task_pending() -> None:
-    r = rig(attempts=0)
+    r = rig(attempts=0, accepted=False)
     s = r.answer(401, {}, UNAUTHORIZED)
     assert isinstance(s.verdict, Halt)
     cause = s.verdict.cause
@@ -385,3 +390,14 @@ def test_a_request_in_flight_when_a_rename_was_learnt_is_resent_renamed_and_the_
     assert isinstance(s1.verdict, Resend) and isinstance(s2.verdict, Resend)
     assert [e.name for e in (*s1.events, *s2.events)] == ["name_rewritten"]
     assert len(r.machine.renamed(SEARCH)) == 1
+
+
+def test_credentials_no_answer_accepted_yet_go_one_request_at_a_time() -> None:
+    r = rig(accepted=False)
+    r.go()
+    d = r.admit()
+    assert isinstance(d, Park) and "first answer" in d.reason  # a wrong token costs one 401, not one per worker
+    r2 = rig(accepted=False)
+    r2.prove()
+    r2.go()
+    assert isinstance(r2.admit(), Go)

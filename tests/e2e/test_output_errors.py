@@ -25,6 +25,7 @@ from e2ehelp import EPOCH, FixedClock, env, harvester_cmd
 
 from harvester.commands.run import EXIT, report
 from harvester.core.request import Cause
+from harvester.embed.harvester import report_of
 from harvester.jobspec import load_jobs
 from harvester.runtime.harvest import RunResult
 from harvester.sandbox import Sandbox, SandboxConfig
@@ -91,7 +92,7 @@ def test_a_full_disk_stops_the_run_with_one_line_and_the_next_start_finishes(
         result, served, truth = run_virtual(lambda: run(0))
     err = io.StringIO()
     with redirect_stdout(io.StringIO()), redirect_stderr(err):
-        report(result, specs, title="harvester run", spend_label="spend")
+        report(report_of(result), specs, title="harvester run", spend_label="spend")
     assert EXIT[result.outcome] == 1
     assert result.stop is not None and result.stop.cause is Cause.OUTPUT and result.stop.failure
     assert err.getvalue().splitlines() == [

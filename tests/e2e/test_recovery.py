@@ -27,6 +27,7 @@ from harvester.commands.run import EXIT, report
 from harvester.core.model import Failure, JobStats
 from harvester.core.plan import plan_job
 from harvester.core.request import Cause
+from harvester.embed.harvester import report_of
 from harvester.jobspec import load_jobs
 from harvester.runtime.harvest import RunResult
 from harvester.sandbox import Sandbox, SandboxConfig
@@ -81,7 +82,7 @@ def harvest(tmp: Path, *, hour: int, bearer: str | None = None, setup: Callable[
     result, served, truth = run_virtual(main)
     out, err = io.StringIO(), io.StringIO()
     with redirect_stdout(out), redirect_stderr(err):
-        report(result, specs, title="harvester run", spend_label="spend")
+        report(report_of(result), specs, title="harvester run", spend_label="spend")
     return Run(EXIT[result.outcome], err.getvalue().splitlines(), out.getvalue(), result,
                Counter(served["requests"]), truth)
 

@@ -10,7 +10,7 @@ import pytest
 from harvester.cli import main
 from harvester.core.estimate import Volume, estimate_job
 from harvester.core.model import JobSpec
-from harvester.testing import harvest_sandbox, make_config, run_virtual
+from harvester.testing import EPOCH, harvest_sandbox, make_config, run_virtual
 
 JOBS = [
     JobSpec(name="search", kind="search", query="bumife", start_time="2026-11-15T00:00:00Z",
@@ -28,6 +28,9 @@ def test_status_and_report_after_a_run(tmp_path: Path, capsys: pytest.CaptureFix
         return sb.truth.search("bumife", JOBS[0].start_time, JOBS[0].end_time), sb.truth.tweets(JOBS[1].tweet_ids)
 
     found, looked_up = run_virtual(go)
+    # status and report read the wall clock; read them back in the harvest's billing cycle, not today's
+    monkeypatch.setattr("harvester.commands.status.wall_time", lambda: EPOCH + 3600.0)
+    monkeypatch.setattr("harvester.commands.report.wall_time", lambda: EPOCH + 3600.0)
     billed = len(set(found) | set(looked_up))  # each post once per UTC day
     (tmp_path / "config.toml").write_text(
         f'[harvest]\nstate = "{tmp_path / "state.db"}"\noutput_dir = "{tmp_path / "out"}"\n')

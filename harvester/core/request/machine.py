@@ -68,6 +68,8 @@ class RequestMachine:
         specs: the jobs by name (live: the daemon replaces it on reload).
         max_attempts: failed attempts of one page before its task fails.
         backoff: retry delays (seeded in tests).
+        accepted: contexts whose credentials are already known good (until an answer proves a
+            context's, its requests go one at a time, so a wrong token costs a single 401).
     """
 
     def __init__(
@@ -82,6 +84,7 @@ class RequestMachine:
         specs: Mapping[str, JobSpec] | None = None,
         max_attempts: int = 8,
         backoff: Backoff | None = None,
+        accepted: frozenset[str] = frozenset(),
     ) -> None:
         self.contexts = dict(contexts)
         self.pools = dict(pools or {})
@@ -97,6 +100,8 @@ class RequestMachine:
         self._buckets_seen: set[tuple[str, str]] = set()
         self._renames: dict[str, list[Rename]] = {}
         self._broken: dict[str, str] = {}
+        self._proven: set[str] = set(accepted)  # contexts the server answered with anything but a 401
+        self._in_flight: dict[str, int] = {}  # requests out per context
 
     # -- auth ---------------------------------------------------------------------------------
 
@@ -117,6 +122,21 @@ class RequestMachine:
         """The earliest time a closed bucket opens again, if any is closed."""
         times = [t for k in self._buckets_seen if (t := self._reopen(k, now)) > now]
         return min(times) if times else None
+
+    def waits(self, now: float) -> list[tuple[str, str, float, str]]:
+        """Every bucket closed now: (route, auth, until, why), soonest first (for people)."""
+        out = []
+        for route, name in sorted(self._buckets_seen):
+            blocked = self.cap.blocked_until(route, now)
+            if blocked is not None and blocked > now:
+                out.append((route, name, blocked, "the monthly Post cap"))
+                continue
+            kind = self.kind(name)
+            t, why, detail = min((self.limits.bucket(route, m, kind).next_send(now) for m in self.members(name)),
+                                 key=lambda n: n[0])
+            if t > now:
+                out.append((route, name, t, f"{why}: {detail}" if why else "rate limit"))
+        return sorted(out, key=lambda w: w[2])
 
     def _reopen(self, key: tuple[str, str], now: float) -> float:
         route, name = key
@@ -167,6 +187,11 @@ class RequestMachine:
         route = task.endpoint
         if task.job in self._broken:
             return Reject(reason=self._broken[task.job])
+        members = self.members(task.auth)
+        if not any(m in self._proven for m in members) and any(self._in_flight.get(m) for m in members):
+            # Credentials no answer has accepted yet go one request at a time: a wrong token
+            # costs one 401, not one per worker.
+            return Park(until=now + 0.5, reason=f"waiting for the first answer to {task.auth}'s credentials")
         self._buckets_seen.add((route, task.auth))
         request = self._rewrite(route, request)
         size, min_size = _size(route, request.params)
@@ -215,6 +240,7 @@ class RequestMachine:
             case other_verdict:
                 assert_never(other_verdict)
         posts = self.cap.hold(route, ticket.size)
+        self._out(rate.auth)
         return Go(permit=Permit(request=request, route=route, job=task.job, auth=rate.auth, rate=rate,
                                 money=ticket, owned=owned, posts=posts))  # fmt: skip
 
@@ -223,8 +249,18 @@ class RequestMachine:
         b = self.limits.bucket(permit.route, permit.auth, self.contexts[permit.auth].kind)
         return f"{permit.route} {permit.auth}", b.limit, b.guard_span, b.min_gap
 
+    def _out(self, auth: str) -> None:
+        self._in_flight[auth] = self._in_flight.get(auth, 0) + 1
+
+    def _back(self, auth: str, outcome: Outcome | None) -> None:
+        """A request of ``auth`` ended; any answer but a 401 proves its credentials."""
+        self._in_flight[auth] = max(0, self._in_flight.get(auth, 0) - 1)
+        if isinstance(outcome, Answer) and outcome.status != 401:
+            self._proven.add(auth)
+
     def withdraw(self, permit: Permit, until: float, reason: str) -> Park:
         """The shared grant log refused ``permit``: hand everything back, close the bucket."""
+        self._back(permit.auth, None)
         self.limits.cancel(permit.rate)
         self._cancel(permit)
         self.limits.hold(permit.route, permit.auth, self.contexts[permit.auth].kind, until, reason)
@@ -243,11 +279,13 @@ class RequestMachine:
                 return Park(until=t, reason=f"{why}: {detail}")
             case ratelimit.Send(ticket=rate):
                 request = PageRequest(path=USAGE, params={"usage.fields": USAGE_FIELDS})
+                self._out(APP)
                 return Go(permit=Permit(request=request, route=USAGE, job="", auth=APP, rate=rate, money=None))
         raise AssertionError("unreachable")  # pragma: no cover
 
     def settle_usage(self, permit: Permit, outcome: Outcome, now: float) -> tuple[Event, ...]:
         """Fold a usage read into the cap; a failed read only delays the next one."""
+        self._back(permit.auth, outcome)
         if isinstance(outcome, Lost):
             self.limits.observe(permit.rate, now, None)
             self.cap.usage_failed(now)
@@ -276,6 +314,7 @@ class RequestMachine:
 
     def settle(self, permit: Permit, outcome: Outcome, task: Task, now: float) -> Settlement:
         """What ``outcome`` means for ``task``, with every effect as a value."""
+        self._back(permit.auth, outcome)
         if isinstance(outcome, Lost):
             self.limits.observe(permit.rate, now, None)
             rows = self._settle_unknown(permit, now)
