@@ -226,7 +226,9 @@ def definition_digest(spec: JobSpec) -> str:
     doc.pop("source", None)
     # Keys added after a digest was first saved leave it unchanged while unset, so an upgrade
     # does not make every daemon job look changed (a new generation harvests it all again).
-    for key in ("post_fields", "media_fields", "place_fields", "poll_fields", "list_fields"):
+    for key in ("post_fields", "media_fields", "place_fields", "poll_fields", "list_fields", "list_ids",
+                "user_ids_file", "usernames_file", "tweet_ids_file", "ids_column", "from_job", "limit",
+                "granularity"):
         if not doc.get(key):
             doc.pop(key, None)
     doc["extra"] = {k: v for k, v in spec.extra.items() if k not in TIMING_KEYS}
