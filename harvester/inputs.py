@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from harvester.core.endpoints import ID_PATTERN, USERNAME_PATTERN
+from harvester.core.model import JobSpec
 
 FILE_KEYS: dict[str, str] = {
     "user_ids_file": "user_ids",
@@ -119,4 +120,15 @@ def check_file(path: Path, what: str, column: str | None = None) -> int:
     return count
 
 
-__all__ = ["FILE_KEYS", "InputFileError", "check_file", "read_values", "resolve"]
+def job_inputs(spec: JobSpec) -> dict[str, Iterator[str]]:
+    """The values of ``spec``'s files, by the list each extends (``user_ids``, ...), streamed:
+    what :func:`harvester.core.plan.iter_plan` takes as ``inputs``."""
+    out: dict[str, Iterator[str]] = {}
+    for key, what in FILE_KEYS.items():
+        path = getattr(spec, key)
+        if path is not None:
+            out[what] = read_values(Path(path), what, spec.ids_column)
+    return out
+
+
+__all__ = ["FILE_KEYS", "InputFileError", "check_file", "job_inputs", "read_values", "resolve"]
