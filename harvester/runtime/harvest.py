@@ -147,6 +147,11 @@ async def open_runtime(
         coordinator = coordinator_for(store)
         machine = await build_machine(config, store, clock.now(), by_name, max_usd=max_usd, run=run_id,
                                       coordinator=coordinator)  # fmt: skip
+        if any(s.limit is not None for s in specs):  # a job's limit counts its current generation's items
+            current = {s.name: followed[s.name].state.generation for s in specs}
+            for g in await store.generation_stats():
+                if g.job in current and (g.generation or 0) == current[g.job]:
+                    machine.job_items[g.job] = g.items
         settings = settings or RunSettings(lease=config.harvest.lease_seconds)
         if node:  # another process's release or commit does not wake this one: poll often
             settings = replace(settings, idle_poll=min(settings.idle_poll, SHARED_IDLE_POLL))

@@ -30,6 +30,7 @@ from harvester.core.request import (
     CheckUsage,
     Commit,
     Fail,
+    Finish,
     Go,
     Halt,
     Park,
@@ -194,6 +195,9 @@ class Worker:
             case Stop(cause=cause):
                 await rt.store.release(task.id, not_before=0.0, error=None)
                 rt.signals.request_stop(cause)
+            case Finish(reason=reason):
+                await rt.store.finish(task.id)
+                log.info("task_finished", job=task.job, task=task.key, reason=reason)
             case Reject(reason=reason, failure=failure):
                 await rt.store.fail(task.id, reason, failure=failure)
                 rt.errors.note(rt.clock.now(), task.job, task.key, reason, final=True)
