@@ -186,6 +186,11 @@ class Prices:
                 kw[key] = usd_to_micros(value)
         return cls(**kw)
 
+    def unit_request(self, route: str) -> int:
+        """Price of one request of a per-request route (counts); 0 for any other route."""
+        name = PER_REQUEST.get(route)
+        return int(getattr(self, name)) if name is not None else 0
+
     def unit(self, kind: Resource, *, owned: bool = False) -> int:
         """Price of one resource of ``kind``; ``owned`` selects the owned-read price."""
         if owned:
