@@ -295,8 +295,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run_command(config, specs)  # --max-usd and --workers are in config now; Harvester.run runs preflight
     if args.command == "demo":
-        from harvester.commands.demo import run_demo
+        from harvester.commands.demo import run_demo, user_context_jobs, with_demo_user
 
         preflight.check_demo_out(Path(args.out))
+        config = with_demo_user(config)
+        specs = [*specs, *user_context_jobs(job_paths(args), config)]
         return run_demo(config, specs, out=Path(args.out), seed=args.seed)
     raise UserError(f"unknown command {args.command!r}")

@@ -444,10 +444,6 @@ def interpret_page(task: Task, page: Page, spec: JobSpec | None = None) -> PageR
 
 
 def _depth(task: Task, spec: JobSpec | None, ep: Endpoint) -> int | None:
-    """The most items ``task`` may return: the endpoint's documented depth, or the job's limit."""
-    limits = [d for d in (ep.depth, _job_limit(spec)) if d]
-    return min(limits) if limits else None
-
-
-def _job_limit(spec: JobSpec | None) -> int | None:
-    return spec.limit if spec is not None else None
+    """The most items ``task`` may return: the endpoint's documented depth (a job's ``limit``
+    spans its tasks: the request machine keeps it)."""
+    return ep.depth
