@@ -12,13 +12,21 @@ route name except to pick the row.
 The model. A job becomes one task per independent paginated stream:
 
 - ``search``: one task, key ``"search"``, on recent or (``archive``) full-archive search;
-- ``timeline``/``mentions``/``followers``/``following``: one task per user id, key
+- ``counts``: one task, key ``"counts"``, on recent or (``archive``) full-archive counts;
+- the user-scoped kinds (``timeline``, ``mentions``, ``followers``, ``following``, ``liked_tweets``,
+  ``bookmarks``, ``blocking``, ``muting``, the user's lists): one task per user id, key
   ``"user:<id>"``. Usernames are first resolved on ``/2/users/by`` by *resolve* tasks (key
   ``"resolve:NNNN"``, up to 100 names each, ``write=False``: their pages are not output); each
   resolve page spawns the per-user tasks, built exactly as :func:`plan_job` builds them, so a
   user given both by id and by name is harvested once (same key, and enqueueing keeps the first);
+- the post-scoped kinds (``liking_users``, ``retweeted_by``, ``quote_tweets``, ``conversation``):
+  one task per post id, key ``"tweet:<id>"`` (a conversation is a search for
+  ``conversation_id:<id>``); the list-scoped kinds: one task per list, key ``"list:<id>"``;
 - ``lookup_tweets``/``lookup_users``: chunks of up to 100 ids (``"ids:NNNNN"``) or usernames
   (``"usernames:NNNNN"``), one page each.
+
+Ids may also come from files (:func:`iter_plan`'s ``inputs``, streamed) and from another job's
+pages (:func:`fan_out`).
 
 A task's fixed parameters are stored with it; :func:`page_request` adds the cursor under the
 endpoint's token parameter (``next_token`` for search, ``pagination_token`` elsewhere).
@@ -104,11 +112,6 @@ class PageResult:
 
 
 # --------------------------------------------------------------------------- planning
-
-
-def _chunks(values: Sequence[str], size: int) -> Iterator[Sequence[str]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 def _fields(spec: JobSpec) -> dict[str, str]:
@@ -202,14 +205,7 @@ def list_tasks(spec: JobSpec, list_ids: Iterable[str]) -> Iterator[NewTask]:
 def _lookup_tasks(spec: JobSpec, route: str, values: Iterable[str], key: str, **kw: Any) -> Iterator[NewTask]:
     ep = endpoint(route)
     assert ep.ids_param is not None and ep.max_ids is not None, route
-    chunk: list[str] = []
-    n = 0
-    for value in values:
-        chunk.append(value)
-        if len(chunk) == ep.max_ids:
-            yield _task(spec, f"{key}:{n:05d}", route, {ep.ids_param: ",".join(chunk), **_fields(spec)}, **kw)
-            chunk, n = [], n + 1
-    if chunk:
+    for n, chunk in enumerate(_stream_chunks(values, ep.max_ids)):
         yield _task(spec, f"{key}:{n:05d}", route, {ep.ids_param: ",".join(chunk), **_fields(spec)}, **kw)
 
 
