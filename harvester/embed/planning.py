@@ -36,7 +36,7 @@ async def probe_volumes(client: ApiClient, token: str, specs: Sequence[JobSpec])
     volumes: dict[str, Volume] = {}
     cost = 0
     metric = {"timeline": "tweet_count", "followers": "followers_count", "following": "following_count",
-              "liked_tweets": "like_count"}  # fmt: skip
+              "liked_tweets": "like_count", "list_memberships": "listed_count"}  # fmt: skip
     for spec in specs:
         queries = [spec.query] if spec.kind == "search" and spec.query else []
         if spec.kind == "conversation":  # a conversation is a search: its counts say how big it is
