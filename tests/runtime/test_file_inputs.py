@@ -103,3 +103,22 @@ def test_hydrate_writes_a_lookup_job_reading_the_file(tmp_path: Path) -> None:
     (tmp_path / "bad.txt").write_text("1\nx y\n")
     with pytest.raises(UserError, match="line 2"):
         hydrate_job(tmp_path / "bad.txt", "tweets", tmp_path / "jobs")
+
+
+def test_harvester_hydrate_runs_the_job_it_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    from harvester.cli import main
+    from harvester.sandbox import SandboxConfig
+    from harvester.testing import APP_TOKEN, EPOCH, sandbox_thread
+
+    (tmp_path / "users.csv").write_text("user_id,note\n# the accounts\n" + "".join(f"{u},x\n" for u in USERS))
+    monkeypatch.setenv("X_BEARER_TOKEN", APP_TOKEN)
+    monkeypatch.chdir(tmp_path)
+    with sandbox_thread(SandboxConfig(epoch=EPOCH)) as url:
+        (tmp_path / "config.toml").write_text(f'[api]\nbase_url = "{url}"\n[harvest]\noutput_dir = "out"\n'
+                                              'state = "state.db"\n')
+        code = main(["hydrate", "users.csv", "--kind", "users", "--config", "config.toml"])
+    assert code == 0, capsys.readouterr().err[-2000:]
+    assert (tmp_path / "jobs" / "hydrate-users.toml").exists()
+    ids = data_ids(read_pages(tmp_path / "out" / "hydrate-users.jsonl"))
+    assert sorted(ids) == sorted(USERS)
