@@ -292,14 +292,16 @@ class Worker:
 
     def _fan_out(self, task: Task, page: Page) -> list[NewTask]:
         """The tasks this page gives the jobs that take ``task``'s job's output (``from_job``):
-        committed with the page, so a crash can neither lose them nor queue them twice, and keyed
-        in each fan-out job's own generation."""
+        committed with the page, so a crash can neither lose them nor queue them twice, keyed in
+        each fan-out job's own generation and in the source's run slot (a scheduled source's
+        next run fans out afresh; within a run, a user or post is queued once)."""
         out: list[NewTask] = []
+        _, slot, _ = split_key(task.key)  # a scheduled source's run: its fan-out is that run's too
         for spec in self.rt.jobs.specs.values():
             if spec.from_job != task.job:
                 continue
             generation = self.rt.store.generations.get(spec.name, 0) if isinstance(self.rt.store, DaemonStore) else 0
-            out += [replace(t, key=run_key(t.key, slot=None, generation=generation or 0))
+            out += [replace(t, key=run_key(t.key, slot=slot, generation=generation or 0))
                     for t in plan.fan_out(spec, task, page)]  # fmt: skip
         return out
 
