@@ -96,6 +96,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, default=None,
                      help="concurrent workers, 1-256, overrides [harvest] workers (default: the config's, 4)")
 
+    hy = command("hydrate", "write a job that looks up every id of FILE, and run it (twarc2's hydrate)")
+    common(hy, jobs=False)
+    hy.add_argument("file", metavar="FILE", help="ids (or, for users, usernames): one a line, or a CSV column")
+    hy.add_argument("--kind", choices=["tweets", "users"], required=True, help="what the ids are (required: no default)")
+    hy.add_argument("--jobs-dir", default="jobs", help="where the job file is written (default: ./jobs)")
+    hy.add_argument("--name", default=None, help="the job's name (default: hydrate-<file stem>)")
+
     demo = command("demo", "harvest the example jobs from the built-in sandbox")
     common(demo, demo=True)
     demo.add_argument("--out", default="demo-out",
@@ -274,6 +281,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from harvester.commands.export import export_command
 
         return export_command(config, args, job_paths(args))
+    if args.command == "hydrate":
+        from harvester.commands.hydrate import hydrate_command
+
+        return hydrate_command(config, Path(args.file), args.kind, Path(args.jobs_dir), args.name)
     specs = load_jobs(job_paths(args), config=config)
     if args.command == "plan":
         from harvester.commands.plan import plan_command
@@ -284,8 +295,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run_command(config, specs)  # --max-usd and --workers are in config now; Harvester.run runs preflight
     if args.command == "demo":
-        from harvester.commands.demo import run_demo
+        from harvester.commands.demo import run_demo, user_context_jobs, with_demo_user
 
         preflight.check_demo_out(Path(args.out))
+        config = with_demo_user(config)
+        specs = [*specs, *user_context_jobs(job_paths(args), config)]
         return run_demo(config, specs, out=Path(args.out), seed=args.seed)
     raise UserError(f"unknown command {args.command!r}")

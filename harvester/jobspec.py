@@ -47,21 +47,26 @@ from typing import Any, NoReturn, cast
 
 from harvester.config import APP_AUTH, Config, hint, quote_key
 from harvester.config.tomlfile import TomlFileError, os_problem, path_problem, read_toml
+from harvester.core.api_tables import ROUTES
 from harvester.core.duration import DurationError, format_duration, parse_duration
 from harvester.core.endpoints import (
+    ARCHIVE_ROUTES,
     ARCHIVE_SEARCH,
     ENDPOINTS,
     FIELD_KEYS,
     ID_PATTERN,
     KIND_ENDPOINT,
     KIND_FIELDS,
+    KIND_INPUT,
     TIME_FORMAT,
     USERNAME_PATTERN,
     Endpoint,
+    Resource,
 )
 from harvester.core.model import KINDS, JobSpec
 from harvester.core.schedule import Schedule, ScheduleError
 from harvester.errors import JobSpecError
+from harvester.inputs import FILE_KEYS, InputFileError, check_file, resolve
 
 NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 _NAME = re.compile(NAME_PATTERN)
@@ -72,10 +77,15 @@ MODES = ("once", "poll")
 
 # Keys every kind accepts.
 _COMMON = frozenset(
-    {"name", "kind", "priority", "auth", "mode", "schedule", "min_interval", "max_interval", "active_since"}
+    {"name", "kind", "priority", "auth", "mode", "schedule", "min_interval", "max_interval", "active_since",
+     "limit"}
 )
 _TIME_BOUNDS = frozenset({"start_time", "end_time", "since_id", "until_id"})
-_USERS = frozenset({"user_ids", "usernames"})
+_USERS = frozenset({"user_ids", "usernames", "user_ids_file", "usernames_file", "ids_column", "from_job"})
+_TWEETS = frozenset({"tweet_ids", "tweet_ids_file", "ids_column", "from_job"})
+_INPUT_KEYS = {"users": _USERS, "tweets": _TWEETS, "lists": frozenset({"list_ids"}),
+               "query": frozenset({"query", "archive"})}  # fmt: skip
+GRANULARITIES = ("minute", "hour", "day")
 
 
 def _fields(kind: str) -> frozenset[str]:
@@ -90,9 +100,29 @@ KIND_KEYS: dict[str, frozenset[str]] = {
     "mentions": frozenset({"max_results"}) | _USERS | _TIME_BOUNDS | _fields("mentions"),
     "followers": frozenset({"max_results"}) | _USERS | _fields("followers"),
     "following": frozenset({"max_results"}) | _USERS | _fields("following"),
-    "lookup_tweets": frozenset({"tweet_ids"}) | _fields("lookup_tweets"),
+    "lookup_tweets": _TWEETS | _fields("lookup_tweets"),
     "lookup_users": _USERS | _fields("lookup_users"),
 }
+
+
+def _derived_keys(kind: str) -> frozenset[str]:
+    """The keys of a kind added by issue 16, from its endpoint's row and X's document: its input,
+    ``max_results`` where the route takes it, time bounds where it takes ``start_time``."""
+    route = KIND_ENDPOINT[kind]
+    keys = set(_INPUT_KEYS[KIND_INPUT[kind]]) | _fields(kind)
+    if ENDPOINTS[route].max_results is not None:
+        keys.add("max_results")
+    table = ROUTES.get(route)
+    if table is not None and table.param("start_time") is not None:
+        keys |= _TIME_BOUNDS
+    if kind in ARCHIVE_ROUTES:
+        keys.add("archive")
+    if kind == "counts":
+        keys.add("granularity")
+    return frozenset(keys)
+
+
+KIND_KEYS.update({kind: _derived_keys(kind) for kind in KINDS if kind not in KIND_KEYS})
 ALL_KEYS = frozenset().union(_COMMON, *KIND_KEYS.values())
 
 
@@ -140,7 +170,46 @@ def load_jobs(paths: Sequence[Path | str], *, config: Config | None = None) -> l
                 )
             first_seen[spec.name.casefold()] = spec
             jobs.append(spec)
+    _check_fan_out(jobs)
     return jobs
+
+
+# What a fan-out job takes from its source's output: a source returning posts gives post ids
+# (or their authors, to a user-scoped job); one returning users gives user ids; lists, list ids.
+def _check_fan_out(jobs: Sequence[JobSpec]) -> None:
+    by_name = {j.name: j for j in jobs}
+    for job in jobs:
+        if job.from_job is None:
+            continue
+        source = by_name.get(job.from_job)
+        if source is None:
+            tip = hint(job.from_job, sorted(by_name))
+            raise JobSpecError(job.source, job.name, "from_job", f"no job named {job.from_job!r}{tip}")
+        if source.name == job.name:
+            raise JobSpecError(job.source, job.name, "from_job", "a job cannot take its own output")
+        chain, seen = source, {job.name}
+        while chain.from_job is not None and chain.from_job in by_name:
+            if chain.name in seen:
+                raise JobSpecError(job.source, job.name, "from_job", "the jobs' from_job keys form a cycle")
+            seen.add(chain.name)
+            chain = by_name[chain.from_job]
+        returns = ENDPOINTS[KIND_ENDPOINT[source.kind]].resource
+        if source.kind == "counts" or returns is Resource.LIST:
+            raise JobSpecError(job.source, job.name, "from_job",
+                               f"job {source.name!r} ({source.kind}) returns no posts or users to take ids from")
+        wants = KIND_INPUT[job.kind]
+        if wants == "tweets" or job.kind == "lookup_tweets":
+            if returns is not Resource.POST:
+                raise JobSpecError(job.source, job.name, "from_job",
+                                   f"kind {job.kind!r} takes post ids; job {source.name!r} ({source.kind}) returns users")
+        elif returns is Resource.POST and not _has_author(source):
+            raise JobSpecError(job.source, job.name, "from_job",
+                               f"job {source.name!r} returns posts without their authors; add 'author_id' to its "
+                               "tweet_fields (or post_fields)")
+
+
+def _has_author(spec: JobSpec) -> bool:
+    return "author_id" in spec.tweet_fields or "author_id" in spec.post_fields
 
 
 def _job_files(path: Path) -> list[Path]:
@@ -278,17 +347,17 @@ class _JobReader:
                 self.fail(key, f"does not apply to kind {kind!r} (only to {', '.join(kinds)})")
 
         archive = self.boolean("archive")
-        route = ARCHIVE_SEARCH if archive else KIND_ENDPOINT[kind]
+        route = ARCHIVE_ROUTES[kind] if archive and kind in ARCHIVE_ROUTES else KIND_ENDPOINT[kind]
         endpoint = ENDPOINTS[route]
 
-        query = self.query(endpoint) if kind == "search" else None
+        query = self.query(endpoint, kind) if KIND_INPUT[kind] == "query" else None
         start_time, end_time = self.time("start_time"), self.time("end_time")
         if start_time is not None and end_time is not None and start_time >= end_time:
             self.fail("end_time", f"must be after start_time ({start_time}), got {end_time}")
         since_id, until_id = self.one_id("since_id"), self.one_id("until_id")
         if since_id is not None and until_id is not None and int(since_id) >= int(until_id):
             self.fail("until_id", f"must be greater than since_id ({since_id}), got {until_id}")
-        if kind == "search":
+        if KIND_INPUT[kind] == "query" or kind == "conversation":
             # OpenAPI 2.167: at most one of start_time/since_id and of end_time/until_id.
             if start_time is not None and since_id is not None:
                 self.fail("since_id", "search takes start_time or since_id, not both")
@@ -298,12 +367,19 @@ class _JobReader:
         user_ids = self.ids("user_ids")
         usernames = self.usernames()
         tweet_ids = self.ids("tweet_ids")
-        if kind in ("timeline", "mentions", "followers", "following", "lookup_users") and not (
-            user_ids or usernames
-        ):
-            self.fail("user_ids", f"kind {kind!r} needs at least one user in user_ids or usernames")
-        if kind == "lookup_tweets" and not tweet_ids:
-            self.fail("tweet_ids", "kind 'lookup_tweets' needs at least one id")
+        list_ids = self.ids("list_ids")
+        files = self.files()
+        from_job = self.from_job()
+        wants = "users" if kind == "lookup_users" else ("tweets" if kind == "lookup_tweets" else KIND_INPUT[kind])
+        fed = from_job is not None
+        if wants == "users" and not (user_ids or usernames or files.get("user_ids_file")
+                                     or files.get("usernames_file") or fed):
+            self.fail("user_ids", f"kind {kind!r} needs at least one user in user_ids, usernames, "
+                                  "user_ids_file, usernames_file or from_job")
+        if wants == "tweets" and not (tweet_ids or files.get("tweet_ids_file") or fed):
+            self.fail("tweet_ids", f"kind {kind!r} needs at least one id in tweet_ids, tweet_ids_file or from_job")
+        if wants == "lists" and not list_ids:
+            self.fail("list_ids", f"kind {kind!r} needs at least one list id")
 
         fields = self.fields(kind)
         auth = self.auth(endpoint)
@@ -331,6 +407,14 @@ class _JobReader:
             max_results=self.max_results(endpoint),
             priority=self.priority(),
             auth=auth,
+            list_ids=list_ids,
+            user_ids_file=files.get("user_ids_file"),
+            usernames_file=files.get("usernames_file"),
+            tweet_ids_file=files.get("tweet_ids_file"),
+            ids_column=self.column(),
+            from_job=from_job,
+            limit=self.limit(),
+            granularity=self.granularity(),
             extra=self.extra(),
         )
 
@@ -342,18 +426,74 @@ class _JobReader:
             self.expect(key, value, "true or false")
         return value
 
-    def query(self, endpoint: Endpoint) -> str:
+    def files(self) -> dict[str, str]:
+        """Each ``*_file`` key's absolute path, checked end to end (streamed: constant memory)."""
+        out: dict[str, str] = {}
+        column = self.column()
+        for key, what in FILE_KEYS.items():
+            value = self.data.get(key)
+            if value is None:
+                continue
+            if not isinstance(value, str) or not value.strip():
+                self.expect(key, value, "a file path")
+            path = resolve(value, self.file)
+            try:
+                count = check_file(path, what, column)
+            except InputFileError as e:
+                self.fail(key, f"{e.path}{f' line {e.line}' if e.line else ''}: {e.problem}")
+            if count == 0:
+                self.fail(key, f"{path}: holds no {what.replace('_', ' ')}")
+            out[key] = str(path)
+        return out
+
+    def column(self) -> str | None:
+        value = self.data.get("ids_column")
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            self.expect("ids_column", value, "a CSV column name")
+        if not any(k in self.data for k in FILE_KEYS):
+            self.fail("ids_column", "applies only with user_ids_file, tweet_ids_file or usernames_file")
+        return value
+
+    def from_job(self) -> str | None:
+        value = self.data.get("from_job")
+        if value is None:
+            return None
+        if not isinstance(value, str) or not _NAME.match(value):
+            self.expect("from_job", value, "another job's name")
+        return value
+
+    def limit(self) -> int | None:
+        value = self.data.get("limit")
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.expect("limit", value, "a whole number of items")
+        if not 1 <= value <= 10**12:
+            self.fail("limit", f"must be between 1 and 1000000000000 items, got {value}")
+        return value
+
+    def granularity(self) -> str | None:
+        value = self.data.get("granularity")
+        if value is None:
+            return None
+        if not isinstance(value, str) or value not in GRANULARITIES:
+            self.fail("granularity", f"must be one of {', '.join(GRANULARITIES)}, got {_show(value)}")
+        return value
+
+    def query(self, endpoint: Endpoint, kind: str = "search") -> str:
         value = self.data.get("query")
         if value is None:
-            self.fail("query", "is required for kind 'search'")
+            self.fail("query", f"is required for kind {kind!r}")
         if not isinstance(value, str):
             self.expect("query", value, "a string")
         if not value.strip():
             self.fail("query", "must not be empty")
         limit = endpoint.max_query_len
         if limit is not None and len(value) > limit:
-            which = "full-archive" if endpoint.route == ARCHIVE_SEARCH else "recent"
-            self.fail("query", f"is {len(value)} characters; {which} search allows at most {limit}")
+            which = "full-archive" if endpoint.route in (ARCHIVE_SEARCH, ARCHIVE_ROUTES["counts"]) else "recent"
+            self.fail("query", f"is {len(value)} characters; {which} {kind} allows at most {limit}")
         return value
 
     def time(self, key: str) -> str | None:
@@ -467,6 +607,9 @@ class _JobReader:
             )
         if value != APP_AUTH and endpoint.user_limit is None:
             self.fail("auth", f"{endpoint.route} is app-only; use auth = 'app'")
+        if value == APP_AUTH and endpoint.app_limit is None:
+            self.fail("auth", f"{endpoint.route} needs a user context (X refuses the app's bearer token "
+                              "there); set auth to a user from [auth.users] whose data it is")
         return value
 
     def extra(self) -> dict[str, Any]:

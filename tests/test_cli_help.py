@@ -8,7 +8,7 @@ import pytest
 
 from harvester.cli import _parser, main
 
-COMMANDS = ("run", "demo", "sandbox", "status", "retry", "forget", "report", "daemon", "plan", "export")
+COMMANDS = ("run", "demo", "sandbox", "status", "retry", "forget", "report", "daemon", "plan", "export", "hydrate")
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:

@@ -530,7 +530,8 @@ def test_media_place_and_poll_fields_on_kinds_that_return_posts(tmp_path: Path) 
     assert one(tmp_path, body).media_fields == ("url",)
     # The user routes take no media.fields in X's document.
     message = bad(tmp_path, _search('media_fields = ["url"]', "followers"), "f", "media_fields")
-    assert "does not apply to kind 'followers' (only to search, timeline, mentions, lookup_tweets)" in message
+    assert ("does not apply to kind 'followers' (only to search, timeline, mentions, lookup_tweets, liked_tweets, "
+            "quote_tweets, conversation, list_tweets, bookmarks)") in message
 
 
 @pytest.mark.parametrize(
@@ -567,3 +568,46 @@ def test_every_expansion_and_field_the_document_lists_is_accepted(tmp_path: Path
         for key, param in keys.items():
             found = route.param(param)
             assert getattr(spec, key) == (found.enum if found else ()), (kind, key)
+
+
+# --------------------------------------------------------------------------- issue 16 kinds
+
+
+def test_new_kinds_take_their_inputs_limits_and_bounds(tmp_path: Path) -> None:
+    spec = one(tmp_path, '[[job]]\nname = "c"\nkind = "conversation"\ntweet_ids = ["5"]\narchive = true\n'
+                         'max_results = 500\nstart_time = 2026-01-01T00:00:00Z\nlimit = 1000\n')
+    assert (spec.kind, spec.archive, spec.max_results, spec.limit, spec.start_time) == (
+        "conversation", True, 500, 1000, "2026-01-01T00:00:00Z")
+    counts = one(tmp_path, '[[job]]\nname = "n"\nkind = "counts"\nquery = "q"\ngranularity = "day"\n')
+    assert counts.granularity == "day"
+    lists = one(tmp_path, '[[job]]\nname = "m"\nkind = "list_members"\nlist_ids = ["84839422"]\n')
+    assert lists.list_ids == ("84839422",)
+    assert "granularity: must be one of minute, hour, day" in bad(
+        tmp_path, '[[job]]\nname = "n"\nkind = "counts"\nquery = "q"\ngranularity = "week"\n', "n", "granularity")
+    assert "does not apply to kind 'liking_users'" in bad(
+        tmp_path, '[[job]]\nname = "l"\nkind = "liking_users"\ntweet_ids = ["1"]\nstart_time = 2026-01-01T00:00:00Z\n',
+        "l", "start_time")
+    assert "must be between 1 and 100 for /2/tweets/:id/retweeted_by" in bad(
+        tmp_path, '[[job]]\nname = "l"\nkind = "retweeted_by"\ntweet_ids = ["1"]\nmax_results = 1000\n',
+        "l", "max_results")
+    assert "needs at least one list id" in bad(tmp_path, '[[job]]\nname = "m"\nkind = "list_tweets"\n', "m", "list_ids")
+    assert "limit: must be a whole number" in bad(
+        tmp_path, '[[job]]\nname = "s"\nkind = "search"\nquery = "q"\nlimit = 2.5\n', "s", "limit")
+
+
+def test_from_job_names_a_job_that_returns_what_it_takes(tmp_path: Path) -> None:
+    src = '[[job]]\nname = "src"\nkind = "search"\nquery = "q"\n'
+    ok = src.replace('query = "q"', 'query = "q"\ntweet_fields = ["author_id"]') + \
+        '[[job]]\nname = "fan"\nkind = "followers"\nfrom_job = "src"\n'
+    specs = load_jobs([write(tmp_path, ok)])
+    assert specs[1].from_job == "src" and not specs[1].user_ids
+    no_author = src + '[[job]]\nname = "fan"\nkind = "followers"\nfrom_job = "src"\n'
+    path = write(tmp_path, no_author)
+    assert "add 'author_id' to its tweet_fields" in str(job_error(path, path, "fan", "from_job"))
+    missing = src + '[[job]]\nname = "fan"\nkind = "quote_tweets"\nfrom_job = "sr"\n'
+    path = write(tmp_path, missing)
+    assert "no job named 'sr'; did you mean 'src'?" in str(job_error(path, path, "fan", "from_job"))
+    users = '[[job]]\nname = "u"\nkind = "followers"\nuser_ids = ["1"]\n' \
+            '[[job]]\nname = "fan"\nkind = "quote_tweets"\nfrom_job = "u"\n'
+    path = write(tmp_path, users)
+    assert "takes post ids" in str(job_error(path, path, "fan", "from_job"))

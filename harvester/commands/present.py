@@ -9,9 +9,15 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from harvester.core.endpoints import ENDPOINTS, KIND_ENDPOINT, Resource
 from harvester.core.model import JobSpec, JobStats
+from harvester.core.pricing import PER_REQUEST
 
-USER_KINDS = frozenset({"followers", "following", "lookup_users"})
+USER_KINDS = frozenset(k for k, route in KIND_ENDPOINT.items()
+                       if ENDPOINTS[route].resource in (Resource.USER, Resource.FOLLOW))
+# Kinds whose items are neither posts nor users (lists, counts' time buckets): pages only.
+OTHER_KINDS = frozenset(k for k, route in KIND_ENDPOINT.items()
+                        if ENDPOINTS[route].resource is Resource.LIST or route in PER_REQUEST)
 
 
 def _console() -> Console:
@@ -24,9 +30,10 @@ def summary_rows(jobs: Sequence[JobStats], specs: Mapping[str, JobSpec]) -> list
     for j in jobs:
         kind = specs[j.job].kind if j.job in specs else "?"
         users = j.items if kind in USER_KINDS else 0
+        tweets = 0 if kind in OTHER_KINDS else j.items - users
         rows.append({
             "job": j.job, "kind": kind, "state": j.state, "tasks": j.tasks, "done": j.done,
-            "failed": j.failed, "pages": j.pages, "tweets": j.items - users, "users": users,
+            "failed": j.failed, "pages": j.pages, "tweets": tweets, "users": users,
             "last_error": j.last_error,
         })
     return rows

@@ -96,7 +96,7 @@ _SECTION_KEYS = {
     "api": ("base_url", "bearer_env", "timeout_seconds", "user_agent"),
     "harvest": ("workers", "output_dir", "state", "lease_seconds", "fsync", "pacing", "max_attempts"),
     "limits": ("window_seconds", "429_margin_seconds", "max_latency_seconds"),
-    "pricing": ("post", "user", "follow", "owned_read", "bill_includes", "counts_recent", "counts_all"),
+    "pricing": ("post", "user", "follow", "list", "owned_read", "bill_includes", "counts_recent", "counts_all"),
     "budget": ("max_usd_per_run", "spending_limit_usd", "cycle_start_day", "balance_usd", "warn_at"),
     "cap": ("monthly_posts", "capped_endpoints", "usage_poll_seconds"),
     "daemon": ("grace_seconds", "metrics_host", "metrics_port", "reload_on_sighup"),
@@ -255,7 +255,7 @@ def _pricing(t: _Table) -> Prices:
     """``[pricing]`` in USD, as the core's micro-dollar price table."""
     d = Prices()
     usd = {name: t.number(name, micros_to_usd(getattr(d, name)), lo=0, hi=1000)  # USD per resource or request
-           for name in ("post", "user", "follow", "owned_read", "counts_recent", "counts_all")}
+           for name in ("post", "user", "follow", "list", "owned_read", "counts_recent", "counts_all")}
     result = Prices.from_config({**usd, "bill_includes": t.boolean("bill_includes", d.bill_includes)})
     t.finish()
     return result

@@ -32,6 +32,7 @@ class Resource(StrEnum):
     POST = "post"
     USER = "user"
     FOLLOW = "follow"  # Following/Followers: Read, $0.010 per resource
+    LIST = "list"  # List: Read, $0.005 per resource
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -117,6 +118,65 @@ ENDPOINTS: dict[str, Endpoint] = {
         _e(route="/2/users/:id/following", min_results=1, max_results=1000, default_results=100,
            token_param="pagination_token", app_limit=300, user_limit=300, resource=Resource.FOLLOW,
            owned_eligible=True, capped=False),
+        # Likes, reposts, quotes (§1, §6.2: 75 / 75). Liking users and liked posts are user-context
+        # only (§7 "App-only cannot use").
+        _e(route="/2/tweets/:id/liking_users", min_results=1, max_results=100, default_results=100,
+           token_param="pagination_token", app_limit=None, user_limit=75, resource=Resource.USER,
+           capped=False),
+        _e(route="/2/users/:id/liked_tweets", min_results=5, max_results=100, default_results=None,
+           token_param="pagination_token", app_limit=None, user_limit=75, resource=Resource.POST,
+           owned_eligible=True, capped=True),
+        _e(route="/2/tweets/:id/retweeted_by", min_results=1, max_results=100, default_results=100,
+           token_param="pagination_token", app_limit=75, user_limit=75, resource=Resource.USER,
+           capped=False),
+        _e(route="/2/tweets/:id/quote_tweets", min_results=10, max_results=100, default_results=10,
+           token_param="pagination_token", app_limit=75, user_limit=75, resource=Resource.POST,
+           capped=True),
+        # Lists (§1, §6.2: members and posts 900 / 900). The limits of the rows below them are not
+        # in the reference: they are X's older per-endpoint pages' figures, as priors only (the
+        # headers replace them at the first answer), picked low where unsure.
+        _e(route="/2/lists/:id/tweets", min_results=1, max_results=100, default_results=100,
+           token_param="pagination_token", app_limit=900, user_limit=900, resource=Resource.POST,
+           capped=True, depth=800),
+        _e(route="/2/lists/:id/members", min_results=1, max_results=100, default_results=100,
+           token_param="pagination_token", app_limit=900, user_limit=900, resource=Resource.USER,
+           capped=False),
+        _e(route="/2/lists/:id/followers", min_results=1, max_results=100, default_results=100,
+           token_param="pagination_token", app_limit=180, user_limit=180, resource=Resource.USER,
+           capped=False),
+        _e(route="/2/users/:id/owned_lists", min_results=1, max_results=100, default_results=100,
+           token_param="pagination_token", app_limit=15, user_limit=15, resource=Resource.LIST,
+           owned_eligible=True, capped=False),
+        _e(route="/2/users/:id/followed_lists", min_results=1, max_results=100, default_results=100,
+           token_param="pagination_token", app_limit=15, user_limit=15, resource=Resource.LIST,
+           owned_eligible=True, capped=False),
+        _e(route="/2/users/:id/list_memberships", min_results=1, max_results=100, default_results=100,
+           token_param="pagination_token", app_limit=75, user_limit=75, resource=Resource.LIST,
+           owned_eligible=True, capped=False),
+        _e(route="/2/users/:id/pinned_lists", min_results=None, max_results=None, default_results=None,
+           token_param=None, app_limit=None, user_limit=15, resource=Resource.LIST,
+           owned_eligible=True, capped=False),
+        # The authenticated user's own bookmarks, blocks and mutes: user context only (§7), and
+        # ``:id`` must be that user. Blocks and mutes are priced as User reads ($0.010) unless
+        # owned: §6.1 lists "Mute, Block $0.001" among reads without saying which; the higher
+        # price is the safe side.
+        _e(route="/2/users/:id/bookmarks", min_results=1, max_results=100, default_results=None,
+           token_param="pagination_token", app_limit=None, user_limit=180, resource=Resource.POST,
+           owned_eligible=True, capped=True),
+        _e(route="/2/users/:id/blocking", min_results=1, max_results=1000, default_results=None,
+           token_param="pagination_token", app_limit=None, user_limit=15, resource=Resource.USER,
+           owned_eligible=True, capped=False),
+        _e(route="/2/users/:id/muting", min_results=1, max_results=1000, default_results=100,
+           token_param="pagination_token", app_limit=None, user_limit=15, resource=Resource.USER,
+           owned_eligible=True, capped=False),
+        # Counts (§1, §6.2: 300 per app, app-only): billed per request (``core.pricing.PER_REQUEST``),
+        # each ``data`` item a time bucket, not a resource.
+        _e(route="/2/tweets/counts/recent", min_results=None, max_results=None, default_results=None,
+           token_param="next_token", app_limit=300, user_limit=None, resource=Resource.POST, capped=False,
+           max_query_len=512),
+        _e(route="/2/tweets/counts/all", min_results=None, max_results=None, default_results=None,
+           token_param="next_token", app_limit=300, user_limit=None, resource=Resource.POST, capped=False,
+           max_query_len=1024),
         _e(route="/2/usage/tweets", min_results=None, max_results=None, default_results=None,
            token_param=None, app_limit=50, user_limit=None, resource=Resource.POST, capped=False),
     )
@@ -131,13 +191,66 @@ KIND_ENDPOINT: dict[str, str] = {
     "following": "/2/users/:id/following",
     "lookup_tweets": "/2/tweets",
     "lookup_users": "/2/users",
+    # issue 16: every read researchers reach for
+    "liking_users": "/2/tweets/:id/liking_users",
+    "liked_tweets": "/2/users/:id/liked_tweets",
+    "retweeted_by": "/2/tweets/:id/retweeted_by",
+    "quote_tweets": "/2/tweets/:id/quote_tweets",
+    "conversation": "/2/tweets/search/recent",
+    "list_tweets": "/2/lists/:id/tweets",
+    "list_members": "/2/lists/:id/members",
+    "list_followers": "/2/lists/:id/followers",
+    "owned_lists": "/2/users/:id/owned_lists",
+    "followed_lists": "/2/users/:id/followed_lists",
+    "list_memberships": "/2/users/:id/list_memberships",
+    "pinned_lists": "/2/users/:id/pinned_lists",
+    "bookmarks": "/2/users/:id/bookmarks",
+    "blocking": "/2/users/:id/blocking",
+    "muting": "/2/users/:id/muting",
+    "counts": "/2/tweets/counts/recent",
 }
 ARCHIVE_SEARCH = "/2/tweets/search/all"
 RESOLVE_USERNAMES = "/2/users/by"
+COUNTS_ALL = "/2/tweets/counts/all"
+
+# ``archive = true`` reads the full-archive twin of a kind's route.
+ARCHIVE_ROUTES: dict[str, str] = {
+    "search": ARCHIVE_SEARCH,
+    "conversation": ARCHIVE_SEARCH,
+    "counts": COUNTS_ALL,
+}
+
+# What a kind's tasks are per (its input): one per user (``user_ids``/``usernames``), per post
+# (``tweet_ids``), per list (``list_ids``), one query (``query``), or id lookups of 100 a request.
+KIND_INPUT: dict[str, str] = {
+    "search": "query",
+    "counts": "query",
+    "timeline": "users",
+    "mentions": "users",
+    "followers": "users",
+    "following": "users",
+    "liked_tweets": "users",
+    "owned_lists": "users",
+    "followed_lists": "users",
+    "list_memberships": "users",
+    "pinned_lists": "users",
+    "bookmarks": "users",
+    "blocking": "users",
+    "muting": "users",
+    "liking_users": "tweets",
+    "retweeted_by": "tweets",
+    "quote_tweets": "tweets",
+    "conversation": "tweets",
+    "list_tweets": "lists",
+    "list_members": "lists",
+    "list_followers": "lists",
+    "lookup_tweets": "lookup",
+    "lookup_users": "lookup",
+}
 
 # Job keys that become a fields or expansions parameter, and the parameter each is sent as
 # ("send what the job says": ``tweet_fields`` goes as ``tweet.fields``, ``post_fields`` as
-# ``post.fields``, its 2.167 name). ``list_fields`` waits for a kind that returns lists.
+# ``post.fields``, its 2.167 name).
 FIELD_KEYS: dict[str, str] = {
     "tweet_fields": "tweet.fields",
     "post_fields": "post.fields",
@@ -153,8 +266,8 @@ FIELD_KEYS: dict[str, str] = {
 def kind_routes(kind: str) -> tuple[str, ...]:
     """Every route a job of ``kind`` sends its fields to (a search may be recent or archive; a
     user lookup reads ``/2/users`` for ids and ``/2/users/by`` for usernames)."""
-    if kind == "search":
-        return (KIND_ENDPOINT[kind], ARCHIVE_SEARCH)
+    if kind in ARCHIVE_ROUTES:
+        return (KIND_ENDPOINT[kind], ARCHIVE_ROUTES[kind])
     if kind == "lookup_users":
         return (KIND_ENDPOINT[kind], RESOLVE_USERNAMES)
     return (KIND_ENDPOINT[kind],)

@@ -25,6 +25,7 @@ later run reads only what is new since the last one, so the worst case is a boun
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -32,13 +33,18 @@ from dataclasses import dataclass, replace
 
 from harvester.core import pricing
 from harvester.core.endpoints import (
-    ARCHIVE_SEARCH,
+    ARCHIVE_ROUTES,
     ENDPOINTS,
     KIND_ENDPOINT,
+    KIND_INPUT,
     RESOLVE_USERNAMES,
+    TIME_FORMAT,
     WINDOW_SECONDS,
 )
 from harvester.core.model import JobSpec
+
+PINNED_LISTS_MAX = 5  # X lets a user pin at most 5 lists (no pagination on pinned_lists)
+ARCHIVE_DEFAULT_DAYS = 30  # full-archive search and counts default to the last 30 days
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -87,57 +93,123 @@ class BucketEstimate:
 
 
 def route_of(spec: JobSpec) -> str:
-    if spec.kind == "search" and spec.archive:
-        return ARCHIVE_SEARCH
+    """The route a job's own pages come from (``archive`` reads the full-archive twin)."""
+    if spec.archive and spec.kind in ARCHIVE_ROUTES:
+        return ARCHIVE_ROUTES[spec.kind]
     return KIND_ENDPOINT[spec.kind]
 
 
 def page_size(spec: JobSpec) -> int:
     ep = ENDPOINTS[route_of(spec)]
-    return spec.max_results or ep.max_results or ep.max_ids or 100
+    size = spec.max_results or ep.max_results or ep.max_ids or PINNED_LISTS_MAX
+    return min(size, spec.limit) if spec.limit is not None and ep.max_results is not None else size
 
 
-def worst_items(spec: JobSpec) -> int | None:
-    """A hard upper bound on the items a job can return, where the API has one."""
-    users = len(spec.user_ids) + len(spec.usernames)
+def sources_of(spec: JobSpec, file_values: int = 0) -> int:
+    """How many independent streams a job reads: its users, posts or lists (inline and from its
+    files, ``file_values``), one query; lookups count ids instead (see :func:`worst_items`)."""
+    what = KIND_INPUT[spec.kind]
+    if what == "query":
+        return 1
+    if what == "users":
+        return len(spec.user_ids) + len(spec.usernames) + file_values
+    if what == "tweets":
+        return len(spec.tweet_ids) + file_values
+    if what == "lists":
+        return len(spec.list_ids)
+    return 0
+
+
+def _counts_pages(spec: JobSpec) -> int:
+    """Pages a counts job needs: X serves 31 days of buckets a page; recent counts cover 7 days."""
+    if not spec.archive:
+        return 1
+    days = ARCHIVE_DEFAULT_DAYS
+    if spec.start_time is not None:
+        end = _epoch(spec.end_time) if spec.end_time is not None else None
+        start = _epoch(spec.start_time)
+        days = math.ceil(((end if end is not None else start + days * 86_400) - start) / 86_400)
+    return max(1, math.ceil(days / 31))
+
+
+def _counts_buckets(spec: JobSpec) -> int:
+    days = 7 if not spec.archive else ARCHIVE_DEFAULT_DAYS
+    if spec.start_time is not None and spec.end_time is not None:
+        days = max(1, math.ceil((_epoch(spec.end_time) - _epoch(spec.start_time)) / 86_400))
+    per_day = {"minute": 1440, "hour": 24, "day": 1}[spec.granularity or "hour"]
+    return days * per_day
+
+
+def _epoch(text: str) -> float:
+    return dt.datetime.strptime(text, TIME_FORMAT).replace(tzinfo=dt.UTC).timestamp()
+
+
+def worst_items(spec: JobSpec, file_values: int = 0) -> int | None:
+    """A hard upper bound on the items a job can return, where the API (or its limit) has one."""
     if spec.kind in ("lookup_tweets", "lookup_users"):
-        return len(spec.tweet_ids) + users
+        exact = len(spec.tweet_ids) + len(spec.user_ids) + len(spec.usernames) + file_values
+        return exact if spec.from_job is None else None
+    if spec.kind == "counts":
+        return _counts_buckets(spec)
+    bound: int | None = None
     ep = ENDPOINTS[route_of(spec)]
-    if ep.depth is not None:
-        return ep.depth * users
-    return None
+    sources = sources_of(spec, file_values)
+    if spec.from_job is None:
+        if ep.depth is not None:
+            bound = ep.depth * sources
+        elif spec.kind == "pinned_lists":
+            bound = PINNED_LISTS_MAX * sources
+    if spec.limit is not None:
+        bound = spec.limit if bound is None else min(bound, spec.limit)
+    return bound
 
 
 def estimate_job(
     spec: JobSpec,
     volume: Volume | None,
     prices: pricing.Prices = pricing.DEFAULT_PRICES,
+    *,
+    file_values: int = 0,
+    owner_id: str | None = None,
 ) -> JobEstimate:
-    """Requests, resources and cost of ``spec`` (expected from ``volume``, worst from bounds)."""
+    """Requests, resources and cost of ``spec`` (expected from ``volume``, worst from bounds).
+
+    ``file_values``: the ids or usernames its files hold (the shell counts them). ``owner_id``:
+    the user id of the job's auth context when it is the app owner's: its own reads of an
+    owned-read route are priced at ``owned_read``.
+    """
     route = route_of(spec)
     ep = ENDPOINTS[route]
     size = page_size(spec)
-    users = len(spec.user_ids) + len(spec.usernames)
     exact = spec.kind in ("lookup_tweets", "lookup_users")
-    sources = 1 if spec.kind == "search" else (0 if exact else users)
-    worst = worst_items(spec)
+    sources = 0 if exact else sources_of(spec, file_values)
+    worst = worst_items(spec, file_values)
+    if spec.kind == "counts":
+        pages = _counts_pages(spec)
+        micros = pages * prices.unit_request(route)
+        return JobEstimate(job=spec.name, route=route, requests_expected=pages, requests_worst=pages,
+                           resources_expected=worst, resources_worst=worst, cost_expected=micros,
+                           cost_worst=micros, capped_posts=0)  # fmt: skip
     expected = worst if exact else (None if volume is None or volume.items is None else volume.items)
     if worst is not None and expected is not None:
         expected = min(expected, worst)
-    resolve = math.ceil(len(spec.usernames) / 100) if spec.usernames and not exact else 0
+    names = len(spec.usernames) + (file_values if spec.usernames_file else 0)
+    resolve = math.ceil(names / 100) if names and not exact else 0
+    lookup_requests = math.ceil((worst or 0) / 100) if exact else 0
 
     def requests(items: int | None) -> int | None:
         if items is None:
             return None
         if exact:
-            return math.ceil(len(spec.tweet_ids) / 100) + math.ceil(len(spec.user_ids) / 100) + math.ceil(
-                len(spec.usernames) / 100)
+            return lookup_requests
         # one page per ``size`` items per source, and at least one (empty) page per source
         return max(sources, math.ceil(items / size)) + resolve
 
-    per_item = prices.unit(ep.resource)
+    owned = bool(ep.owned_eligible and owner_id is not None and KIND_INPUT[spec.kind] == "users"
+                 and spec.user_ids and all(u == owner_id for u in spec.user_ids) and not spec.usernames)
+    per_item = prices.unit(ep.resource, owned=owned)
     includes = pricing.includes_per_item(spec.expansions, prices)
-    resolve_cost = len(spec.usernames) * prices.user if resolve else 0
+    resolve_cost = names * prices.user if resolve else 0
 
     def cost(items: int | None, reqs: int | None, worst_case: bool) -> int | None:
         if items is None or reqs is None:

@@ -25,6 +25,23 @@ KINDS = (
     "following",
     "lookup_tweets",
     "lookup_users",
+    # issue 16
+    "liking_users",
+    "liked_tweets",
+    "retweeted_by",
+    "quote_tweets",
+    "conversation",
+    "list_tweets",
+    "list_members",
+    "list_followers",
+    "owned_lists",
+    "followed_lists",
+    "list_memberships",
+    "pinned_lists",
+    "bookmarks",
+    "blocking",
+    "muting",
+    "counts",
 )
 
 
@@ -52,6 +69,14 @@ class JobSpec:
         max_results: page size; ``None`` means the endpoint's maximum.
         priority: higher first.
         auth: name of the auth context (or pool) to send through; ``"app"`` is the bearer token.
+        list_ids: the lists of a list-scoped job (list_tweets, list_members, list_followers).
+        user_ids_file, usernames_file, tweet_ids_file: files of ids or usernames (absolute paths;
+            read by :mod:`harvester.inputs`, streamed into the queue), in addition to the inline
+            lists. ``ids_column`` picks a CSV file's column.
+        from_job: another job whose output gives this job its inputs (fan-out), queued as that
+            job's pages commit.
+        limit: stop the job after this many items (None: no limit).
+        granularity: ``counts``: ``minute``, ``hour`` or ``day`` (None: the endpoint's default).
         extra: job keys that later features read (mode, schedule, intervals, ...).
     """
 
@@ -78,6 +103,14 @@ class JobSpec:
     max_results: int | None = None
     priority: int = 0
     auth: str = "app"
+    list_ids: tuple[str, ...] = ()
+    user_ids_file: str | None = None
+    usernames_file: str | None = None
+    tweet_ids_file: str | None = None
+    ids_column: str | None = None
+    from_job: str | None = None
+    limit: int | None = None
+    granularity: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 

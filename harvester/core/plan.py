@@ -12,13 +12,21 @@ route name except to pick the row.
 The model. A job becomes one task per independent paginated stream:
 
 - ``search``: one task, key ``"search"``, on recent or (``archive``) full-archive search;
-- ``timeline``/``mentions``/``followers``/``following``: one task per user id, key
+- ``counts``: one task, key ``"counts"``, on recent or (``archive``) full-archive counts;
+- the user-scoped kinds (``timeline``, ``mentions``, ``followers``, ``following``, ``liked_tweets``,
+  ``bookmarks``, ``blocking``, ``muting``, the user's lists): one task per user id, key
   ``"user:<id>"``. Usernames are first resolved on ``/2/users/by`` by *resolve* tasks (key
   ``"resolve:NNNN"``, up to 100 names each, ``write=False``: their pages are not output); each
   resolve page spawns the per-user tasks, built exactly as :func:`plan_job` builds them, so a
   user given both by id and by name is harvested once (same key, and enqueueing keeps the first);
+- the post-scoped kinds (``liking_users``, ``retweeted_by``, ``quote_tweets``, ``conversation``):
+  one task per post id, key ``"tweet:<id>"`` (a conversation is a search for
+  ``conversation_id:<id>``); the list-scoped kinds: one task per list, key ``"list:<id>"``;
 - ``lookup_tweets``/``lookup_users``: chunks of up to 100 ids (``"ids:NNNNN"``) or usernames
   (``"usernames:NNNNN"``), one page each.
+
+Ids may also come from files (:func:`iter_plan`'s ``inputs``, streamed) and from another job's
+pages (:func:`fan_out`).
 
 A task's fixed parameters are stored with it; :func:`page_request` adds the cursor under the
 endpoint's token parameter (``next_token`` for search, ``pagination_token`` elsewhere).
@@ -39,10 +47,11 @@ from typing import Any
 
 from harvester.core.api_tables import ROUTES
 from harvester.core.endpoints import (
-    ARCHIVE_SEARCH,
+    ARCHIVE_ROUTES,
     FIELD_KEYS,
     ID_PATTERN,
     KIND_ENDPOINT,
+    KIND_INPUT,
     RESOLVE_USERNAMES,
     Endpoint,
     Resource,
@@ -54,8 +63,15 @@ from harvester.core.page import Page
 from harvester.errors import BadResponse
 
 _ID = re.compile(ID_PATTERN)
-USER_KINDS = frozenset({"timeline", "mentions", "followers", "following"})
+USER_KINDS = frozenset(k for k, i in KIND_INPUT.items() if i == "users")
+TWEET_KINDS = frozenset(k for k, i in KIND_INPUT.items() if i == "tweets")
+LIST_KINDS = frozenset(k for k, i in KIND_INPUT.items() if i == "lists")
 SEARCH_KEY = "search"
+COUNTS_KEY = "counts"
+FILE_CHUNK_KEY = "file"  # lookup chunks read from a file: ``file:<n>`` (inline ones are ``ids:<n>``)
+
+Inputs = Mapping[str, Iterable[str]]
+"""Values read from a job's files (``user_ids``, ``usernames``, ``tweet_ids``), streamed."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -98,11 +114,6 @@ class PageResult:
 # --------------------------------------------------------------------------- planning
 
 
-def _chunks(values: Sequence[str], size: int) -> Iterator[Sequence[str]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
 def _fields(spec: JobSpec) -> dict[str, str]:
     """The job's fields and expansions, each under the parameter its key names (as written)."""
     params: dict[str, str] = {}
@@ -125,7 +136,20 @@ def _bounds(spec: JobSpec) -> dict[str, str]:
 
 def _page_size(spec: JobSpec, ep: Endpoint) -> dict[str, str]:
     size = spec.max_results if spec.max_results is not None else ep.max_results
+    if size is not None and spec.limit is not None and spec.limit < size:
+        size = max(spec.limit, ep.min_results or 1)  # a job wanting fewer items asks for fewer
     return {} if size is None else {"max_results": str(size)}
+
+
+def route_of(spec: JobSpec) -> str:
+    """The route a job's own pages come from (``archive`` picks the full-archive twin)."""
+    if spec.archive and spec.kind in ARCHIVE_ROUTES:
+        return ARCHIVE_ROUTES[spec.kind]
+    return KIND_ENDPOINT[spec.kind]
+
+
+def _time_bounds(spec: JobSpec, route: str) -> dict[str, str]:
+    return _bounds(spec) if takes(route, "start_time") else {}
 
 
 def _task(spec: JobSpec, key: str, route: str, params: Mapping[str, str], **kw: Any) -> NewTask:
@@ -141,53 +165,141 @@ def _task(spec: JobSpec, key: str, route: str, params: Mapping[str, str], **kw: 
 
 
 def user_tasks(spec: JobSpec, user_ids: Iterable[str]) -> list[NewTask]:
-    """One task per user of a user-scoped job (timeline, mentions, followers, following)."""
+    """One task per user of a user-scoped job (timeline, mentions, followers, liked_tweets, ...)."""
+    return list(iter_user_tasks(spec, dict.fromkeys(user_ids)))
+
+
+def iter_user_tasks(spec: JobSpec, user_ids: Iterable[str]) -> Iterator[NewTask]:
+    """:func:`user_tasks`, one at a time (a file of a million users is never a list)."""
     if spec.kind not in USER_KINDS:
         raise ValueError(f"job {spec.name!r} of kind {spec.kind!r} has no per-user tasks")
     route = KIND_ENDPOINT[spec.kind]
-    ep = endpoint(route)
-    params = _page_size(spec, ep)
-    if spec.kind in ("timeline", "mentions"):
-        params |= _bounds(spec)
-    params |= _fields(spec)
-    return [
-        _task(spec, f"user:{uid}", route, params, path_params={"id": uid}) for uid in dict.fromkeys(user_ids)
-    ]
+    params = _page_size(spec, endpoint(route)) | _time_bounds(spec, route) | _fields(spec)
+    for uid in user_ids:
+        yield _task(spec, f"user:{uid}", route, params, path_params={"id": uid})
 
 
-def _lookup_tasks(spec: JobSpec, route: str, values: Sequence[str], key: str, **kw: Any) -> list[NewTask]:
+def tweet_tasks(spec: JobSpec, tweet_ids: Iterable[str]) -> Iterator[NewTask]:
+    """One task per post of a post-scoped job (liking_users, retweeted_by, quote_tweets,
+    conversation). A conversation is a search for ``conversation_id:<id>``, recent or archive:
+    its root post has its own id as conversation id, so the search returns it too."""
+    if spec.kind not in TWEET_KINDS:
+        raise ValueError(f"job {spec.name!r} of kind {spec.kind!r} has no per-post tasks")
+    route = route_of(spec)
+    params = _page_size(spec, endpoint(route)) | _time_bounds(spec, route) | _fields(spec)
+    for tid in tweet_ids:
+        if spec.kind == "conversation":
+            yield _task(spec, f"tweet:{tid}", route, {"query": f"conversation_id:{tid}", **params})
+        else:
+            yield _task(spec, f"tweet:{tid}", route, params, path_params={"id": tid})
+
+
+def list_tasks(spec: JobSpec, list_ids: Iterable[str]) -> Iterator[NewTask]:
+    """One task per list of a list-scoped job (list_tweets, list_members, list_followers)."""
+    route = KIND_ENDPOINT[spec.kind]
+    params = _page_size(spec, endpoint(route)) | _fields(spec)
+    for lid in list_ids:
+        yield _task(spec, f"list:{lid}", route, params, path_params={"id": lid})
+
+
+def _lookup_tasks(spec: JobSpec, route: str, values: Iterable[str], key: str, **kw: Any) -> Iterator[NewTask]:
     ep = endpoint(route)
     assert ep.ids_param is not None and ep.max_ids is not None, route
-    return [
-        _task(spec, f"{key}:{n:05d}", route, {ep.ids_param: ",".join(chunk), **_fields(spec)}, **kw)
-        for n, chunk in enumerate(_chunks(values, ep.max_ids))
-    ]
+    for n, chunk in enumerate(_stream_chunks(values, ep.max_ids)):
+        yield _task(spec, f"{key}:{n:05d}", route, {ep.ids_param: ",".join(chunk), **_fields(spec)}, **kw)
 
 
-def plan_job(spec: JobSpec) -> list[NewTask]:
+def _resolve_tasks(spec: JobSpec, usernames: Iterable[str], key: str = "resolve") -> Iterator[NewTask]:
+    ep = endpoint(RESOLVE_USERNAMES)
+    assert ep.ids_param is not None and ep.max_ids is not None
+    for n, chunk in enumerate(_stream_chunks(usernames, ep.max_ids)):
+        yield _task(spec, f"{key}:{n:04d}", RESOLVE_USERNAMES, {ep.ids_param: ",".join(chunk)}, write=False)
+
+
+def _stream_chunks(values: Iterable[str], size: int) -> Iterator[list[str]]:
+    chunk: list[str] = []
+    for value in values:
+        chunk.append(value)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def plan_job(spec: JobSpec, inputs: Inputs | None = None) -> list[NewTask]:
     """The tasks that harvest ``spec``; planning the same spec twice gives the same keys."""
+    return list(iter_plan(spec, inputs))
+
+
+def iter_plan(spec: JobSpec, inputs: Inputs | None = None) -> Iterator[NewTask]:
+    """:func:`plan_job` one task at a time: the job's inline inputs, then ``inputs`` (its files,
+    read by the shell) streamed, so a file of a million ids queues in constant memory. A file's
+    per-user or per-post tasks have the same keys as inline ones (enqueueing keeps the first, so a
+    value given twice is harvested once); its lookup chunks are keyed ``file:<n>``."""
     kind = spec.kind
-    if kind == "search":
-        route = ARCHIVE_SEARCH if spec.archive else KIND_ENDPOINT["search"]
+    files: Inputs = inputs or {}
+    if kind in ("search", "counts"):
+        route = route_of(spec)
         if spec.query is None:
-            raise ValueError(f"search job {spec.name!r} has no query")
+            raise ValueError(f"{kind} job {spec.name!r} has no query")
         params = {"query": spec.query, **_bounds(spec), **_page_size(spec, endpoint(route)), **_fields(spec)}
-        return [_task(spec, SEARCH_KEY, route, params)]
+        if kind == "counts" and spec.granularity is not None:
+            params["granularity"] = spec.granularity
+        yield _task(spec, SEARCH_KEY if kind == "search" else COUNTS_KEY, route, params)
+        return
     if kind in USER_KINDS:
-        tasks = user_tasks(spec, spec.user_ids)
-        ep = endpoint(RESOLVE_USERNAMES)
-        assert ep.ids_param is not None and ep.max_ids is not None
-        for n, chunk in enumerate(_chunks(spec.usernames, ep.max_ids)):
-            params = {ep.ids_param: ",".join(chunk)}
-            tasks.append(_task(spec, f"resolve:{n:04d}", RESOLVE_USERNAMES, params, write=False))
-        return tasks
+        yield from iter_user_tasks(spec, dict.fromkeys(spec.user_ids))
+        yield from iter_user_tasks(spec, files.get("user_ids", ()))
+        yield from _resolve_tasks(spec, spec.usernames)
+        if "usernames" in files:
+            yield from _resolve_tasks(spec, files["usernames"], "resolve-file")
+        return
+    if kind in TWEET_KINDS:
+        yield from tweet_tasks(spec, spec.tweet_ids)
+        yield from tweet_tasks(spec, files.get("tweet_ids", ()))
+        return
+    if kind in LIST_KINDS:
+        yield from list_tasks(spec, spec.list_ids)
+        return
     if kind == "lookup_tweets":
-        return _lookup_tasks(spec, KIND_ENDPOINT["lookup_tweets"], spec.tweet_ids, "ids")
+        route = KIND_ENDPOINT["lookup_tweets"]
+        yield from _lookup_tasks(spec, route, spec.tweet_ids, "ids")
+        yield from _lookup_tasks(spec, route, files.get("tweet_ids", ()), FILE_CHUNK_KEY)
+        return
     if kind == "lookup_users":
-        return _lookup_tasks(spec, KIND_ENDPOINT["lookup_users"], spec.user_ids, "ids") + _lookup_tasks(
-            spec, RESOLVE_USERNAMES, spec.usernames, "usernames"
-        )
+        route = KIND_ENDPOINT["lookup_users"]
+        yield from _lookup_tasks(spec, route, spec.user_ids, "ids")
+        yield from _lookup_tasks(spec, RESOLVE_USERNAMES, spec.usernames, "usernames")
+        yield from _lookup_tasks(spec, route, files.get("user_ids", ()), FILE_CHUNK_KEY)
+        yield from _lookup_tasks(spec, RESOLVE_USERNAMES, files.get("usernames", ()), "file-usernames")
+        return
     raise ValueError(f"job {spec.name!r} has unknown kind {kind!r}")
+
+
+def fan_out(spec: JobSpec, source: Task, page: Page) -> list[NewTask]:
+    """The tasks a source job's committed page gives the fan-out job ``spec`` (``from_job``).
+
+    A post-scoped job takes the page's post ids; a user-scoped one the page's user ids, or the
+    authors of its posts. Per-user and per-post keys make the fan-out deduplicated across the
+    job (enqueueing keeps the first); lookups get one chunk per source page, keyed by it.
+    """
+    returns = endpoint(source.endpoint).resource
+    wants = "tweets" if spec.kind == "lookup_tweets" else "users" if spec.kind == "lookup_users" else KIND_INPUT[spec.kind]
+    ids: list[str] = []
+    for item in page.data:
+        value = item.get("author_id") if (wants == "users" and returns is Resource.POST) else item.get("id")
+        if isinstance(value, str) and _ID.match(value):
+            ids.append(value)
+    ids = list(dict.fromkeys(ids))
+    if not ids:
+        return []
+    if spec.kind in USER_KINDS:
+        return list(iter_user_tasks(spec, ids))
+    if spec.kind in TWEET_KINDS:
+        return list(tweet_tasks(spec, ids))
+    key = f"from:{source.key}:{source.pages:06d}"
+    return list(_lookup_tasks(spec, KIND_ENDPOINT[spec.kind], ids, key))
 
 
 # --------------------------------------------------------------------------- pages
@@ -328,11 +440,6 @@ def interpret_page(task: Task, page: Page, spec: JobSpec | None = None) -> PageR
 
 
 def _depth(task: Task, spec: JobSpec | None, ep: Endpoint) -> int | None:
-    """The most items ``task`` may return: the endpoint's documented depth, or the job's limit."""
-    limits = [d for d in (ep.depth, _job_limit(spec)) if d]
-    return min(limits) if limits else None
-
-
-def _job_limit(spec: JobSpec | None) -> int | None:
-    value = spec.extra.get("limit") if spec is not None else None
-    return int(value) if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+    """The most items ``task`` may return: the endpoint's documented depth (a job's ``limit``
+    spans its tasks: the request machine keeps it)."""
+    return ep.depth

@@ -135,6 +135,7 @@ class Prices:
         post: Posts: Read, per resource ($0.005).
         user: User: Read, per resource ($0.010).
         follow: Following/Followers: Read, per resource ($0.010).
+        list: List: Read, per resource ($0.005).
         owned_read: Owned Reads, per resource ($0.001), for ``data`` items of an owned request.
         counts_recent: Counts: Recent, per request ($0.005).
         counts_all: Counts: All, per request ($0.010).
@@ -151,6 +152,7 @@ class Prices:
     post: int = 5_000
     user: int = 10_000
     follow: int = 10_000
+    list: int = 5_000
     owned_read: int = 1_000
     counts_recent: int = 5_000
     counts_all: int = 10_000
@@ -184,6 +186,11 @@ class Prices:
                 kw[key] = usd_to_micros(value)
         return cls(**kw)
 
+    def unit_request(self, route: str) -> int:
+        """Price of one request of a per-request route (counts); 0 for any other route."""
+        name = PER_REQUEST.get(route)
+        return int(getattr(self, name)) if name is not None else 0
+
     def unit(self, kind: Resource, *, owned: bool = False) -> int:
         """Price of one resource of ``kind``; ``owned`` selects the owned-read price."""
         if owned:
@@ -195,13 +202,14 @@ class Prices:
                 return self.user
             case Resource.FOLLOW:
                 return self.follow
+            case Resource.LIST:
+                return self.list
         raise ValueError(f"no price for resource kind {kind!r}")  # pragma: no cover
 
 
 DEFAULT_PRICES = Prices()
 
-# Routes billed per request, not per resource (§6.1 per-request items). They are not in the
-# endpoints table yet; listing them here keeps a future counts job from being priced at zero.
+# Routes billed per request, not per resource (§6.1 per-request items): the ``counts`` kind.
 PER_REQUEST: dict[str, str] = {
     "/2/tweets/counts/recent": "counts_recent",
     "/2/tweets/counts/all": "counts_all",
@@ -235,6 +243,8 @@ INCLUDES_PER_ITEM: dict[str, tuple[Resource, int]] = {
     "pinned_tweet_id": (Resource.POST, 1),
     "most_recent_tweet_id": (Resource.POST, 1),
     "affiliation.user_id": (Resource.USER, 1),
+    # list expansion (owned, followed, pinned lists and memberships)
+    "owner_id": (Resource.USER, 1),
     # the same under OpenAPI 2.167's names (core.renames), so either spelling reserves alike
     "referenced_posts": (Resource.POST, MAX_REFERENCED),
     "edit_history_post_ids": (Resource.POST, MAX_EDIT_VERSIONS),

@@ -36,7 +36,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -44,7 +44,7 @@ from croniter import croniter
 
 from harvester.core.duration import DurationError, parse_duration
 from harvester.core.model import JobSpec, NewTask
-from harvester.core.plan import plan_job
+from harvester.core.plan import Inputs, iter_plan
 
 DEFAULT_POLL_INTERVAL = 900
 SLOT_MARK = "@"
@@ -226,7 +226,9 @@ def definition_digest(spec: JobSpec) -> str:
     doc.pop("source", None)
     # Keys added after a digest was first saved leave it unchanged while unset, so an upgrade
     # does not make every daemon job look changed (a new generation harvests it all again).
-    for key in ("post_fields", "media_fields", "place_fields", "poll_fields", "list_fields"):
+    for key in ("post_fields", "media_fields", "place_fields", "poll_fields", "list_fields", "list_ids",
+                "user_ids_file", "usernames_file", "tweet_ids_file", "ids_column", "from_job", "limit",
+                "granularity"):
         if not doc.get(key):
             doc.pop(key, None)
     doc["extra"] = {k: v for k, v in spec.extra.items() if k not in TIMING_KEYS}
@@ -301,16 +303,23 @@ def incremental(task: NewTask, since_id: str | None) -> NewTask:
 
 
 def run_tasks(
-    spec: JobSpec, state: JobState, slot: float | None, newest: Mapping[str, str] | None = None
+    spec: JobSpec, state: JobState, slot: float | None, newest: Mapping[str, str] | None = None,
+    inputs: Inputs | None = None,
 ) -> list[NewTask]:
     """The tasks of one run of ``spec``: planned afresh, keys made unique to the run.
 
     ``newest`` maps a planned key to the newest id its source returned in earlier runs: those
     tasks fetch only newer posts, so a recurring search or timeline never pages through what it
-    already has.
+    already has. ``inputs``: the values of the job's files (:func:`harvester.inputs.job_inputs`).
     """
+    return list(iter_run_tasks(spec, state, slot, newest, inputs))
+
+
+def iter_run_tasks(
+    spec: JobSpec, state: JobState, slot: float | None, newest: Mapping[str, str] | None = None,
+    inputs: Inputs | None = None,
+) -> Iterator[NewTask]:
+    """:func:`run_tasks` one at a time: a job of a million file ids queues in constant memory."""
     newest = newest or {}
-    return [
-        replace(incremental(t, newest.get(t.key)), key=run_key(t.key, slot=slot, generation=state.generation))
-        for t in plan_job(spec)
-    ]
+    for t in iter_plan(spec, inputs):
+        yield replace(incremental(t, newest.get(t.key)), key=run_key(t.key, slot=slot, generation=state.generation))

@@ -9,6 +9,7 @@ one ``/2/tweets/counts/recent`` per search ($0.005 a request) and one user looku
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import aiohttp
 
@@ -31,6 +32,7 @@ from harvester.core.model import JobSpec
 from harvester.core.schedule import job_schedule
 from harvester.embed.values import Plan
 from harvester.errors import ApiError
+from harvester.inputs import FILE_KEYS, check_file
 from harvester.runtime.polling import policy_for
 
 COUNTS = "/2/tweets/counts/recent"
@@ -45,24 +47,16 @@ async def probe_volumes(client: ApiClient, token: str, specs: Sequence[JobSpec])
     auth = BearerAuth(token)
     volumes: dict[str, Volume] = {}
     cost = 0
-    metric = {"timeline": "tweet_count", "followers": "followers_count", "following": "following_count"}
+    metric = {"timeline": "tweet_count", "followers": "followers_count", "following": "following_count",
+              "liked_tweets": "like_count", "list_memberships": "listed_count"}  # fmt: skip
     for spec in specs:
-        if spec.kind == "search" and not spec.archive and spec.query:
-            total, token_ = 0, None
-            while True:
-                params = {"query": spec.query, "granularity": "day"}
-                params.update({k: v for k, v in (("start_time", spec.start_time), ("end_time", spec.end_time))
-                               if v})
-                if token_:
-                    params["next_token"] = token_
-                resp = await client.get(COUNTS, params, auth)
-                if resp.status != 200 or not isinstance(resp.body, dict):
-                    raise ApiError(f"plan probe: {COUNTS} answered HTTP {resp.status}")
-                cost += pricing.DEFAULT_PRICES.counts_recent
-                total += int(resp.body.get("meta", {}).get("total_tweet_count", 0))
-                token_ = resp.body.get("meta", {}).get("next_token")
-                if not token_:
-                    break
+        queries = [spec.query] if spec.kind == "search" and spec.query else []
+        if spec.kind == "conversation":  # a conversation is a search: its counts say how big it is
+            queries = [f"conversation_id:{i}" for i in spec.tweet_ids]
+        if queries and not spec.archive:
+            total = 0
+            for query in queries:
+                total, cost = await _count(client, auth, spec, query, total, cost)
             volumes[spec.name] = Volume(items=total)
         elif spec.kind in metric and spec.user_ids and not spec.start_time and not spec.end_time:
             total = 0
@@ -76,6 +70,25 @@ async def probe_volumes(client: ApiClient, token: str, specs: Sequence[JobSpec])
                 total += sum(int(u.get("public_metrics", {}).get(metric[spec.kind], 0)) for u in data)
             volumes[spec.name] = Volume(items=total)
     return volumes, cost
+
+
+async def _count(client: ApiClient, auth: BearerAuth, spec: JobSpec, query: str, total: int,
+                 cost: int) -> tuple[int, int]:  # fmt: skip
+    """Add one query's recent counts to ``total`` and their price to ``cost``."""
+    token_: str | None = None
+    while True:
+        params = {"query": query, "granularity": "day"}
+        params.update({k: v for k, v in (("start_time", spec.start_time), ("end_time", spec.end_time)) if v})
+        if token_:
+            params["next_token"] = token_
+        resp = await client.get(COUNTS, params, auth)
+        if resp.status != 200 or not isinstance(resp.body, dict):
+            raise ApiError(f"plan probe: {COUNTS} answered HTTP {resp.status}")
+        cost += pricing.DEFAULT_PRICES.counts_recent
+        total += int(resp.body.get("meta", {}).get("total_tweet_count", 0))
+        token_ = resp.body.get("meta", {}).get("next_token")
+        if not token_:
+            return total, cost
 
 
 def _short(seconds: float) -> str:
@@ -112,12 +125,24 @@ def plan(
     The buckets hold one run of every job: the time a backlog needs, not a month's traffic.
     """
     prices = config.pricing
-    jobs = [estimate_job(s, volumes.get(s.name), prices) for s in specs]
+    owners = {name: u.user_id for name, u in config.auth.users.items()}
+    jobs = [estimate_job(s, volumes.get(s.name), prices, file_values=_file_values(s), owner_id=owners.get(s.auth))
+            for s in specs]  # fmt: skip
     if now is not None:
         jobs = [scheduled(j, s, now) for j, s in zip(jobs, specs, strict=True)]
     limits = {r: (e.app, e.user) for r, e in config.limits.endpoints.items()}
     buckets = bucket_time(jobs, {s.name: s for s in specs}, limits or None, config.limits.window_seconds)
     return jobs, buckets
+
+
+def _file_values(spec: JobSpec) -> int:
+    """The ids and usernames of a job's files (read through once, in constant memory)."""
+    total = 0
+    for key, what in FILE_KEYS.items():
+        path = getattr(spec, key)
+        if path is not None:
+            total += check_file(Path(path), what, spec.ids_column)
+    return total
 
 
 def make_plan(config: Config, specs: Sequence[JobSpec], volumes: Mapping[str, Volume] | None = None,

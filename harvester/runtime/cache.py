@@ -23,7 +23,7 @@ from typing import Any
 from harvester.core.endpoints import ENDPOINTS, Resource
 from harvester.core.page import Page
 from harvester.core.plan import PageRequest
-from harvester.core.pricing import next_utc_midnight
+from harvester.core.pricing import PER_REQUEST, next_utc_midnight
 from harvester.store.base import Store
 
 LOOKUPS = {"/2/tweets": "post", "/2/users": "user"}
@@ -68,7 +68,7 @@ async def lookup(store: Store, route: str, request: PageRequest, now: float) -> 
 def rows(route: str, params: Mapping[str, str], page: Page, now: float) -> tuple[tuple[str, str, str, float, str], ...]:
     """The cache rows of a written page's ``data`` objects (committed with the page)."""
     ep = ENDPOINTS.get(route)
-    if ep is None:
+    if ep is None or ep.resource not in _KIND or route in PER_REQUEST:  # lists and counts: no lookup reads them
         return ()
     kind = _KIND[ep.resource]
     sh = shape(params)

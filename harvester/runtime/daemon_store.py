@@ -68,11 +68,16 @@ class DaemonStore:
         task = self._claimed.pop(commit.task_id, None)
         if task is not None and commit.spawn:
             suffix = key_suffix(task.key)
-            if suffix:
-                commit = replace(commit, spawn=tuple(with_suffix(t, suffix) for t in commit.spawn))
+            if suffix:  # another job's tasks (a fan-out) carry their own job's generation already
+                commit = replace(commit, spawn=tuple(with_suffix(t, suffix) if t.job == task.job else t
+                                                     for t in commit.spawn))
         await self.inner.commit_page(commit)
         if task is not None:
             self.last_commit[task.job] = self.clock.now()
+
+    async def finish(self, task_id: int) -> None:
+        self._claimed.pop(task_id, None)
+        await self.inner.finish(task_id)
 
     async def release(self, task_id: int, *, not_before: float, error: str | None) -> None:
         self._claimed.pop(task_id, None)

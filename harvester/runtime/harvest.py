@@ -34,9 +34,10 @@ from harvester.api.auth import AuthContext
 from harvester.api.client import ApiClient
 from harvester.clock import Clock, LoopClock
 from harvester.config import Config
-from harvester.core.model import JobSpec, JobStats
+from harvester.core.model import JobSpec, JobStats, NewTask
 from harvester.core.request import Cause, RequestMachine, StopCause
-from harvester.core.schedule import run_tasks
+from harvester.core.schedule import iter_run_tasks
+from harvester.inputs import job_inputs
 from harvester.output import OutputFiles
 from harvester.runtime.daemon_store import DaemonStore
 from harvester.runtime.definitions import follow_definitions, requeue_fixable
@@ -52,6 +53,7 @@ from harvester.store.coordination import coordinator_for
 
 log = structlog.get_logger(__name__)
 
+ENQUEUE_BATCH = 2_000  # tasks per enqueue while planning (constant memory, few transactions)
 SHARED_IDLE_POLL = 1.0  # seconds between claims of an idle worker on a shared store
 
 
@@ -119,7 +121,15 @@ async def open_runtime(
     try:
         recovered = await store.recover() if recover else 0
         followed = await follow_definitions(generations, specs)
-        await store.enqueue([t for s in specs for t in run_tasks(s, followed[s.name].state, None)])
+        for s in specs:  # in batches: a job's file of a million ids is never held whole
+            batch: list[NewTask] = []
+            for t in iter_run_tasks(s, followed[s.name].state, None, inputs=job_inputs(s)):
+                batch.append(t)
+                if len(batch) >= ENQUEUE_BATCH:
+                    await store.enqueue(batch)
+                    batch = []
+            if batch:
+                await store.enqueue(batch)
         await requeue_fixable(generations, [s.name for s in specs])
         known = {j.job for j in await store.job_stats()} | {s.name for s in specs}
         offsets = await store.output_offsets()
@@ -137,6 +147,11 @@ async def open_runtime(
         coordinator = coordinator_for(store)
         machine = await build_machine(config, store, clock.now(), by_name, max_usd=max_usd, run=run_id,
                                       coordinator=coordinator)  # fmt: skip
+        if any(s.limit is not None for s in specs):  # a job's limit counts its current generation's items
+            current = {s.name: followed[s.name].state.generation for s in specs}
+            for g in await store.generation_stats():
+                if g.job in current and (g.generation or 0) == current[g.job]:
+                    machine.job_items[g.job] = g.items
         settings = settings or RunSettings(lease=config.harvest.lease_seconds)
         if node:  # another process's release or commit does not wake this one: poll often
             settings = replace(settings, idle_poll=min(settings.idle_poll, SHARED_IDLE_POLL))

@@ -25,6 +25,7 @@ from harvester.core.schedule import (
     run_tasks,
 )
 from harvester.errors import JobSpecError
+from harvester.inputs import job_inputs
 from harvester.runtime.daemon_store import DaemonStore
 from harvester.runtime.definitions import STATE_PREFIX, follow_definitions, requeue_fixable
 from harvester.runtime.monitor import JobView
@@ -83,7 +84,7 @@ class Scheduler:
             started = job.started if job is not None and not redefined else now
             new[name] = _Job(spec=spec, schedule=schedules[name], state=state, started=started)
             if schedules[name] is None:
-                await self.store.enqueue(run_tasks(spec, state, None))
+                await self.store.enqueue(run_tasks(spec, state, None, inputs=job_inputs(spec)))
         await requeue_fixable(self.store, [s.name for s in specs])
         removed = sorted(set(old) - set(new))
         for name in removed:

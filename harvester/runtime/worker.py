@@ -22,7 +22,7 @@ import structlog
 
 from harvester import __version__
 from harvester.core import plan
-from harvester.core.model import JobSpec, PageCommit, Task
+from harvester.core.model import JobSpec, NewTask, PageCommit, Task
 from harvester.core.page import Page
 from harvester.core.request import (
     Admission,
@@ -30,6 +30,7 @@ from harvester.core.request import (
     CheckUsage,
     Commit,
     Fail,
+    Finish,
     Go,
     Halt,
     Park,
@@ -42,11 +43,12 @@ from harvester.core.request import (
     StopCause,
     Wait,
 )
-from harvester.core.schedule import newest_key, split_key
+from harvester.core.schedule import newest_key, run_key, split_key
 from harvester.errors import OutputError, StoreError
 from harvester.output import encode_page
 from harvester.runtime import cache, polling
 from harvester.runtime.admission import admit
+from harvester.runtime.daemon_store import DaemonStore
 from harvester.runtime.events import emit
 from harvester.runtime.runtime import Runtime
 from harvester.runtime.send import send
@@ -194,6 +196,9 @@ class Worker:
             case Stop(cause=cause):
                 await rt.store.release(task.id, not_before=0.0, error=None)
                 rt.signals.request_stop(cause)
+            case Finish(reason=reason):
+                await rt.store.finish(task.id)
+                log.info("task_finished", job=task.job, task=task.key, reason=reason)
             case Reject(reason=reason, failure=failure):
                 await rt.store.fail(task.id, reason, failure=failure)
                 rt.errors.note(rt.clock.now(), task.job, task.key, reason, final=True)
@@ -265,6 +270,8 @@ class Worker:
                      next_in=round(follow.task.not_before - now, 1))  # fmt: skip
         if task.write and task.pages == 0 and result.newest_id:
             await self._remember_newest(task, result.newest_id, state)
+        if page is not None and task.write:
+            spawn = (*spawn, *self._fan_out(task, page))
         commit = PageCommit(task_id=task.id, next_cursor=result.next_cursor, items=items, spawn=spawn, state=state)
         if settlement is not None:
             commit = replace(commit, ledger=settlement.ledger, holds=settlement.holds)
@@ -285,6 +292,21 @@ class Worker:
         log.info("page_committed", job=task.job, task=task.key, page=task.pages + 1, items=items,
                  more=result.next_cursor is not None, cached=len(cached))  # fmt: skip
         rt.signals.notify()
+
+    def _fan_out(self, task: Task, page: Page) -> list[NewTask]:
+        """The tasks this page gives the jobs that take ``task``'s job's output (``from_job``):
+        committed with the page, so a crash can neither lose them nor queue them twice, keyed in
+        each fan-out job's own generation and in the source's run slot (a scheduled source's
+        next run fans out afresh; within a run, a user or post is queued once)."""
+        out: list[NewTask] = []
+        _, slot, _ = split_key(task.key)  # a scheduled source's run: its fan-out is that run's too
+        for spec in self.rt.jobs.specs.values():
+            if spec.from_job != task.job:
+                continue
+            generation = self.rt.store.generations.get(spec.name, 0) if isinstance(self.rt.store, DaemonStore) else 0
+            out += [replace(t, key=run_key(t.key, slot=slot, generation=generation or 0))
+                    for t in plan.fan_out(spec, task, page)]  # fmt: skip
+        return out
 
     def _lines(
         self, task: Task, permit: Permit | None, page: Page | None, cached: list[dict[str, Any]], now: float

@@ -16,8 +16,8 @@ from typing import Any
 from harvester.sandbox import tables as T
 from harvester.sandbox.config import SandboxConfig
 
-PRICES = {"post": T.PRICE_POST, "user": T.PRICE_USER, "follow": T.PRICE_FOLLOW,
-          "counts_request": T.PRICE_COUNTS_RECENT}  # fmt: skip
+PRICES = {"post": T.PRICE_POST, "user": T.PRICE_USER, "follow": T.PRICE_FOLLOW, "list": T.PRICE_LIST,
+          "counts_request": T.PRICE_COUNTS_RECENT, "counts_all_request": T.PRICE_COUNTS_ALL}  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,10 @@ DEFAULT_CAPPED_ROUTES: frozenset[str] = frozenset(
         "/2/tweets/:id",
         "/2/users/:id/tweets",
         "/2/users/:id/mentions",
+        "/2/users/:id/liked_tweets",
+        "/2/tweets/:id/quote_tweets",
+        "/2/lists/:id/tweets",
+        "/2/users/:id/bookmarks",
     }
 )
 

@@ -27,6 +27,7 @@ from harvester.sandbox.billing import Ledger
 from harvester.sandbox.openapi import tables
 from harvester.sandbox.paging import PageToken, PostRange, decode, encode, page_posts, request_key, stream
 from harvester.sandbox.query import Matcher, Query, QueryError, parse
+from harvester.sandbox.social import Social, XList
 from harvester.sandbox.world import REPLIED_TO, RETWEETED, Tweet, User, World, tweet_ms
 
 DAY = 86400
@@ -54,13 +55,17 @@ class Api:
         self.quirks = world.cfg.quirks
         self._counts_seq = 0
         self._token_seq = 0
+        self.social = Social(world)
+        self._memo: dict[tuple[str, int, int], list[Tweet]] = {}
 
     def dispatch(self, route: str, path: Mapping[str, str], q: Mapping[str, str], now: float) -> Result:
         P.validate(route, q, path, self.tables, self.quirks)
         if route in (T.SEARCH_RECENT, T.SEARCH_ALL):
             return self.search(route, q, now)
-        if route == T.COUNTS_RECENT:
+        if route in (T.COUNTS_RECENT, T.COUNTS_ALL):
             return self.counts(route, q, now)
+        if route in T.READS:
+            return self.reads(route, path["id"], q, now)
         if route in (T.USER_TWEETS, T.USER_MENTIONS):
             return self.timeline(route, path["id"], q, now)
         if route in (T.FOLLOWERS, T.FOLLOWING):
@@ -152,7 +157,7 @@ class Api:
 
         ``ignore_token``: a token given is not read (``ignore_next_token``): the first page again.
         """
-        archive = route == T.SEARCH_ALL
+        archive = route in (T.SEARCH_ALL, T.COUNTS_ALL)
         start, end = P.time_param("start_time", q.get("start_time")), P.time_param("end_time", q.get("end_time"))
         since, until = P.id_param("since_id", q.get("since_id")), P.id_param("until_id", q.get("until_id"))
         for a, b_, x, y in (("start_time", "since_id", start, since), ("end_time", "until_id", end, until)):
@@ -221,8 +226,9 @@ class Api:
         data = [{"end": R.iso_ms(edges[i + 1]), "start": R.iso_ms(edges[i]), "tweet_count": n}
                 for i, n in enumerate(counts)]  # fmt: skip
         self._counts_seq += 1
+        kind = "counts_all_request" if route == T.COUNTS_ALL else "counts_request"
         return Result({"data": data, "meta": {"total_tweet_count": sum(counts)}},
-                      (("counts_request", f"{int(now * 1000)}-{self._counts_seq}"),))  # fmt: skip
+                      ((kind, f"{int(now * 1000)}-{self._counts_seq}"),))  # fmt: skip
 
     @staticmethod
     def _range(lo: int, hi: int, at_ms: int, since: int | None, until: int | None,
@@ -284,6 +290,118 @@ class Api:
             meta["previous_token"] = encode(PageToken("n", max(0, off - n), 0, key))
         data = [R.user_json(self.world, self.world.users[i], uf) for i in chunk]
         return Result({"data": data, "meta": meta}, tuple(("follow", d["id"]) for d in data), path_user=uid)
+
+    # -- likes, reposts, quotes, lists, bookmarks, blocks, mutes ------------------------------
+
+    def reads(self, route: str, sid: str, q: Mapping[str, str], now: float) -> Result:
+        """The issue-16 reads: a post's likers, reposters and quotes; a user's likes, bookmarks,
+        blocks, mutes and lists; a list's posts, members and followers. All page by offset over
+        the whole answer computed at the first page's time (the token carries it)."""
+        so = self.social
+        w = self.world
+        paged = "max_results" in self.tables.route(route).params
+        n = P.int_param(route, "max_results", q, self.tables) if paged else 1 << 30
+        key = request_key(route, sid)
+        token = self._token(q, ("pagination_token",), key) if paged else None
+        at_ms = token.at_ms if token else int(now * 1000)
+        if route in (T.LIKING_USERS, T.RETWEETED_BY, T.QUOTE_TWEETS):
+            t = w.get_tweet(int(sid))
+            if t is None or t.created_ms > at_ms or str(t.id) != sid:
+                return Result({"errors": [R.not_found("tweet", "id", sid, False)]})
+            if route == T.QUOTE_TWEETS:
+                return self._offset_posts(route, so.quotes(t, at_ms), n, token, at_ms, key, q, None)
+            users = so.liking_users(t) if route == T.LIKING_USERS else so.retweeters(t, at_ms)
+            return self._offset_users(users, n, token, at_ms, key, q, None)
+        if route in (T.LIST_TWEETS, T.LIST_MEMBERS, T.LIST_FOLLOWERS):
+            lst = so.by_list_id.get(sid)
+            if lst is None:
+                return Result({"errors": [R.not_found("list", "id", sid, False)]})
+            if route == T.LIST_TWEETS:
+                return self._offset_posts(route, so.list_posts(lst, at_ms, T.LIST_TWEETS_CAP), n, token, at_ms,
+                                          key, q, None)  # fmt: skip
+            return self._offset_users(list(lst.members if route == T.LIST_MEMBERS else lst.followers), n, token,
+                                      at_ms, key, q, None)  # fmt: skip
+        user = self._user(sid)
+        if isinstance(user, Result):
+            return user
+        u = user.idx
+        if route in (T.LIKED_TWEETS, T.BOOKMARKS):
+            memo = (route, u, at_ms)  # every page of one answer is cut from the same list
+            posts = self._memo.get(memo)
+            if posts is None:
+                posts = so.liked_tweets(u, at_ms) if route == T.LIKED_TWEETS else so.bookmarked(u, at_ms)
+                self._memo[memo] = posts
+                while len(self._memo) > 32:
+                    self._memo.pop(next(iter(self._memo)))
+            return self._offset_posts(route, posts, n, token, at_ms, key, q, sid)
+        if route in (T.BLOCKING, T.MUTING):
+            return self._offset_users(so.blocking(u) if route == T.BLOCKING else so.muting(u), n, token, at_ms,
+                                      key, q, sid)  # fmt: skip
+        lists = {T.OWNED_LISTS: so.owned, T.FOLLOWED_LISTS: so.followed, T.LIST_MEMBERSHIPS: so.memberships}
+        chosen = so.pinned(u) if route == T.PINNED_LISTS else lists[route][u]
+        return self._offset_lists(chosen, n, token, at_ms, key, q, sid)
+
+    def _offset_meta(self, total: int, off: int, n: int, got: int, at_ms: int, key: str) -> dict[str, Any]:
+        meta: dict[str, Any] = {"result_count": got}
+        if off + n < total:
+            meta["next_token"] = encode(PageToken("n", off + n, at_ms, key))
+        if off > 0:
+            meta["previous_token"] = encode(PageToken("p", max(0, off - n), at_ms, key))
+        return meta
+
+    def _offset_posts(self, route: str, posts: list[Tweet], n: int, token: PageToken | None, at_ms: int, key: str,
+                      q: Mapping[str, str], owner: str | None) -> Result:  # fmt: skip
+        off = token.pos if token else 0
+        chunk = posts[off : off + n]
+        if not chunk:
+            return Result({"meta": {"result_count": 0}}, path_user=owner)
+        f = P.fields(q)
+        body: dict[str, Any] = {"data": [R.tweet_json(self.world, t, f.tweet) for t in chunk]}
+        inc = R.tweet_includes(self.world, chunk, f.expansions, f.user, f.tweet, f.media)
+        if inc:
+            body["includes"] = inc
+        body["meta"] = self._offset_meta(len(posts), off, n, len(chunk), at_ms, key)
+        return Result(body, tuple(("post", str(t.id)) for t in chunk),
+                      tuple(u["id"] for u in inc.get("users", [])), len(chunk), 200, owner)  # fmt: skip
+
+    def _offset_users(self, users: list[int], n: int, token: PageToken | None, at_ms: int, key: str,
+                      q: Mapping[str, str], owner: str | None) -> Result:  # fmt: skip
+        off = token.pos if token else 0
+        chunk = users[off : off + n]
+        if not chunk:
+            return Result({"meta": {"result_count": 0}}, path_user=owner)
+        uf = P.fields(q).user
+        data = [R.user_json(self.world, self.world.users[i], uf) for i in chunk]
+        meta = self._offset_meta(len(users), off, n, len(chunk), at_ms, key)
+        return Result({"data": data, "meta": meta}, tuple(("user", d["id"]) for d in data), path_user=owner)
+
+    def _offset_lists(self, lists: list[XList], n: int, token: PageToken | None, at_ms: int, key: str,
+                      q: Mapping[str, str], owner: str | None) -> Result:  # fmt: skip
+        off = token.pos if token else 0
+        chunk = lists[off : off + n]
+        if not chunk:
+            return Result({"meta": {"result_count": 0}}, path_user=owner)
+        lf = P.csv(q.get("list.fields"))
+        data = [self._list_json(lst, lf) for lst in chunk]
+        body: dict[str, Any] = {"data": data}
+        inc_users: tuple[str, ...] = ()
+        if "owner_id" in P.csv(q.get("expansions")):
+            owners = dict.fromkeys(lst.owner for lst in chunk)
+            uf = P.fields(q).user
+            body["includes"] = {"users": [R.user_json(self.world, self.world.users[i], uf) for i in owners]}
+            inc_users = tuple(self.world.users[i].id for i in owners)
+        body["meta"] = self._offset_meta(len(lists), off, n, len(chunk), at_ms, key)
+        return Result(body, tuple(("list", lst.id) for lst in chunk), inc_users, path_user=owner)
+
+    def _list_json(self, lst: XList, lf: frozenset[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": lst.id, "name": lst.name}
+        extra: dict[str, Any] = {
+            "created_at": R.iso_ms(lst.created_ms), "description": lst.description,
+            "follower_count": len(lst.followers), "member_count": len(lst.members), "private": lst.private,
+            "owner_id": self.world.users[lst.owner].id,
+        }  # fmt: skip
+        out.update({k: v for k, v in extra.items() if k in lf})
+        return out
 
     def lookup(self, route: str, path: Mapping[str, str], q: Mapping[str, str], now: float) -> Result:
         """Posts or users by id or username. Unknown ones are listed in ``errors`` (HTTP 200), or

@@ -38,7 +38,11 @@ SERVED: tuple[str, ...] = (
     "/2/tweets/search/recent", "/2/tweets/search/all", "/2/tweets", "/2/tweets/:id", "/2/users",
     "/2/users/by", "/2/users/by/username/:username", "/2/users/:id", "/2/users/:id/tweets",
     "/2/users/:id/mentions", "/2/users/:id/followers", "/2/users/:id/following", "/2/usage/tweets",
-    "/2/tweets/counts/recent",
+    "/2/tweets/counts/recent", "/2/tweets/counts/all", "/2/tweets/:id/liking_users", "/2/users/:id/liked_tweets",
+    "/2/tweets/:id/retweeted_by", "/2/tweets/:id/quote_tweets", "/2/lists/:id/tweets", "/2/lists/:id/members",
+    "/2/lists/:id/followers", "/2/users/:id/owned_lists", "/2/users/:id/followed_lists",
+    "/2/users/:id/list_memberships", "/2/users/:id/pinned_lists", "/2/users/:id/bookmarks",
+    "/2/users/:id/blocking", "/2/users/:id/muting",
 )  # fmt: skip
 
 

@@ -36,6 +36,13 @@ TOO_MANY = {"title": "Too Many Requests", "detail": "Too Many Requests", "type":
 UNAUTHORIZED = {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"}
 FORBIDDEN = {"detail": "You are not permitted to perform this action.", "type": "about:blank",
              "title": "Forbidden", "status": 403}  # fmt: skip
+APP_AUTH_UNSUPPORTED = {
+    "title": "Unsupported Authentication",
+    "detail": "Authenticating with OAuth 2.0 Application-Only is forbidden for this endpoint.  "
+    "Supported authentication types are [OAuth 1.0a User Context, OAuth 2.0 User Context].",
+    "type": PROBLEM + "unsupported-authentication",
+    "status": 403,
+}
 UNSUPPORTED_AUTH = {
     "title": "Unsupported Authentication",
     "detail": "Authenticating with OAuth 1.0a User Context is forbidden for this endpoint.  "
@@ -163,6 +170,10 @@ class Sandbox:
             return self._json(401, UNAUTHORIZED)
         if principal.user_id is not None and route in T.APP_ONLY:
             return self._json(403, UNSUPPORTED_AUTH)
+        if principal.user_id is None and route in T.USER_ONLY:
+            return self._json(403, APP_AUTH_UNSUPPORTED)
+        if route in T.SELF_ONLY and request.match_info.get("id") != principal.user_id:
+            return self._json(403, FORBIDDEN)
         if self.limiter.denied:
             return self._json(403, FORBIDDEN)
         depleted = self.ledger.depleted()

@@ -20,7 +20,8 @@ from typing import Any
 from harvester.clock import Clock
 from harvester.sandbox import tables as T
 from harvester.sandbox.query import parse
-from harvester.sandbox.world import HOUR_MS, REPLIED_TO, RETWEETED, Tweet, World
+from harvester.sandbox.social import Social
+from harvester.sandbox.world import HOUR_MS, QUOTED, REPLIED_TO, RETWEETED, Tweet, World
 
 TimeArg = float | str | datetime | None
 
@@ -60,6 +61,7 @@ class Truth:
     def __init__(self, world: World, clock: Clock) -> None:
         self.world = world
         self.clock = clock
+        self.social = Social(world)
 
     def _at_ms(self, at: TimeArg) -> int:
         s = _sec(at)
@@ -124,6 +126,87 @@ class Truth:
 
     def following(self, user_id: str) -> list[str]:
         return [self.world.users[i].id for i in self.world.following[self.world.by_id[user_id].idx]]
+
+    # -- likes, reposts, quotes, conversations, lists, bookmarks, blocks, mutes, counts ----------
+    # Plain filters over every post and user with the world's relation predicates (``Social``),
+    # not the server's per-route shortcuts (followers of the author, the original's hour).
+
+    def _uid(self, user_id: str) -> int:
+        return self.world.by_id[user_id].idx
+
+    def liking_users(self, tweet_id: str) -> list[str]:
+        t = self.world.get_tweet(int(tweet_id))
+        if t is None:
+            return []
+        return [u.id for u in self.world.users if self.social.likes(u.idx, t)]
+
+    def liked_tweets(self, user_id: str, at: TimeArg = None) -> list[str]:
+        u = self._uid(user_id)
+        return [str(t.id) for t in self._all(self._at_ms(at)) if self.social.likes(u, t)]
+
+    def bookmarks(self, user_id: str, at: TimeArg = None) -> list[str]:
+        u = self._uid(user_id)
+        return [str(t.id) for t in self._all(self._at_ms(at)) if self.social.bookmarks(u, t)]
+
+    def retweeted_by(self, tweet_id: str, at: TimeArg = None) -> list[str]:
+        tid = int(tweet_id)
+        authors = (t.author for t in self._all(self._at_ms(at)) if t.kind == RETWEETED and t.ref == tid)
+        return [self.world.users[a].id for a in dict.fromkeys(authors)]
+
+    def quote_tweets(self, tweet_id: str, at: TimeArg = None) -> list[str]:
+        tid = int(tweet_id)
+        return [str(t.id) for t in self._all(self._at_ms(at)) if t.kind == QUOTED and t.ref == tid]
+
+    def conversation(self, tweet_id: str, start_time: TimeArg = None, end_time: TimeArg = None,
+                     archive: bool = False, at: TimeArg = None) -> list[str]:  # fmt: skip
+        """A search for ``conversation_id:<id>``: the root and every reply in the window."""
+        return self.search(f"conversation_id:{tweet_id}", start_time, end_time, archive=archive, at=at)
+
+    def counts(self, query: str, start_time: TimeArg = None, end_time: TimeArg = None,
+               archive: bool = False, at: TimeArg = None) -> int:  # fmt: skip
+        """The total a counts job adds up: the posts the same search returns."""
+        return len(self.search(query, start_time, end_time, archive=archive, at=at))
+
+    def _list(self, list_id: str) -> Any:
+        return next(lst for lst in self.social.lists if lst.id == list_id)
+
+    def list_tweets(self, list_id: str, at: TimeArg = None) -> list[str]:
+        members = set(self._list(list_id).members)
+        return [str(t.id) for t in self._all(self._at_ms(at)) if t.author in members][: T.LIST_TWEETS_CAP]
+
+    def list_members(self, list_id: str) -> list[str]:
+        return [self.world.users[i].id for i in self._list(list_id).members]
+
+    def list_followers(self, list_id: str) -> list[str]:
+        return [self.world.users[i].id for i in self._list(list_id).followers]
+
+    def owned_lists(self, user_id: str) -> list[str]:
+        u = self._uid(user_id)
+        return [lst.id for lst in self.social.lists if lst.owner == u]
+
+    def followed_lists(self, user_id: str) -> list[str]:
+        u = self._uid(user_id)
+        return [lst.id for lst in self.social.lists if u in lst.followers]
+
+    def list_memberships(self, user_id: str) -> list[str]:
+        u = self._uid(user_id)
+        return [lst.id for lst in self.social.lists if u in lst.members]
+
+    def pinned_lists(self, user_id: str) -> list[str]:
+        return self.followed_lists(user_id)[:2]
+
+    def blocking(self, user_id: str) -> list[str]:
+        u = self._uid(user_id)
+        return [v.id for v in self.world.users if self.social.blocks(u, v.idx)]
+
+    def muting(self, user_id: str) -> list[str]:
+        u = self._uid(user_id)
+        return [v.id for v in self.world.users if self.social.mutes(u, v.idx)]
+
+    def lists_of(self, user_id: str) -> list[str]:
+        """Lists worth testing with: those the user owns, follows or belongs to."""
+        return list(dict.fromkeys([*self.owned_lists(user_id), *self.followed_lists(user_id),
+                                   *self.list_memberships(user_id)]))  # fmt: skip
 
     def tweets(self, ids: Iterable[str], at: TimeArg = None) -> list[str]:
         """Those of ``ids`` that exist and are visible at ``at``."""

@@ -73,6 +73,11 @@ class Store(Protocol):
         """Give a claimed task back without progress (retry later); counts an attempt if error."""
         ...
 
+    async def finish(self, task_id: int) -> None:
+        """Mark a claimed task done without a page: its job reached its item limit (``limit``),
+        so its remaining pages are not wanted. Raises ClaimLost if the claim is gone."""
+        ...
+
     async def fail(self, task_id: int, error: str, *, failure: Failure = Failure.REFUSED) -> None:
         """Mark a claimed task failed, keeping the error for ``harvester status`` and the
         failure's class for what a rerun does with it (:meth:`retry`).

@@ -249,6 +249,9 @@ class PostgresStore:
     async def release(self, task_id: int, *, not_before: float, error: str | None) -> None:
         await self._guarded(task_id, _Q["release_task"], not_before, error)
 
+    async def finish(self, task_id: int) -> None:
+        await self._guarded(task_id, _Q["finish_task"])
+
     async def fail(self, task_id: int, error: str, *, failure: Failure = Failure.REFUSED) -> None:
         await self._guarded(task_id, _Q["fail_task"], error, str(failure))
 

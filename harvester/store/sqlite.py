@@ -275,6 +275,13 @@ class SqliteStore:
     async def release(self, task_id: int, *, not_before: float, error: str | None) -> None:
         await self._submit(_release_apply(task_id, not_before, error))
 
+    async def finish(self, task_id: int) -> None:
+        def apply(conn: sqlite3.Connection) -> None:
+            if conn.execute(_Q["finish_task"], {"id": task_id}).fetchone() is None:
+                raise ClaimLost(task_id)
+
+        await self._submit(apply)
+
     async def fail(self, task_id: int, error: str, *, failure: Failure = Failure.REFUSED) -> None:
         def apply(conn: sqlite3.Connection) -> None:
             args = {"id": task_id, "error": error, "failure": str(failure)}

@@ -270,6 +270,7 @@ def test_endpoint_rows_agree_with_the_document() -> None:
             )
     assert no_default_in_document == {
         "/2/users/:id/tweets", "/2/users/:id/mentions", "/2/users/:id/followers", "/2/users/:id/following",
+        "/2/users/:id/liked_tweets", "/2/users/:id/bookmarks", "/2/users/:id/blocking",
     }  # fmt: skip
 
 

@@ -431,3 +431,52 @@ def test_fields_are_sent_under_the_parameter_the_job_key_names() -> None:
     [user] = plan_job(JobSpec(name="u", kind="timeline", user_ids=("1",), tweet_fields=("note_tweet",)))
     assert user.params["tweet.fields"] == "note_tweet"
     assert "post.fields" not in user.params
+
+
+# --------------------------------------------------------------------------- issue 16 kinds
+
+
+def test_post_list_and_counts_jobs_plan_one_task_per_source() -> None:
+    from harvester.core.plan import iter_plan
+
+    conv = plan_job(JobSpec(name="c", kind="conversation", tweet_ids=("5", "6"), archive=True, max_results=500,
+                            start_time="2026-01-01T00:00:00Z"))
+    assert [(t.key, t.endpoint) for t in conv] == [("tweet:5", "/2/tweets/search/all"), ("tweet:6", "/2/tweets/search/all")]
+    assert conv[0].params["query"] == "conversation_id:5" and conv[0].params["max_results"] == "500"
+    assert conv[0].params["start_time"] == "2026-01-01T00:00:00Z" and not conv[0].path_params
+    [quotes] = plan_job(JobSpec(name="q", kind="quote_tweets", tweet_ids=("7",)))
+    assert (quotes.endpoint, quotes.path_params, quotes.params["max_results"]) == ("/2/tweets/:id/quote_tweets",
+                                                                                   {"id": "7"}, "100")
+    [members] = plan_job(JobSpec(name="m", kind="list_members", list_ids=("9",), user_fields=("created_at",)))
+    assert (members.key, members.path_params, members.params["user.fields"]) == ("list:9", {"id": "9"}, "created_at")
+    [pinned] = plan_job(JobSpec(name="p", kind="pinned_lists", user_ids=("3",), auth="me"))
+    assert "max_results" not in pinned.params  # the endpoint takes none: one page
+    [counts] = plan_job(JobSpec(name="n", kind="counts", query="q", granularity="day", archive=True))
+    assert (counts.key, counts.endpoint, counts.params["granularity"]) == ("counts", "/2/tweets/counts/all", "day")
+    files = list(iter_plan(JobSpec(name="l", kind="lookup_tweets", tweet_ids=("1",)),
+                           {"tweet_ids": iter(str(i) for i in range(2, 252))}))
+    assert [t.key for t in files] == ["ids:00000", "file:00000", "file:00001", "file:00002"]
+    assert [len(t.params["ids"].split(",")) for t in files] == [1, 100, 100, 50]
+
+
+def test_a_jobs_limit_asks_for_no_more_than_it_wants() -> None:
+    [t] = plan_job(JobSpec(name="s", kind="search", query="q", limit=42))
+    assert t.params["max_results"] == "42"
+    [t] = plan_job(JobSpec(name="s", kind="search", query="q", limit=3))
+    assert t.params["max_results"] == "10"  # not below the endpoint's minimum
+
+
+def test_fan_out_takes_posts_or_their_authors_deduplicated() -> None:
+    from harvester.core.page import parse_page
+    from harvester.core.plan import fan_out
+
+    source = Task(id=1, job="src", key="search", endpoint="/2/tweets/search/recent", path_params={}, params={},
+                  priority=0, auth="app", write=True, cursor=None, pages=0, items=0, attempts=0)
+    page = parse_page({"data": [{"id": "10", "author_id": "1"}, {"id": "11", "author_id": "1"},
+                                {"id": "12", "author_id": "2"}], "meta": {"result_count": 3}}, "src")
+    followers = fan_out(JobSpec(name="f", kind="followers", from_job="src"), source, page)
+    assert [t.key for t in followers] == ["user:1", "user:2"]
+    quotes = fan_out(JobSpec(name="q", kind="quote_tweets", from_job="src"), source, page)
+    assert [t.key for t in quotes] == ["tweet:10", "tweet:11", "tweet:12"]
+    lookups = fan_out(JobSpec(name="l", kind="lookup_tweets", from_job="src"), source, page)
+    assert [(t.key, t.params["ids"]) for t in lookups] == [("from:search:000000:00000", "10,11,12")]

@@ -419,3 +419,30 @@ def test_auto_pacing_spreads_a_backlog_larger_than_the_window_and_stops_once_a_f
     r.machine.task_done(SEARCH, "app")
     r.machine.set_demand({(SEARCH, "app"): 5})  # the store's next count wins over the local one
     assert r.machine.pace_interval(SEARCH, "app", r.now) > 0.0
+
+
+# --- a job's limit ------------------------------------------------------------------------------
+
+
+def test_a_jobs_limit_shrinks_the_last_page_holds_what_is_in_flight_and_finishes() -> None:
+    from harvester.core.request import Finish
+
+    r = rig(limit=150)
+    s = r.answer(200, hdr(450, 449, T0 + 900, T0), posts(100, token="t2"))
+    assert isinstance(s.verdict, Commit) and s.verdict.result.next_cursor is not None
+    assert r.machine.job_items["j"] == 100
+    first = r.go()
+    assert first.request.params["max_results"] == "50" and first.items == 50  # what is left
+    other = r.admit()  # a second worker of the same job: its room is all in flight
+    assert isinstance(other, Park) and "in flight" in other.reason
+    r.now += 0.2
+    s = r.machine.settle(first, Answer(status=200, headers=hdr(450, 448, T0 + 900, r.now),
+                                       body=posts(50, token="t3")), r.task, r.now)  # fmt: skip
+    assert isinstance(s.verdict, Commit)
+    assert s.verdict.result.next_cursor is None and "limit of 150" in (s.verdict.result.warning or "")
+    assert isinstance(r.admit(), Finish)
+
+
+def test_a_limit_below_the_endpoints_minimum_asks_for_the_minimum() -> None:
+    r = rig(limit=3)
+    assert r.go().request.params["max_results"] == "10"

@@ -21,8 +21,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_packaged_examples_are_the_top_level_copies() -> None:
     assert examples.config_file().read_bytes() == (ROOT / "config.toml").read_bytes()
-    packaged = sorted(p.name for p in examples.jobs_dir().glob("*.toml"))
-    assert packaged == sorted(p.name for p in (ROOT / "jobs").glob("*.toml")) and packaged
+    packaged = sorted(str(p.relative_to(examples.jobs_dir())) for p in examples.jobs_dir().glob("**/*.toml"))
+    assert packaged == sorted(str(p.relative_to(ROOT / "jobs")) for p in (ROOT / "jobs").glob("**/*.toml"))
+    assert packaged
     for name in packaged:
         assert (examples.jobs_dir() / name).read_bytes() == (ROOT / "jobs" / name).read_bytes(), name
 
@@ -55,7 +56,16 @@ def test_demo_runs_from_an_empty_folder_and_report_reads_it(tmp_path: Path) -> N
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr
     files = _pages(out)
-    assert len(files) == 6 and all(pages > 0 for pages in files.values()), files  # one per example job
+    from harvester.jobspec import load_jobs
+
+    jobs = load_jobs([examples.jobs_dir()]) + load_jobs([examples.jobs_dir() / "user-context"])
+    # one file per example job, each with pages: every kind, the user-context ones as the sandbox's owner
+    assert set(files) == {f"{j.name}.jsonl" for j in jobs} and all(pages > 0 for pages in files.values()), files
+    read_kinds = {"search", "timeline", "mentions", "followers", "following", "lookup_tweets", "lookup_users",
+                  "liking_users", "liked_tweets", "retweeted_by", "quote_tweets", "conversation", "list_tweets",
+                  "list_members", "list_followers", "owned_lists", "followed_lists", "list_memberships",
+                  "pinned_lists", "bookmarks", "blocking", "muting", "counts"}  # fmt: skip
+    assert {j.kind for j in jobs} >= read_kinds, "an example of every read kind, each harvested"
     assert "total" in proc.stdout and "simulated spend: $" in proc.stdout
     assert list(cwd.iterdir()) == [], "the demo writes only under --out"
 

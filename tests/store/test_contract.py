@@ -178,6 +178,23 @@ async def test_release_with_error_counts_an_attempt_and_waits(store: Store) -> N
     assert fourth.attempts == 0
 
 
+async def test_finish_ends_a_claimed_task_without_a_page(store: Store) -> None:
+    """A job that reached its ``limit``: its other tasks end done, no page or item counted."""
+    await store.enqueue([new("a"), new("b")])
+    a, b = await claim_all(store)
+    await store.commit_page(PageCommit(task_id=a.id, next_cursor="more", items=5))
+    await store.finish(b.id)
+    [j] = await store.job_stats()
+    assert (j.tasks, j.done, j.pending, j.pages, j.items, j.last_error) == (2, 1, 1, 1, 5, None)
+    with pytest.raises(ClaimLost):
+        await store.finish(b.id)  # no claim any more
+    [a2] = await claim_all(store)
+    await store.finish(a2.id)
+    [j] = await store.job_stats()
+    assert (j.done, j.pending, j.pages, j.items, j.state) == (2, 0, 1, 5, "done")
+    assert await store.pending_count() == 0
+
+
 async def test_fail_keeps_the_error_for_status(store: Store) -> None:
     await store.enqueue([new("a"), new("b", job="other")])
     tasks = {t.key: t for t in await claim_all(store)}

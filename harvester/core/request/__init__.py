@@ -51,6 +51,7 @@ from harvester.core.request.values import (
     Commit,
     Event,
     Fail,
+    Finish,
     Go,
     Halt,
     Lost,
@@ -69,6 +70,6 @@ from harvester.core.request.values import (
 
 __all__ = [
     "APP", "USAGE", "Admission", "Answer", "AuthInfo", "Cause", "CheckUsage", "Commit", "Event", "Fail",
-    "Go", "Halt", "Lost", "Outcome", "Park", "Permit", "Reject", "RequestMachine", "Resend", "Retry",
+    "Finish", "Go", "Halt", "Lost", "Outcome", "Park", "Permit", "Reject", "RequestMachine", "Resend", "Retry",
     "Settlement", "Stop", "StopCause", "Verdict", "Wait",
 ]  # fmt: skip

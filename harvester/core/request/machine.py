@@ -29,6 +29,7 @@ from harvester.core.request.values import (
     Commit,
     Event,
     Fail,
+    Finish,
     Go,
     Halt,
     Lost,
@@ -103,6 +104,8 @@ class RequestMachine:
         self._proven: set[str] = set(accepted)  # contexts the server answered with anything but a 401
         self._in_flight: dict[str, int] = {}  # requests out per context
         self._demand: dict[tuple[str, str], int] = {}  # tasks queued per (route, auth name), as last told
+        self.job_items: dict[str, int] = {}  # items committed per job (of its current generation)
+        self._items_out: dict[str, int] = {}  # items requested and not settled, per job with a limit
 
     # -- auth ---------------------------------------------------------------------------------
 
@@ -210,6 +213,14 @@ class RequestMachine:
             return Park(until=now + 0.5, reason=f"waiting for the first answer to {task.auth}'s credentials")
         self._buckets_seen.add((route, task.auth))
         request = self._rewrite(route, request)
+        spec = self.specs.get(task.job)
+        item_limit = spec.limit if spec is not None and task.write else None
+        if item_limit is not None:
+            match self._limit(task, request, item_limit, now):
+                case PageRequest() as request:
+                    pass
+                case other_limit:
+                    return other_limit
         size, min_size = _size(route, request.params)
         match self.cap.admit(route, size, min_size, now):
             case capmod.Verify(reason=why):
@@ -257,8 +268,34 @@ class RequestMachine:
                 assert_never(other_verdict)
         posts = self.cap.hold(route, ticket.size)
         self._out(rate.auth)
+        items = 0
+        if item_limit is not None:
+            items = _size(route, request.params)[0]
+            self._items_out[task.job] = self._items_out.get(task.job, 0) + items
         return Go(permit=Permit(request=request, route=route, job=task.job, auth=rate.auth, rate=rate,
-                                money=ticket, owned=owned, posts=posts))  # fmt: skip
+                                money=ticket, owned=owned, posts=posts, items=items))  # fmt: skip
+
+    def _limit(self, task: Task, request: PageRequest, limit: int, now: float) -> PageRequest | Finish | Park:
+        """A job's ``limit``: finish its tasks once it has the items it asked for, and shrink the
+        last page to what is left (``max_results``, not below the endpoint's minimum).
+
+        Items asked for and not yet settled count as had: workers together never ask for more
+        than the limit leaves (a page may still return up to the endpoint's minimum page). A job
+        whose room is all in flight waits for those pages instead of finishing early.
+        """
+        had = self.job_items.get(task.job, 0)
+        out = self._items_out.get(task.job, 0)
+        left = limit - had - out
+        if left <= 0:
+            if had >= limit or out == 0:
+                return Finish(reason=f"job {task.job} has its {limit:,} items (limit)")
+            return Park(until=now + 1.0, reason=f"job {task.job}: the pages in flight may reach its limit")
+        ep = ENDPOINTS.get(task.endpoint)
+        if "max_results" in request.params and ep is not None:
+            size = int(request.params["max_results"])
+            if size > left:
+                return _with_size(request, max(left, ep.min_results or 1))
+        return request
 
     def grant_terms(self, permit: Permit) -> tuple[str, int, float, float]:
         """The shared grant log's terms for ``permit``'s bucket: (key, limit, span, min gap)."""
@@ -331,6 +368,8 @@ class RequestMachine:
     def settle(self, permit: Permit, outcome: Outcome, task: Task, now: float) -> Settlement:
         """What ``outcome`` means for ``task``, with every effect as a value."""
         self._back(permit.auth, outcome)
+        if permit.items:
+            self._items_out[permit.job] = max(0, self._items_out.get(permit.job, 0) - permit.items)
         if isinstance(outcome, Lost):
             self.limits.observe(permit.rate, now, None)
             rows = self._settle_unknown(permit, now)
@@ -394,6 +433,12 @@ class RequestMachine:
         except BadResponse as exc:
             return self._retry(task, f"bad response: {exc}", now, self._settle_unknown(permit, now), permit,
                                Failure.RESPONSE)
+        spec = self.specs.get(task.job)
+        if task.write and spec is not None and spec.limit is not None:
+            had = self.job_items[task.job] = self.job_items.get(task.job, 0) + result.items
+            if had >= spec.limit and result.next_cursor is not None:
+                result = replace(result, next_cursor=None,
+                                 warning=f"job {task.job} reached its limit of {spec.limit:,} items")  # fmt: skip
         self.cap.unhold(permit.posts)
         posts = page.items if self.cap.counts(permit.route) else 0
         self.cap.record(now, permit.route, posts)

@@ -51,6 +51,7 @@ class Permit:
         owned: billed at the owned-read price.
         posts: cap-counted Posts held for it.
         hold: its shared-store hold id, ended with its page (``store.coordination``).
+        items: items held against its job's ``limit`` until it settles (0: the job has none).
     """
 
     request: PageRequest
@@ -62,6 +63,7 @@ class Permit:
     owned: bool = False
     posts: int = 0
     hold: int | None = None
+    items: int = 0
 
     @property
     def holds(self) -> tuple[int, ...]:
@@ -168,7 +170,14 @@ class Reject:
     failure: Failure = Failure.INVALID
 
 
-Admission = Go | Park | Stop | CheckUsage | Reject
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Finish:
+    """The task's job has all the items it asked for (``limit``): end the task without a page."""
+
+    reason: str
+
+
+Admission = Go | Park | Stop | CheckUsage | Reject | Finish
 
 
 # --- outcomes of a send -----------------------------------------------------------------------

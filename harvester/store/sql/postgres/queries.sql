@@ -123,6 +123,16 @@ WITH released AS (
 )
 SELECT count(*) FROM released
 
+-- finish_task --
+-- $1 id, $2 claim token. A claimed task ends without a page: its job reached its item limit.
+WITH finished AS (
+    UPDATE tasks
+    SET state = 'done', claimed_by = NULL, owner = NULL, lease_until = NULL
+    WHERE id = $1 AND state = 'claimed' AND claim_token = $2
+    RETURNING job
+)
+SELECT count(*) FROM finished
+
 -- fail_task --
 -- $1 id, $2 claim token, $3 error, $4 failure class (core.model.Failure). Returns 1 or 0.
 -- 'superseded' is no failure but a state of its own, and leaves the job's last error alone.

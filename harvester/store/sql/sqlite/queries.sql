@@ -72,6 +72,15 @@ SET state = 'pending',
 WHERE id = :id AND state = 'claimed'
 RETURNING job
 
+-- finish_task --
+-- A claimed task ends without a page: its job reached its item limit (JobSpec.limit).
+UPDATE tasks
+SET state = 'done',
+    claimed_by = NULL,
+    lease_until = NULL
+WHERE id = :id AND state = 'claimed'
+RETURNING job
+
 -- fail_task --
 -- :failure is the class (core.model.Failure); 'superseded' is no failure but a state of its own.
 UPDATE tasks
