@@ -62,6 +62,7 @@ def test_none_gives_defaults_relative_to_cwd(tmp_path: Path, monkeypatch: pytest
         "/2/tweets",
         "/2/users/:id/tweets",
         "/2/users/:id/mentions",
+        "/2/tweets/search/stream",
     }
     assert config.cap.capped_endpoints == DEFAULT_CAPPED_ENDPOINTS
     assert config.daemon.metrics_port == 9464

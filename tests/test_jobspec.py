@@ -530,7 +530,7 @@ def test_media_place_and_poll_fields_on_kinds_that_return_posts(tmp_path: Path) 
     assert one(tmp_path, body).media_fields == ("url",)
     # The user routes take no media.fields in X's document.
     message = bad(tmp_path, _search('media_fields = ["url"]', "followers"), "f", "media_fields")
-    assert "does not apply to kind 'followers' (only to search, timeline, mentions, lookup_tweets)" in message
+    assert "does not apply to kind 'followers' (only to search, timeline, mentions, lookup_tweets, stream)" in message
 
 
 @pytest.mark.parametrize(
@@ -567,3 +567,18 @@ def test_every_expansion_and_field_the_document_lists_is_accepted(tmp_path: Path
         for key, param in keys.items():
             found = route.param(param)
             assert getattr(spec, key) == (found.enum if found else ()), (kind, key)
+
+
+def test_stream_job_rules(tmp_path: Path) -> None:
+    spec = one(tmp_path, '[[job]]\nname = "s"\nkind = "stream"\n'
+                         'rules = [{value = "cat has:images"}, {value = "dog", tag = "dogs"}]\n')
+    assert spec.kind == "stream"
+    assert spec.extra["rules"] == ({"value": "cat has:images", "tag": "s"}, {"value": "dog", "tag": "dogs"})
+    msg = bad(tmp_path, '[[job]]\nname = "s"\nkind = "stream"\n', "s", "rules")
+    assert "is required for kind 'stream'" in msg
+    msg = bad(tmp_path, '[[job]]\nname = "s"\nkind = "stream"\nrules = [{value = "a", colour = "x"}]\n',
+              "s", "rules[0].colour")
+    assert "unknown key" in msg
+    long = "x" * 1025
+    msg = bad(tmp_path, f'[[job]]\nname = "s"\nkind = "stream"\nrules = [{{value = "{long}"}}]\n', "s", "rules[0].value")
+    assert "at most 1024" in msg

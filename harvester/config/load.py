@@ -20,12 +20,14 @@ from harvester.config.model import (
     EndpointLimits,
     HarvestConfig,
     LimitsConfig,
+    StreamConfig,
     UserAuthConfig,
 )
 from harvester.config.toml_table import _show, _Table, _type_name, hint
 from harvester.config.tomlfile import TomlFileError, read_toml
 from harvester.core.budget import AutoRecharge, Budget
 from harvester.core.cap import CapConfig
+from harvester.core.duration import DurationError, parse_duration
 from harvester.core.endpoints import ENDPOINTS
 from harvester.core.pricing import Prices, micros_to_usd
 from harvester.errors import ConfigError
@@ -69,7 +71,7 @@ def config_from_mapping(data: Mapping[str, Any], *, name: str = "<dict>", base_d
 
 def _build(file: str, source: Path | None, base_dir: Path, data: Mapping[str, Any]) -> Config:
     top = _Table(file, (), data)
-    sections = ("api", "auth", "harvest", "limits", "pricing", "budget", "cap", "daemon")
+    sections = ("api", "auth", "harvest", "limits", "pricing", "budget", "cap", "daemon", "stream")
     for name, value in data.items():
         if name not in sections:
             owner = _section_of(name)
@@ -87,6 +89,7 @@ def _build(file: str, source: Path | None, base_dir: Path, data: Mapping[str, An
         budget=_budget(top.table("budget")),
         cap=_cap(top.table("cap")),
         daemon=_daemon(top.table("daemon")),
+        stream=_stream(top.table("stream")),
     )
     top.finish()
     return config
@@ -94,12 +97,13 @@ def _build(file: str, source: Path | None, base_dir: Path, data: Mapping[str, An
 
 _SECTION_KEYS = {
     "api": ("base_url", "bearer_env", "timeout_seconds", "user_agent"),
-    "harvest": ("workers", "output_dir", "state", "lease_seconds", "fsync", "pacing", "max_attempts"),
+    "harvest": ("workers", "output_dir", "state", "lease_seconds", "fsync", "pacing", "max_attempts", "run_for"),
     "limits": ("window_seconds", "429_margin_seconds", "max_latency_seconds"),
     "pricing": ("post", "user", "follow", "owned_read", "bill_includes", "counts_recent", "counts_all"),
     "budget": ("max_usd_per_run", "spending_limit_usd", "cycle_start_day", "balance_usd", "warn_at"),
     "cap": ("monthly_posts", "capped_endpoints", "usage_poll_seconds"),
     "daemon": ("grace_seconds", "metrics_host", "metrics_port", "reload_on_sighup"),
+    "stream": ("stall_seconds", "prune_rules", "fill_gaps", "fill_downtime"),
 }
 
 
@@ -203,6 +207,7 @@ def _harvest(t: _Table, base_dir: Path) -> HarvestConfig:
         fsync=t.boolean("fsync", d.fsync),
         pacing=cast(Literal["auto", "spread", "burst"], t.choice("pacing", d.pacing, ("auto", "spread", "burst"))),
         max_attempts=t.integer("max_attempts", d.max_attempts, lo=1, hi=1000),
+        run_for=_run_for(t),
     )
     t.finish()
     return result
@@ -314,6 +319,31 @@ def _cap(t: _Table) -> CapConfig:
         monthly_posts=t.integer("monthly_posts", d.monthly_posts, lo=1),
         capped_endpoints=tuple(dict.fromkeys(routes)) if routes is not None else d.capped_endpoints,
         usage_poll_seconds=t.number("usage_poll_seconds", d.usage_poll_seconds, lo=1),
+    )
+    t.finish()
+    return result
+
+
+def _run_for(t: _Table) -> float | None:
+    value = t._get("run_for")
+    if value is None:
+        return None
+    try:
+        seconds = parse_duration(value)
+    except DurationError as exc:
+        t.fail("run_for", str(exc))
+    if seconds <= 0:
+        t.fail("run_for", "must be a positive duration such as '2h'")
+    return seconds
+
+
+def _stream(t: _Table) -> StreamConfig:
+    d = StreamConfig()
+    result = StreamConfig(
+        stall_seconds=t.number("stall_seconds", d.stall_seconds, above=0, hi=86400),
+        prune_rules=t.boolean("prune_rules", d.prune_rules),
+        fill_gaps=t.boolean("fill_gaps", d.fill_gaps),
+        fill_downtime=t.boolean("fill_downtime", d.fill_downtime),
     )
     t.finish()
     return result

@@ -181,6 +181,8 @@ def plan_job(spec: JobSpec) -> list[NewTask]:
             params = {ep.ids_param: ",".join(chunk)}
             tasks.append(_task(spec, f"resolve:{n:04d}", RESOLVE_USERNAMES, params, write=False))
         return tasks
+    if kind == "stream":  # the stream runner collects it; only gap fills are tasks (core/stream/fill)
+        return []
     if kind == "lookup_tweets":
         return _lookup_tasks(spec, KIND_ENDPOINT["lookup_tweets"], spec.tweet_ids, "ids")
     if kind == "lookup_users":

@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from harvester.clock import Clock
-from harvester.core.model import Failure, JobStats, NewTask, PageCommit, Task
+from harvester.core.model import Failure, JobStats, NewTask, PageCommit, StreamCommit, Task
 from harvester.core.schedule import (
     key_suffix,
     split_key,
@@ -73,6 +73,9 @@ class DaemonStore:
         await self.inner.commit_page(commit)
         if task is not None:
             self.last_commit[task.job] = self.clock.now()
+
+    async def commit_stream(self, commit: StreamCommit) -> None:
+        await self.inner.commit_stream(commit)
 
     async def release(self, task_id: int, *, not_before: float, error: str | None) -> None:
         self._claimed.pop(task_id, None)

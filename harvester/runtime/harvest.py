@@ -21,7 +21,7 @@ import signal
 import socket
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -33,10 +33,12 @@ import structlog
 from harvester.api.auth import AuthContext
 from harvester.api.client import ApiClient
 from harvester.clock import Clock, LoopClock
-from harvester.config import Config
+from harvester.config import APP_AUTH, Config
+from harvester.core.duration import format_duration
 from harvester.core.model import JobSpec, JobStats
 from harvester.core.request import Cause, RequestMachine, StopCause
 from harvester.core.schedule import run_tasks
+from harvester.core.stream.status import StreamStatus
 from harvester.output import OutputFiles
 from harvester.runtime.daemon_store import DaemonStore
 from harvester.runtime.definitions import follow_definitions, requeue_fixable
@@ -45,6 +47,7 @@ from harvester.runtime.lock import idle_slots, node_slot, state_lock
 from harvester.runtime.pool import run_pool
 from harvester.runtime.runtime import JobSet, RunSettings, Runtime
 from harvester.runtime.stats import RunStats
+from harvester.runtime.stream import RuleBook, StreamApi, StreamRunner
 from harvester.runtime.usage_poll import poll_usage
 from harvester.runtime.wiring import STATE_CACHE, STATE_STOP, build_machine, credentials, export_state
 from harvester.store import is_shared_state, open_store
@@ -65,15 +68,20 @@ class RunResult:
     machine: RequestMachine
     recovered: int = 0
     truncated: dict[str, int] = field(default_factory=dict)
+    stream: StreamStatus | None = None
 
     @property
     def outcome(self) -> str:
-        """``complete``, ``stopped``, ``failed`` or ``interrupted`` (see the module docstring)."""
+        """``complete``, ``stopped``, ``failed`` or ``interrupted`` (see the module docstring).
+
+        A ``--for`` that ran its time with nothing half done is complete; with tasks left
+        (a gap still being filled, say) it is stopped."""
         if self.stop is not None and self.stop.cause is Cause.SIGNAL:
             return "interrupted"
         if any(j.failed for j in self.jobs) or (self.stop is not None and self.stop.failure):
             return "failed"
-        if self.stop is not None or any(j.pending or j.claimed for j in self.jobs):
+        timed = self.stop is not None and self.stop.cause is Cause.DURATION
+        if (self.stop is not None and not timed) or any(j.pending or j.claimed for j in self.jobs):
             return "stopped"
         return "complete"
 
@@ -180,15 +188,31 @@ async def harvest(
     """Harvest ``specs`` to completion (or until stopped); returns the run's figures."""
     clock = clock or LoopClock()
     signers = credentials(config, bearer)  # a missing token fails before anything is touched
+    streaming = any(s.kind == "stream" for s in specs)
+    settings = None
+    if streaming:  # the stream has no end of its own: the run ends by --for, a stop or a signal
+        settings = RunSettings(lease=config.harvest.lease_seconds, exit_when_drained=False, idle_poll=60.0)
     # One process per SQLite state: a run beside a daemon would put back the daemon's claims.
     lock = state_lock(config.harvest.state)
     lock.acquire()
     try:
         async with open_runtime(config, specs, clock=clock, base_url=base_url, max_usd=max_usd,
-                                bearer=bearer, signers=signers) as rt:  # fmt: skip
+                                bearer=bearer, signers=signers, settings=settings) as rt, AsyncExitStack() as stack:  # fmt: skip
             if on_runtime is not None:
                 on_runtime(rt)
+            runner: StreamRunner | None = None
+            if streaming:
+                api = await stack.enter_async_context(StreamApi(
+                    base_url or config.api.base_url, signers[APP_AUTH], user_agent=config.api.user_agent,
+                    timeout=config.api.timeout_seconds))  # fmt: skip
+                await RuleBook(api, rt.store, prune=config.stream.prune_rules).apply(specs)
+                runner = StreamRunner(rt, config, api)
+                runner.set_jobs(specs)
             async with anyio.create_task_group() as tg:
+                if runner is not None:
+                    tg.start_soon(runner.run)
+                if config.harvest.run_for is not None:
+                    tg.start_soon(_run_for, rt, runner, config.harvest.run_for)
                 if handle_signals:
                     tg.start_soon(_stop_on_signals, rt, tg.cancel_scope)
                 if watch is not None:
@@ -198,12 +222,26 @@ async def harvest(
                 await refresh_demand(rt)  # the first pace is known before the first claim
                 tg.start_soon(track_demand, rt)
                 await run_pool(rt, config.harvest.workers)
+                if runner is not None:
+                    runner.stop()
+                    with anyio.move_on_after(5.0):  # it saves its position, then ends
+                        while runner.status.state != "stopped":
+                            await rt.clock.sleep(0.05)
                 tg.cancel_scope.cancel()
             jobs = [j for j in await rt.store.job_stats() if j.job in rt.jobs.names]
             return RunResult(stats=rt.stats, jobs=jobs, stop=rt.signals.stop, machine=rt.machine,
-                             recovered=rt.recovered, truncated=rt.truncated)  # fmt: skip
+                             recovered=rt.recovered, truncated=rt.truncated,
+                             stream=runner.status if runner is not None else None)  # fmt: skip
     finally:
         lock.release()
+
+
+async def _run_for(rt: Runtime, runner: StreamRunner | None, seconds: float) -> None:
+    """``run --for``: after ``seconds``, stop claiming and disconnect the stream."""
+    await rt.clock.sleep(seconds)
+    rt.signals.request_stop(StopCause(cause=Cause.DURATION, message=f"ran for {format_duration(seconds)} (--for)"))
+    if runner is not None:
+        runner.stop()
 
 
 async def _stop_on_signals(rt: Runtime, abort: anyio.CancelScope) -> None:
