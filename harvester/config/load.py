@@ -27,7 +27,6 @@ from harvester.config.toml_table import _show, _Table, _type_name, hint
 from harvester.config.tomlfile import TomlFileError, read_toml
 from harvester.core.budget import AutoRecharge, Budget
 from harvester.core.cap import CapConfig
-from harvester.core.duration import DurationError, parse_duration
 from harvester.core.endpoints import ENDPOINTS
 from harvester.core.pricing import Prices, micros_to_usd
 from harvester.errors import ConfigError
@@ -207,7 +206,7 @@ def _harvest(t: _Table, base_dir: Path) -> HarvestConfig:
         fsync=t.boolean("fsync", d.fsync),
         pacing=cast(Literal["auto", "spread", "burst"], t.choice("pacing", d.pacing, ("auto", "spread", "burst"))),
         max_attempts=t.integer("max_attempts", d.max_attempts, lo=1, hi=1000),
-        run_for=_run_for(t),
+        run_for=rules.run_for(t),
     )
     t.finish()
     return result
@@ -324,24 +323,11 @@ def _cap(t: _Table) -> CapConfig:
     return result
 
 
-def _run_for(t: _Table) -> float | None:
-    value = t._get("run_for")
-    if value is None:
-        return None
-    try:
-        seconds = parse_duration(value)
-    except DurationError as exc:
-        t.fail("run_for", str(exc))
-    if seconds <= 0:
-        t.fail("run_for", "must be a positive duration such as '2h'")
-    return seconds
-
-
 def _stream(t: _Table) -> StreamConfig:
     d = StreamConfig()
     result = StreamConfig(
         stall_seconds=t.number("stall_seconds", d.stall_seconds, above=0, hi=86400),
-        prune_rules=t.boolean("prune_rules", d.prune_rules),
+        prune_rules=rules.prune_rules(t),
         fill_gaps=t.boolean("fill_gaps", d.fill_gaps),
         fill_downtime=t.boolean("fill_downtime", d.fill_downtime),
     )

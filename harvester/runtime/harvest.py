@@ -191,7 +191,7 @@ async def harvest(
     streaming = any(s.kind == "stream" for s in specs)
     settings = None
     if streaming:  # the stream has no end of its own: the run ends by --for, a stop or a signal
-        settings = RunSettings(lease=config.harvest.lease_seconds, exit_when_drained=False, idle_poll=60.0)
+        settings = RunSettings(lease=config.harvest.lease_seconds, exit_when_drained=False, idle_poll=300.0)
     # One process per SQLite state: a run beside a daemon would put back the daemon's claims.
     lock = state_lock(config.harvest.state)
     lock.acquire()

@@ -346,7 +346,8 @@ class StreamServer:
             if fault_at is not None:
                 wake.append(fault_at)
             if not conn.stalled:
-                nxt = next(iter(self._posts(pos_ms, pos_ms + int(keepalive * 1000))), None)
+                upto = pos_ms + int(keepalive * 1000)
+                nxt = next((t for t in self._posts(pos_ms, upto) if self.matching(t, t.created_ms / 1000)), None)
                 if nxt is not None:
                     wake.append(nxt.created_ms / 1000)
             await asyncio.sleep(max(0.0, min(wake) - self.clock.now()))

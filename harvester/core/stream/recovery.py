@@ -56,7 +56,6 @@ class StreamTracker:
         else:
             self.high = snowflake_at(now) - 1
             self.alive = now
-        self.gaps_backfilled = 0
         self.gaps_filled = 0
         self.filled_seconds = 0.0
         self.duplicates = 0
@@ -88,7 +87,6 @@ class StreamTracker:
         gap = max(0.0, now - self.alive) + MARGIN_SECONDS
         minutes = math.ceil(gap / 60)
         if minutes <= MAX_BACKFILL_MINUTES:
-            self.gaps_backfilled += 1 if gap > 2 * MARGIN_SECONDS else 0
             return Recovery(backfill_minutes=minutes, gap=gap)
         if not fill:
             return Recovery(backfill_minutes=MAX_BACKFILL_MINUTES, gap=gap)

@@ -20,7 +20,8 @@ class StreamStatus:
     connects: int = 0
     reconnects: dict[str, int] = field(default_factory=dict)  # by class
     disconnects: dict[str, int] = field(default_factory=dict)  # disconnect messages by type
-    gaps_backfilled: int = 0
+    gaps_backfilled: int = 0  # outages recovered by backfill_minutes alone
+    stalls: int = 0  # connections ended by silence
     gaps_filled: int = 0
     fill_tasks: int = 0
     started: float | None = None
@@ -36,6 +37,6 @@ class StreamStatus:
         return {"state": self.state, "posts": dict(self.posts), "posts_total": self.posts_total,
                 "posts_per_minute": round(self.rate(now), 3), "last_keepalive": self.last_keepalive,
                 "last_post": self.last_post, "connects": self.connects, "reconnects": dict(self.reconnects),
-                "disconnect_messages": dict(self.disconnects), "duplicates_dropped": self.duplicates,
+                "disconnect_messages": dict(self.disconnects), "stalls": self.stalls, "duplicates_dropped": self.duplicates,
                 "gaps_backfilled": self.gaps_backfilled, "gaps_filled": self.gaps_filled,
                 "fill_tasks": self.fill_tasks, "stop": self.stop}  # fmt: skip

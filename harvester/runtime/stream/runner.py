@@ -38,7 +38,7 @@ from harvester.core.stream import meter
 from harvester.core.stream.fill import fill_tasks
 from harvester.core.stream.messages import Disconnect, KeepAlive, PostLine, connect_failure, read_line
 from harvester.core.stream.reconnect import Failure, ReconnectPolicy
-from harvester.core.stream.recovery import StreamTracker
+from harvester.core.stream.recovery import MARGIN_SECONDS, StreamTracker
 from harvester.core.stream.rules import Router, wanted_rules
 from harvester.core.stream.status import StreamStatus
 from harvester.errors import OutputError
@@ -98,6 +98,7 @@ class StreamRunner:
         saved = await rt.store.get_state(POSITION_KEY)
         self.tracker = StreamTracker(now, saved if self.config.stream.fill_downtime else None)
         tracker = self.tracker
+        filled, recovery_at = False, now
         while not self._done and rt.signals.stop is None:
             if not self.specs:
                 self.status.state = "idle"
@@ -107,10 +108,17 @@ class StreamRunner:
             recovery = tracker.reconnect(rt.clock.now(), fill=self.config.stream.fill_gaps)
             if recovery.fill is not None:
                 await self._fill(*recovery.fill)
-            self.status.gaps_backfilled, self.status.gaps_filled = tracker.gaps_backfilled, tracker.gaps_filled
+                filled = True
+            self.status.gaps_filled = tracker.gaps_filled
             with anyio.CancelScope() as scope:
                 self._scope = scope
                 ended = await self._connect(recovery.backfill_minutes)
+            if self.status.connected_since is not None and self.status.connected_since >= recovery_at:
+                # this outage is over: count it once, by how it was recovered
+                if not filled and recovery.backfill_minutes and recovery.gap > 2 * MARGIN_SECONDS:
+                    self.status.gaps_backfilled += 1
+                filled = False
+            recovery_at = rt.clock.now()
             self._scope = None
             if scope.cancelled_caught or self._done:
                 break
@@ -192,12 +200,14 @@ class StreamRunner:
                     except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, OSError) as exc:
                         return _Ended(Failure.ENDED, f"dropped: {type(exc).__name__}")
                 if silence.cancelled_caught:
+                    self.status.stalls += 1
                     return _Ended(Failure.ENDED, f"stalled: nothing for {self.config.stream.stall_seconds:g} s")
                 if not line:
                     return _Ended(Failure.ENDED, "closed by the server")
                 now = rt.clock.now()
-                tracker.heard(now)
                 msg = read_line(line)
+                if isinstance(msg, KeepAlive | PostLine):  # the stream delivered up to now
+                    tracker.heard(now)  # (a disconnect message says nothing of what came before it)
                 if isinstance(msg, KeepAlive):
                     self.status.last_keepalive = now
                 elif isinstance(msg, PostLine):
