@@ -16,12 +16,13 @@ import aiohttp
 
 from harvester.api.auth import AuthContext
 from harvester.core.stream.rules import ServerRule
+from harvester.errors import HarvesterError
 
 STREAM_PATH = "/2/tweets/search/stream"
 RULES_PATH = "/2/tweets/search/stream/rules"
 
 
-class StreamApiError(Exception):
+class StreamApiError(HarvesterError):
     """A rules call that got no usable answer (one line)."""
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +34,7 @@ from harvester.config import Config
 from harvester.core.endpoints import FIELD_KEYS
 from harvester.core.model import JobSpec, StreamCommit
 from harvester.core.request import Cause, StopCause
+from harvester.core.schedule import run_key
 from harvester.core.stream import meter
 from harvester.core.stream.fill import fill_tasks
 from harvester.core.stream.messages import Disconnect, KeepAlive, PostLine, connect_failure, read_line
@@ -54,17 +55,22 @@ NO_JOB = "(stream)"  # the ledger's job for a Post no stream job's rule matched 
 
 @dataclass(frozen=True, slots=True)
 class _Ended:
-    """How one connect went: ``failure`` is the back-off class (None: stop for good)."""
+    """How one connect went: ``failure`` is the back-off class (None: stop for good, or with
+    ``until``, wait for then: the daemon waiting out the cap)."""
 
     failure: Failure | None
     why: str
+    until: float | None = None
 
 
 class StreamRunner:
     """One filtered-stream connection for every ``kind = "stream"`` job of the runtime."""
 
-    def __init__(self, rt: Runtime, config: Config, api: StreamApi) -> None:
+    def __init__(self, rt: Runtime, config: Config, api: StreamApi, *, wait_out_limits: bool = False) -> None:
+        """``wait_out_limits``: the cap or the spending limit pauses the stream until it resets (the
+        daemon) instead of stopping the run (``harvester run``)."""
         self.rt = rt
+        self.wait_out_limits = wait_out_limits
         self.config = config
         self.api = api
         self.status = StreamStatus()
@@ -122,6 +128,16 @@ class StreamRunner:
             self._scope = None
             if scope.cancelled_caught or self._done:
                 break
+            if ended.failure is None and ended.until is not None:
+                self.status.state = "waiting"
+                log.warning("stream_paused", why=ended.why, until=round(ended.until, 1))
+                with anyio.CancelScope() as scope:
+                    self._scope = scope
+                    await rt.clock.sleep_until(ended.until)
+                self._scope = None
+                if scope.cancelled_caught:
+                    break
+                continue
             if ended.failure is None:
                 self.status.stop = ended.why
                 break
@@ -140,6 +156,8 @@ class StreamRunner:
 
     async def _fill(self, since: int, until: int) -> None:
         tasks, warnings = fill_tasks(self.specs, since, until)
+        generations = getattr(self.rt.store, "generations", {})  # a changed job's fills are its new generation's
+        tasks = [replace(t, key=run_key(t.key, slot=None, generation=generations.get(t.job, 0))) for t in tasks]
         for w in warnings:
             log.warning("stream_gap_not_filled", reason=w)
         assert self.tracker is not None
@@ -171,8 +189,9 @@ class StreamRunner:
                         body = {}
                     f = connect_failure(resp.status, body if isinstance(body, dict) else {})
                     if f.capped:
-                        rt.signals.request_stop(StopCause(cause=Cause.CAP, message=f"stream: {f.message}"))
-                    elif f.stop:
+                        rt.machine.cap.on_usage_capped(rt.clock.now(), route=meter.STREAM_ROUTE)
+                        return self._limited(StopCause(cause=Cause.CAP, message=f"stream: {f.message}"))
+                    if f.stop:
                         rt.signals.request_stop(StopCause(cause=Cause.REFUSED, message=f"stream: {f.message}",
                                                           failure=True))  # fmt: skip
                     return _Ended(f.failure, f.message)
@@ -189,8 +208,7 @@ class StreamRunner:
         assert tracker is not None
         held = self._hold()
         if isinstance(held, StopCause):
-            rt.signals.request_stop(held)
-            return _Ended(None, held.message)
+            return self._limited(held)
         try:
             while True:
                 line = b""
@@ -215,14 +233,13 @@ class StreamRunner:
                         await self._deliver(msg, held, now)
                     held = self._hold()
                     if isinstance(held, StopCause):
-                        rt.signals.request_stop(held)
-                        return _Ended(None, held.message)
+                        return self._limited(held)
                 elif isinstance(msg, Disconnect):
                     self.status.disconnects[msg.kind] = self.status.disconnects.get(msg.kind, 0) + 1
                     log.info("stream_disconnect_message", type=msg.kind, detail=msg.detail)
                     if msg.capped:
-                        rt.signals.request_stop(StopCause(cause=Cause.CAP, message="stream: the monthly Post cap"))
-                        return _Ended(None, "usage capped")
+                        rt.machine.cap.on_usage_capped(now, route=meter.STREAM_ROUTE)
+                        return self._limited(StopCause(cause=Cause.CAP, message="stream: the monthly Post cap"))
                     if msg.fatal:
                         rt.signals.request_stop(StopCause(cause=Cause.REFUSED, failure=True,
                                                           message=f"stream disconnected: {msg.kind}: {msg.detail}"))
@@ -231,6 +248,16 @@ class StreamRunner:
         finally:
             if not isinstance(held, StopCause):
                 meter.release(rt.machine.ledger, rt.machine.cap, held)
+
+    def _limited(self, cause: StopCause) -> _Ended:
+        """The budget or the cap says no more Posts: stop the run, or (the daemon) pause until the
+        limit resets when it says when (a run budget never resets: the daemon stops too)."""
+        if self.wait_out_limits and cause.resumes_at is not None:
+            return _Ended(None, cause.message, until=cause.resumes_at)
+        if self.wait_out_limits and cause.cause is Cause.CAP:
+            return _Ended(None, cause.message, until=self.rt.machine.cap.resets_at(self.rt.clock.now()))
+        self.rt.signals.request_stop(cause)
+        return _Ended(None, cause.message)
 
     def _hold(self) -> meter.Held | StopCause:
         m = self.rt.machine
