@@ -20,8 +20,8 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,7 @@ from harvester.runtime.stream import RuleBook, StreamApi, StreamRunner
 from harvester.runtime.usage_poll import poll_usage
 from harvester.runtime.wiring import STATE_CACHE, STATE_STOP, build_machine, credentials, export_state
 from harvester.store import is_shared_state, open_store
+from harvester.store.base import Store
 from harvester.store.coordination import coordinator_for
 
 log = structlog.get_logger(__name__)
@@ -102,13 +103,16 @@ async def open_runtime(
     recover: bool = True,
     settings: RunSettings | None = None,
     signers: Mapping[str, AuthContext] | None = None,
+    before_enqueue: Callable[[Store], Awaitable[object]] | None = None,
 ) -> AsyncIterator[Runtime]:
     """Everything a pool of workers needs, opened and restored; saved and closed on exit.
 
     On entry: open the store, put back claims a dead process left (single host), bring each
     job's generation up to its definition and enqueue its tasks (idempotent; a changed job starts
     afresh, ``runtime/definitions.py``), put back the failed tasks a rerun may fix, cut output
-    files back to their committed lengths, and restore the engines (buckets, cap, ledger). The
+    files back to their committed lengths, and restore the engines (buckets, cap, ledger).
+    ``before_enqueue`` runs on the open store before any job is followed or queued (the stream's
+    rules: a rule the server refuses leaves the queue and the generations as they were). The
     runtime's store is the generation-aware :class:`DaemonStore`. On exit, whatever happened: save the engines' state, close
     the output files and the store. Used by ``harvest`` (one run) and the daemon.
     """
@@ -126,6 +130,8 @@ async def open_runtime(
     generations = DaemonStore(store, clock)  # generations, as the daemon keeps them
     try:
         recovered = await store.recover() if recover else 0
+        if before_enqueue is not None:
+            await before_enqueue(store)
         followed = await follow_definitions(generations, specs)
         await store.enqueue([t for s in specs for t in run_tasks(s, followed[s.name].state, None)])
         await requeue_fixable(generations, [s.name for s in specs])
@@ -196,16 +202,19 @@ async def harvest(
     lock = state_lock(config.harvest.state)
     lock.acquire()
     try:
-        async with open_runtime(config, specs, clock=clock, base_url=base_url, max_usd=max_usd,
-                                bearer=bearer, signers=signers, settings=settings) as rt, AsyncExitStack() as stack:  # fmt: skip
+        api = StreamApi(base_url or config.api.base_url, signers[APP_AUTH], user_agent=config.api.user_agent,
+                        timeout=config.api.timeout_seconds)  # fmt: skip
+
+        async def rules(store: Store) -> None:  # the server's rules first: refused, nothing is queued
+            await RuleBook(api, store, prune=config.stream.prune_rules).apply(specs)
+
+        async with api, open_runtime(config, specs, clock=clock, base_url=base_url, max_usd=max_usd, bearer=bearer,
+                                     signers=signers, settings=settings,
+                                     before_enqueue=rules if streaming else None) as rt:  # fmt: skip
             if on_runtime is not None:
                 on_runtime(rt)
             runner: StreamRunner | None = None
             if streaming:
-                api = await stack.enter_async_context(StreamApi(
-                    base_url or config.api.base_url, signers[APP_AUTH], user_agent=config.api.user_agent,
-                    timeout=config.api.timeout_seconds))  # fmt: skip
-                await RuleBook(api, rt.store, prune=config.stream.prune_rules).apply(specs)
                 runner = StreamRunner(rt, config, api)
                 runner.set_jobs(specs)
             async with anyio.create_task_group() as tg:

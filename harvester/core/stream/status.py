@@ -25,6 +25,7 @@ class StreamStatus:
     gaps_filled: int = 0
     fill_tasks: int = 0
     started: float | None = None
+    stopped_at: float | None = None
     stop: str | None = None
 
     def rate(self, now: float) -> float:
@@ -34,7 +35,7 @@ class StreamStatus:
         return self.posts_total / ((now - self.started) / 60)
 
     def to_json(self, now: float) -> dict[str, Any]:
-        return {"state": self.state, "posts": dict(self.posts), "posts_total": self.posts_total,
+        return {"state": self.state, "at": now, "posts": dict(self.posts), "posts_total": self.posts_total,
                 "posts_per_minute": round(self.rate(now), 3), "last_keepalive": self.last_keepalive,
                 "last_post": self.last_post, "connects": self.connects, "reconnects": dict(self.reconnects),
                 "disconnect_messages": dict(self.disconnects), "stalls": self.stalls, "duplicates_dropped": self.duplicates,

@@ -50,6 +50,7 @@ from harvester.runtime.stream.api import STREAM_PATH, StreamApi
 log = structlog.get_logger(__name__)
 
 POSITION_KEY = "stream:position"
+STATUS_KEY = "stream:status"  # the figures, for ``harvester status`` (saved with every commit)
 NO_JOB = "(stream)"  # the ledger's job for a Post no stream job's rule matched (someone else's rule)
 
 
@@ -74,6 +75,7 @@ class StreamRunner:
         self.config = config
         self.api = api
         self.status = StreamStatus()
+        rt.stream = self.status
         self.policy = ReconnectPolicy()
         self.specs: list[JobSpec] = []
         self.router = Router([])
@@ -152,7 +154,13 @@ class StreamRunner:
             if scope.cancelled_caught:
                 break
         self.status.state = "stopped"
-        await rt.store.put_state(POSITION_KEY, tracker.to_json())
+        self.status.stopped_at = rt.clock.now()
+        await rt.store.commit_stream(StreamCommit(state=self._state()))
+
+    def _state(self) -> dict[str, Any]:
+        """The documents saved with each commit: the position, and the figures as of now."""
+        assert self.tracker is not None
+        return {POSITION_KEY: self.tracker.to_json(), STATUS_KEY: self.status.to_json(self.rt.clock.now())}
 
     async def _fill(self, since: int, until: int) -> None:
         tasks, warnings = fill_tasks(self.specs, since, until)
@@ -161,8 +169,8 @@ class StreamRunner:
         for w in warnings:
             log.warning("stream_gap_not_filled", reason=w)
         assert self.tracker is not None
-        await self.rt.store.commit_stream(StreamCommit(spawn=tuple(tasks), state={POSITION_KEY: self.tracker.to_json()}))
         self.status.fill_tasks += len(tasks)
+        await self.rt.store.commit_stream(StreamCommit(spawn=tuple(tasks), state=self._state()))
         log.info("stream_gap_fill", since_id=str(since), until_id=str(until), tasks=len(tasks))
         self.rt.signals.notify()
 
@@ -276,7 +284,7 @@ class StreamRunner:
         if not jobs or not tracker.keep(msg.id):
             self.status.duplicates = tracker.duplicates
             if entry.micros or entry.posts:
-                await rt.store.commit_stream(StreamCommit(ledger=(entry_dict,), state={POSITION_KEY: tracker.to_json()}))
+                await rt.store.commit_stream(StreamCommit(ledger=(entry_dict,), state=self._state()))
             return
         retrieved = datetime.fromtimestamp(now, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         url = f"{self.api.base_url}{STREAM_PATH}"
@@ -298,9 +306,9 @@ class StreamRunner:
                 rt.signals.request_stop(StopCause(cause=Cause.OUTPUT, failure=True, message=f"stream: {exc}"))
                 self.stop()
                 return
+            for job in jobs:
+                self.status.posts[job] = self.status.posts.get(job, 0) + 1
+            self.status.posts_total += 1
             await rt.store.commit_stream(StreamCommit(outputs=outputs, items=dict.fromkeys(jobs, 1),
-                                                      ledger=(entry_dict,), state={POSITION_KEY: tracker.to_json()}))
-        for job in jobs:
-            self.status.posts[job] = self.status.posts.get(job, 0) + 1
-        self.status.posts_total += 1
+                                                      ledger=(entry_dict,), state=self._state()))
         rt.stats.items += len(jobs)
