@@ -15,6 +15,7 @@ from typing import Any
 
 import anyio
 
+from harvester.embed.status import read_status
 from harvester.sandbox import Sandbox
 from harvester.sandbox.stream import RuleRequest
 from harvester.testing import data_ids, make_config, read_pages, run_virtual, sandbox_daemon
@@ -43,6 +44,10 @@ def sent(requests: list[RuleRequest]) -> list[tuple[str, bool, Any]]:
     return out
 
 
+def sb_now(steps: dict[str, Any]) -> float:
+    return float(steps["status"]["at"])
+
+
 def test_sighup_sends_exactly_the_diff(tmp_path: Path) -> None:
     jobs = tmp_path / "jobs.toml"
     jobs.write_text(stream_job("a", "hazo") + stream_job("b", "gyha"))
@@ -69,6 +74,9 @@ def test_sighup_sends_exactly_the_diff(tmp_path: Path) -> None:
             steps["jobs"] = sorted(daemon.rt.jobs.names) if daemon.rt else []
             steps["rules"] = sorted((r.value, r.tag) for r in sb.stream.active_rules(sb.clock.now()))
             steps["truth"] = sb.stream.matched(sb.stream.started, sb.clock.now())
+            assert daemon.monitor is not None
+            steps["status"] = (await daemon.monitor.document())["stream"]
+            steps["metrics"] = (await daemon.monitor.render_metrics()).decode()
             daemon.stop("test over")
 
     run_virtual(main)
@@ -87,5 +95,12 @@ def test_sighup_sends_exactly_the_diff(tmp_path: Path) -> None:
     truth = steps["truth"]
     assert a_ids and a_ids == {i for i, tags in truth.items() if "a" in tags}
     assert b_ids == {i for i, tags in truth.items() if "b" in tags}
+    # /status and /metrics show the stream's figures; `harvester status` reads them from the state.
+    status = steps["status"]
+    assert status["state"] == "connected" and status["posts"]["a"] == len(a_ids) and status["last_keepalive"]
+    assert f'harvester_stream_posts_total{{job="a"}} {float(len(a_ids))}' in steps["metrics"]
+    assert "harvester_stream_connected 1.0" in steps["metrics"]
+    saved = anyio.run(lambda: read_status(config, sb_now(steps))).to_json()["stream"]
+    assert saved["posts"] == status["posts"] and saved["state"] == "stopped"
     assert not any("not harvester" in tags and not ({"a", "b", "c"} & set(tags)) and i in a_ids | b_ids
                    for i, tags in truth.items())  # fmt: skip
