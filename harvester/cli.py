@@ -97,9 +97,10 @@ def _parser() -> argparse.ArgumentParser:
                      help="concurrent workers, 1-256, overrides [harvest] workers (default: the config's, 4)")
     run.add_argument("--for", dest="run_for", default=None, metavar="DURATION",
                      help="end the run after DURATION (e.g. 2h): what a stream job needs, since a stream "
-                          "never ends; overrides [harvest] run_for")
+                          "never ends; overrides [harvest] run_for (default: the config's; none there: no end)")
     run.add_argument("--prune-rules", action="store_true", default=None,
-                     help="delete every stream rule on the server no job has, not only those harvester added")
+                     help="delete every stream rule on the server no job has, not only those harvester added "
+                          "(default: the config's [stream] prune_rules, false)")
 
     demo = command("demo", "harvest the example jobs from the built-in sandbox")
     common(demo, demo=True)
@@ -144,7 +145,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="port of /metrics and /status, 0-65535 (0: any free port), overrides [daemon] "
                          "metrics_port (default: the config's, 9464)")
     dm.add_argument("--prune-rules", action="store_true", default=None,
-                    help="delete every stream rule on the server no job has, not only those harvester added")
+                    help="delete every stream rule on the server no job has, not only those harvester added "
+                         "(default: the config's [stream] prune_rules, false)")
 
     ex = command("export", "jobs' output as one flat table: a row per post or user (CSV, Parquet, JSONL)")
     common(ex)

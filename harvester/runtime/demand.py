@@ -11,7 +11,7 @@ import anyio
 from harvester.runtime.runtime import Runtime
 
 REFRESH_SECONDS = 5.0
-IDLE_REFRESH_SECONDS = 60.0  # with no demand, a wake-up (a commit, an enqueue) or the next due task refreshes it
+IDLE_REFRESH_SECONDS = 60.0  # with an empty queue, a wake-up (a commit, an enqueue) or this refreshes it
 
 
 async def refresh_demand(rt: Runtime) -> bool:
@@ -28,12 +28,9 @@ async def refresh_demand(rt: Runtime) -> bool:
 async def track_demand(rt: Runtime) -> None:
     """Refresh the demand every few seconds until cancelled."""
     while True:
-        if await refresh_demand(rt):
+        if await refresh_demand(rt) or await rt.store.pending_count(rt.jobs.names):
             await anyio.sleep(REFRESH_SECONDS)
             continue
-        # Nothing waits on any bucket (a daemon between runs, a stream run): no need to ask the
-        # store every few seconds; a notify (a commit, an enqueue) or the next due task wakes it.
-        due = await rt.store.next_due(rt.jobs.names)
-        now = rt.clock.now()
-        wait = IDLE_REFRESH_SECONDS if due is None else min(IDLE_REFRESH_SECONDS, max(REFRESH_SECONDS, due - now))
-        await rt.signals.wait(wait)
+        # An empty queue (a daemon between runs, a stream run without a gap to fill): no need to
+        # ask the store every few seconds; a notify (a commit, an enqueue) wakes it, or a minute.
+        await rt.signals.wait(IDLE_REFRESH_SECONDS)

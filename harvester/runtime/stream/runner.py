@@ -89,6 +89,8 @@ class StreamRunner:
         self.specs = [s for s in specs if s.kind == "stream"]
         self.router = Router(wanted_rules(self.specs))
         self._changed.set()
+        if not self.specs and self._scope is not None:  # the last stream job went: let the connection go
+            self._scope.cancel()
 
     def stop(self) -> None:
         """Disconnect now and end :meth:`run` (a stop, the end of ``--for``)."""
@@ -128,8 +130,10 @@ class StreamRunner:
                 filled = False
             recovery_at = rt.clock.now()
             self._scope = None
-            if scope.cancelled_caught or self._done:
+            if self._done:
                 break
+            if scope.cancelled_caught:  # no stream job left (set_jobs): wait for one
+                continue
             if ended.failure is None and ended.until is not None:
                 self.status.state = "waiting"
                 log.warning("stream_paused", why=ended.why, until=round(ended.until, 1))
@@ -137,8 +141,6 @@ class StreamRunner:
                     self._scope = scope
                     await rt.clock.sleep_until(ended.until)
                 self._scope = None
-                if scope.cancelled_caught:
-                    break
                 continue
             if ended.failure is None:
                 self.status.stop = ended.why
@@ -151,8 +153,6 @@ class StreamRunner:
                 self._scope = scope
                 await rt.clock.sleep(wait)
             self._scope = None
-            if scope.cancelled_caught:
-                break
         self.status.state = "stopped"
         self.status.stopped_at = rt.clock.now()
         await rt.store.commit_stream(StreamCommit(state=self._state()))
