@@ -8,11 +8,18 @@ fast-forwarding clock:
 - **reactive**: what common clients do (tweepy, twarc): send until a 429, sleep until
   ``x-rate-limit-reset`` + 1 s, send again.
 
-For each it prints the makespan against the rate-limit lower bound (the largest, over buckets,
-of (windows the bucket's requests need - 1) x window), the requests sent per *full* window as a
-percentage of the limit, the 429 count, and pages per real second.
+Three routes and two auth contexts (the app token and one user's OAuth 1.0a token). Each pacing
+mode (``auto``, the default; ``spread``; ``burst``) and the reactive client run on the same
+backlog, twice: one several windows deep (``--windows``, 4 by default) and one that fits one
+window. For each it prints the makespan (from the backlog's first request to the end) against the
+rate-limit lower bound LB (the largest, over buckets, of (windows the bucket's requests need - 1)
+x window), the requests sent per *full* window as a percentage of the limit, the 429 count, and
+pages per real second. On the one-window backlog LB is 0 and nothing should wait at all: the
+bound is then the reactive client's own makespan (it never waits unless it got a 429, so it is
+as fast as this machine sends those pages), and the longest task's pages times one request's
+latency is printed beside it (a chain of pages can only go one after another).
 
-    python benchmarks/quota.py [--windows 4] [--workers 8] [--pacing burst|spread]
+    python benchmarks/quota.py [--windows 4] [--workers 8] [--pacing auto spread burst]
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ sys.path[:] = [p for p in sys.path if _Path(p or ".").resolve() != _Path(__file_
 
 import argparse
 import asyncio
+import json
 import math
 import tempfile
 import time
@@ -61,6 +69,8 @@ class Row:
     too_many: int
     pages: int
     real_seconds: float
+    latency: float = 0.0  # mean seconds per request (measured by the reactive client only)
+    chain: int = 1  # the longest chain of pages (each needs the last one's token): its latencies add up
 
 
 def workload(sb: Sandbox, windows: int) -> list[JobSpec]:
@@ -89,9 +99,11 @@ def workload(sb: Sandbox, windows: int) -> list[JobSpec]:
         return max(1, math.ceil(u.followers / 20))
 
     app_tl, user_tl = LIMITS[TIMELINE]
+    query, start = t.sample_queries().common, "2026-11-18T00:00:00Z"
+    matches = len(t.search(query, start, end))  # one chain of pages sized to the backlog
     return [
-        JobSpec(name="search", kind="search", query=t.sample_queries().common,
-                start_time="2026-11-18T00:00:00Z", end_time=end, max_results=10),
+        JobSpec(name="search", kind="search", query=query, start_time=start, end_time=end,
+                max_results=min(100, max(10, math.ceil(matches / (LIMITS[SEARCH][0] * windows - 5))))),
         JobSpec(name="tl-app", kind="timeline", user_ids=take(app_users, tl_pages, app_tl * windows - 5),
                 end_time=end, max_results=10),
         JobSpec(name="tl-user", kind="timeline", user_ids=take(user_users, tl_pages, user_tl * windows - 5),
@@ -120,17 +132,20 @@ def bench_config(tmp: Path, workers: int, pacing: str) -> Config:
     )
 
 
-def measure(name: str, sb: Sandbox, start: float, end: float, pages: int, real: float) -> Row:
-    """Makespan, lower bound and full-window use from the sandbox's own window records."""
+def measure(name: str, sb: Sandbox, end: float, pages: int, real: float, chain: int) -> Row:
+    """Makespan (from the backlog's first request), lower bound and full-window use, from the
+    sandbox's own window records."""
     lower = 0.0
     full_used: list[float] = []
-    for windows in sb.stats.windows.values():
+    backlog = {b: w for b, w in sb.stats.windows.items() if not b.startswith("/2/usage/")}  # usage reads are free
+    start = min(w[0].start for w in backlog.values())
+    for windows in backlog.values():
         sent = sum(w.allowed for w in windows)
         limit = windows[0].limit
         lower = max(lower, (math.ceil(sent / limit) - 1) * WINDOW)
         full_used += [w.allowed / w.limit for w in windows[:-1]]
     use = 100.0 * sum(full_used) / len(full_used) if full_used else 100.0
-    return Row(name, end - start, lower, use, sum(sb.stats.too_many.values()), pages, real)
+    return Row(name, end - start, lower, use, sum(sb.stats.too_many.values()), pages, real, chain=chain)
 
 
 async def run_harvester(tmp: Path, windows: int, workers: int, pacing: str) -> Row:
@@ -144,12 +159,12 @@ async def run_harvester(tmp: Path, windows: int, workers: int, pacing: str) -> R
     specs = workload(sb, windows)
     cfg = bench_config(tmp, workers, pacing)
     cfg = replace(cfg, api=replace(cfg.api, base_url=url))
-    real0, t0 = time.perf_counter(), clock.now()
+    real0 = time.perf_counter()
     result = await harvest(cfg, specs, clock=clock, bearer=APP_TOKEN)
     t1, real = clock.now(), time.perf_counter() - real0
     await sb.stop()
     assert not result.failed, result.jobs
-    return measure(f"harvester ({pacing})", sb, t0, t1, result.stats.pages, real)
+    return measure(f"harvester ({pacing})", sb, t1, result.stats.pages, real, longest_chain(tmp))
 
 
 async def run_reactive(windows: int, workers: int) -> Row:
@@ -166,10 +181,11 @@ async def run_reactive(windows: int, workers: int) -> Row:
     for task in tasks:
         queue.put_nowait((task, None))
     pages = 0
+    latencies: list[float] = []
     pending = defaultdict(int)
     for task in tasks:
         pending[task.job] += 1
-    real0, t0 = time.perf_counter(), clock.now()
+    real0 = time.perf_counter()
 
     async def worker(session: aiohttp.ClientSession) -> None:
         nonlocal pages
@@ -197,8 +213,10 @@ async def run_reactive(windows: int, workers: int) -> Row:
                     auth = h["Authorization"]
                 else:
                     auth = f"Bearer {APP_TOKEN}"
+                sent_at = clock.now()
                 async with session.get(full, params=dict(req.params), headers={"Authorization": auth}) as r:
                     body = await r.json()
+                    latencies.append(clock.now() - sent_at)
                     if r.status == 429:
                         reset = float(r.headers.get("x-rate-limit-reset", clock.now() + 60))
                         await clock.sleep_until(reset + 1)
@@ -216,27 +234,50 @@ async def run_reactive(windows: int, workers: int) -> Row:
         await asyncio.gather(*(worker(session) for _ in range(workers)))
     t1, real = clock.now(), time.perf_counter() - real0
     await sb.stop()
-    return measure("reactive (send until 429)", sb, t0, t1, pages, real)
+    row = measure("reactive (send until 429)", sb, t1, pages, real, 1)
+    return replace(row, latency=sum(latencies) / max(1, len(latencies)))
+
+
+def longest_chain(tmp: Path) -> int:
+    """Pages of the longest task in the output (its pages go one after another)."""
+    per: dict[tuple[str, str], int] = defaultdict(int)
+    for path in (tmp / "out").glob("*.jsonl"):
+        with path.open() as lines:
+            for line in lines:
+                meta = json.loads(line)["__harvester"]
+                per[(path.name, meta["task"])] += 1
+    return max(per.values(), default=1)
+
+
+def table(title: str, rows: list[Row], unpaced: float) -> None:
+    print(f"\n{title}")
+    print(f"{'client':28} {'makespan s':>11} {'LB s':>8} {'bound s':>9} {'vs bound':>9} "
+          f"{'full-window use':>15} {'429s':>5} {'pages':>6} {'pages/real s':>12}")
+    for r in rows:
+        bound = r.lower_bound if r.lower_bound else unpaced
+        print(f"{r.name:28} {r.makespan:11.1f} {r.lower_bound:8.0f} {bound:9.3f} {r.makespan / bound:9.3f} "
+              f"{r.window_use:14.1f}% {r.too_many:5d} {r.pages:6d} {r.pages / r.real_seconds:12.0f}")
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--windows", type=int, default=4)
     p.add_argument("--workers", type=int, default=8)
-    p.add_argument("--pacing", choices=["burst", "spread"], default="burst")
+    p.add_argument("--pacing", nargs="+", choices=["auto", "burst", "spread"], default=["auto", "spread", "burst"])
     args = p.parse_args()
     configure(json=True, level=40, stream=sys.stderr)
-    with tempfile.TemporaryDirectory() as tmp:
-        rows = [
-            run_virtual(lambda: run_harvester(Path(tmp), args.windows, args.workers, args.pacing)),
-            run_virtual(lambda: run_reactive(args.windows, args.workers)),
-        ]
-    print(f"{'client':28} {'makespan s':>11} {'lower bnd s':>11} {'vs bound':>9} "
-          f"{'full-window use':>15} {'429s':>5} {'pages':>6} {'pages/real s':>12}")
-    for r in rows:
-        ratio = r.makespan / r.lower_bound if r.lower_bound else float("nan")
-        print(f"{r.name:28} {r.makespan:11.0f} {r.lower_bound:11.0f} {ratio:9.3f} "
-              f"{r.window_use:14.1f}% {r.too_many:5d} {r.pages:6d} {r.pages / r.real_seconds:12.0f}")
+    for windows in (args.windows, 1):
+        with tempfile.TemporaryDirectory() as tmp:
+            rows = []
+            for pacing in args.pacing:
+                (Path(tmp) / pacing).mkdir()
+                rows.append(run_virtual(
+                    lambda p=pacing, w=windows: run_harvester(Path(tmp) / p, w, args.workers, p)))  # type: ignore[misc]
+            reactive = run_virtual(lambda w=windows: run_reactive(w, args.workers))  # type: ignore[misc]
+        chain = max(r.chain for r in rows)
+        table(f"backlog of {windows} window(s) of {WINDOW:.0f} s on 4 buckets (3 routes, 2 auth contexts); "
+              f"one request's latency {reactive.latency * 1000:.1f} ms; longest task {chain} pages "
+              f"({chain * reactive.latency:.2f} s of latency)", [*rows, reactive], reactive.makespan)
 
 
 if __name__ == "__main__":

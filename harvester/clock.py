@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import selectors
+import threading
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
 from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
@@ -98,7 +100,11 @@ class _WarpSelector(selectors.BaseSelector):
         if timeout is None or timeout <= 0:
             return self._inner.select(timeout)
         real = timeout / loop.speed
-        if not loop.autojump or real <= loop.autojump_threshold:
+        if not loop.autojump or real <= loop.autojump_threshold or loop.threads_busy:
+            # Work in an executor thread (a SQLite commit, a DNS lookup) is not idleness: its
+            # result wakes the loop through the self-pipe, and jumping past it would move the
+            # clock while the program is busy (a loaded machine makes such work slow, and the
+            # run's virtual timings would then depend on the load).
             return self._inner.select(real)
         started = time.monotonic()
         events = self._inner.select(loop.autojump_threshold)
@@ -136,8 +142,30 @@ class WarpLoop(asyncio.SelectorEventLoop):
         self.autojump_threshold = autojump_threshold
         self._real0 = time.monotonic()
         self._offset = 0.0
+        self._threads_busy = 0
+        self._busy_lock = threading.Lock()
         selector = _WarpSelector(selectors.DefaultSelector(), self)
         super().__init__(selector)
+
+    @property
+    def threads_busy(self) -> int:
+        """Executor calls started and not yet finished: the loop is not idle while any runs."""
+        return self._threads_busy
+
+    def run_in_executor(  # type: ignore[override]  # same call shape; TypeVarTuple spelled plainly
+        self, executor: Executor | None, func: Callable[..., T], *args: Any
+    ) -> asyncio.Future[T]:
+        with self._busy_lock:
+            self._threads_busy += 1
+
+        def counted() -> T:
+            try:
+                return func(*args)
+            finally:
+                with self._busy_lock:
+                    self._threads_busy -= 1
+
+        return super().run_in_executor(executor, counted)
 
     def time(self) -> float:
         return self._real0 + (time.monotonic() - self._real0) * self.speed + self._offset

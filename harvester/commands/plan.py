@@ -32,28 +32,47 @@ def _usd(v: int | None) -> str:
     return "?" if v is None else pricing.format_usd(v)
 
 
+def _total(costs: Sequence[int | None]) -> str:
+    """The known part of a sum, and "+ ?" when some part is unknown."""
+    known = sum(c for c in costs if c is not None)
+    unknown = any(c is None for c in costs)
+    return "?" if unknown and not known else _usd(known) + (" + ?" if unknown else "")
+
+
+def _minutes(seconds: float | None) -> str:
+    return "?" if seconds is None else f"{seconds / 60:,.0f} min"
+
+
 def render(jobs: Sequence[JobEstimate], buckets: Sequence[BucketEstimate], probe_cost: int | None) -> str:
-    con = Console(file=sys.stdout, width=130, highlight=False, record=True)
-    t = Table(title="plan (expected / worst case; ? = unknown without --probe)")
-    for col in ("job", "endpoint", "requests", "resources", "cost", "capped posts"):
+    con = Console(file=sys.stdout, width=140, highlight=False, record=True)
+    t = Table(title="plan, one run of each job (expected / worst case; ? = unknown without --probe)")
+    for col in ("job", "endpoint", "requests", "resources", "cost", "capped posts", "runs in 30 days"):
         t.add_column(col)
     for j in jobs:
+        runs = "once" if j.runs_30d is None else f"{j.runs_30d:,} ({j.schedule})"
         t.add_row(j.job, j.route, f"{_n(j.requests_expected)} / {_n(j.requests_worst)}",
                   f"{_n(j.resources_expected)} / {_n(j.resources_worst)}",
-                  f"{_usd(j.cost_expected)} / {_usd(j.cost_worst)}", _n(j.capped_posts))
-    exp = [j.cost_expected for j in jobs]
+                  f"{_usd(j.cost_expected)} / {_usd(j.cost_worst)}", _n(j.capped_posts), runs)
     t.add_section()
-    t.add_row("total", "", "", "", f"{_usd(sum(c for c in exp if c is not None))}"
-              + (" + ?" if any(c is None for c in exp) else ""), "")
+    t.add_row("total", "", "", "", f"{_total([j.cost_expected for j in jobs])} / "
+              f"{_total([j.cost_worst for j in jobs])}", "", "")
     con.print(t)
-    b = Table(title="rate-limit buckets (expected requests)")
-    for col in ("endpoint", "auth", "requests", "limit/window", "time"):
+    if any(j.runs_30d is not None for j in jobs):
+        con.print(f"worst case over 30 days, every scheduled run included: {_total([j.cost_worst_30d for j in jobs])}")
+    b = Table(title="rate-limit buckets, one run of each job (expected / worst case)")
+    for col in ("endpoint", "auth", "requests", "limit/window", "time at the limit"):
         b.add_column(col)
     for x in buckets:
-        b.add_row(x.route, x.auth, f"{x.requests:,}", str(x.limit), f"{x.seconds / 60:,.0f} min")
+        plus = "" if x.expected_known else (" + ?" if x.requests else "?")
+        shown = f"{x.requests:,}{plus}" if x.requests or x.expected_known else "?"
+        b.add_row(x.route, x.auth, f"{shown} / {_n(x.requests_worst)}", str(x.limit),
+                  f"{_minutes(x.seconds)}{' + ?' if plus else ''} / {_minutes(x.seconds_worst)}")
     con.print(b)
     finish = max((x.seconds for x in buckets), default=0.0)
-    con.print(f"time to finish at the rate limits: {finish / 60:,.0f} min (plus request latency)")
+    worsts = [x.seconds_worst for x in buckets]
+    worst = "?" if any(w is None for w in worsts) else _minutes(max((w or 0.0 for w in worsts), default=0.0))
+    con.print(f"time to finish at the rate limits: {_minutes(finish)} expected, {worst} worst case "
+              "(plus request latency)")
     if probe_cost is not None:
         con.print(f"the probe itself cost {pricing.format_usd(probe_cost)}")
     return con.export_text()

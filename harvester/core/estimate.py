@@ -14,15 +14,21 @@ Costs use ``core.pricing``: ``worst`` prices every request at its full ``max_res
 every expansion billed; ``expected`` prices the expected resources at the unit price (plus one
 author per post when ``author_id`` is expanded and includes are billed: an upper estimate,
 since many posts share an author). Time to finish is the rate-limit bound: per bucket, (windows
-needed - 1) x window plus one pass of the last window, the largest over buckets.
+needed - 1) x window plus one pass of the last window, the largest over buckets; it is given for
+the expected requests and for the worst case where every job has one.
+
+A daemon job with a ``schedule`` (or ``mode = "poll"``) runs again and again: its estimate is
+per run, and :func:`with_runs` adds how many runs 30 days hold (for a poll job, per source, at
+most one every ``min_interval``), so its worst case over 30 days is that many runs' worth. A
+later run reads only what is new since the last one, so the worst case is a bound, not a guess.
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 
 from harvester.core import pricing
 from harvester.core.endpoints import (
@@ -55,6 +61,15 @@ class JobEstimate:
     cost_expected: int | None  # micro-dollars
     cost_worst: int | None
     capped_posts: int | None
+    runs_30d: int | None = None  # runs in 30 days for a scheduled or poll job; None: it runs once
+    schedule: str | None = None  # the schedule as written ("poll every 15m..1d" for a poll job)
+
+    @property
+    def cost_worst_30d(self) -> int | None:
+        """The worst case over 30 days: one run's worst times the runs (one run if unscheduled)."""
+        if self.cost_worst is None:
+            return None
+        return self.cost_worst * (self.runs_30d or 1)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -66,6 +81,9 @@ class BucketEstimate:
     requests: int
     limit: int
     seconds: float
+    requests_worst: int | None = None  # None: some job on the bucket has no worst case
+    seconds_worst: float | None = None
+    expected_known: bool = True  # False: ``requests`` is only the known part (a job's volume is unknown)
 
 
 def route_of(spec: JobSpec) -> str:
@@ -148,22 +166,62 @@ def bucket_time(
     limits: Mapping[str, tuple[int | None, int | None]] | None = None,
     window: float = WINDOW_SECONDS,
 ) -> list[BucketEstimate]:
-    """Expected requests per (route, auth) bucket and the time each needs at its limit."""
-    per: dict[tuple[str, str], int] = defaultdict(int)
+    """Expected and worst-case requests per (route, auth) bucket, and the time each needs at its limit."""
+    per: dict[tuple[str, str], int] = defaultdict(int)  # the known expected requests
+    unknown: set[tuple[str, str]] = set()  # buckets with a job whose expected requests are unknown
+    worst: dict[tuple[str, str], int | None] = defaultdict(int)
+
+    def add(key: tuple[str, str], expected: int | None, most: int | None) -> None:
+        if expected is None:
+            unknown.add(key)
+        else:
+            per[key] += expected
+        so_far = worst[key]
+        worst[key] = None if so_far is None or most is None else so_far + most
+
     for e in estimates:
         spec = specs[e.job]
-        if e.requests_expected is not None:
-            per[(e.route, spec.auth)] += e.requests_expected
+        add((e.route, spec.auth), e.requests_expected, e.requests_worst)
         if spec.usernames and spec.kind not in ("lookup_users",):
-            per[(RESOLVE_USERNAMES, spec.auth)] += math.ceil(len(spec.usernames) / 100)
+            resolve = math.ceil(len(spec.usernames) / 100)
+            add((RESOLVE_USERNAMES, spec.auth), resolve, resolve)
     out = []
-    for (route, auth), n in sorted(per.items()):
+    for route, auth in sorted(worst):
         app, user = (limits or {}).get(route, (ENDPOINTS[route].app_limit, ENDPOINTS[route].user_limit))
         limit = (app if auth == "app" else user) or 1
-        windows = math.ceil(n / limit)
-        seconds = max(0, windows - 1) * window
-        per_second = ENDPOINTS[route].per_second
-        if per_second:
-            seconds = max(seconds, n / per_second)
-        out.append(BucketEstimate(route=route, auth=auth, requests=n, limit=limit, seconds=seconds))
+        n, w = per[(route, auth)], worst[(route, auth)]
+        out.append(BucketEstimate(route=route, auth=auth, requests=n, limit=limit,
+                                  seconds=_seconds(route, n, limit, window), requests_worst=w,
+                                  seconds_worst=None if w is None else _seconds(route, w, limit, window),
+                                  expected_known=(route, auth) not in unknown))
     return out
+
+
+def _seconds(route: str, requests: int, limit: int, window: float) -> float:
+    """Time ``requests`` need at ``limit`` per ``window`` (and the route's per-second limit)."""
+    seconds = max(0, math.ceil(requests / limit) - 1) * window
+    per_second = ENDPOINTS[route].per_second
+    if per_second:
+        seconds = max(seconds, requests / per_second)
+    return float(seconds)
+
+
+MONTH = 30 * 86_400.0
+
+
+def runs_in(schedule_every: float | None, next_after: Callable[[float], float] | None, now: float,
+            span: float = MONTH) -> int:
+    """How many slots fall in ``[now, now + span)``: by arithmetic for ``every``, else by stepping."""
+    if schedule_every is not None:
+        return max(1, math.ceil(span / schedule_every))
+    assert next_after is not None
+    count, t = 0, next_after(now - 1e-6)
+    while t < now + span and count < 100_000:
+        count += 1
+        t = next_after(t)
+    return max(1, count)
+
+
+def with_runs(estimate: JobEstimate, *, runs: int, schedule: str) -> JobEstimate:
+    """``estimate`` with how often it runs in 30 days (see the module docstring)."""
+    return replace(estimate, runs_30d=runs, schedule=schedule)

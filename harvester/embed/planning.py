@@ -14,12 +14,24 @@ import aiohttp
 
 from harvester.api.auth import BearerAuth
 from harvester.api.client import ApiClient
+from harvester.clock import wall_time
 from harvester.config import Config
 from harvester.core import pricing
-from harvester.core.estimate import BucketEstimate, JobEstimate, Volume, bucket_time, estimate_job
+from harvester.core.duration import format_duration
+from harvester.core.estimate import (
+    BucketEstimate,
+    JobEstimate,
+    Volume,
+    bucket_time,
+    estimate_job,
+    runs_in,
+    with_runs,
+)
 from harvester.core.model import JobSpec
+from harvester.core.schedule import job_schedule
 from harvester.embed.values import Plan
 from harvester.errors import ApiError
+from harvester.runtime.polling import policy_for
 
 COUNTS = "/2/tweets/counts/recent"
 
@@ -66,12 +78,43 @@ async def probe_volumes(client: ApiClient, token: str, specs: Sequence[JobSpec])
     return volumes, cost
 
 
+def _short(seconds: float) -> str:
+    """``3600`` -> ``1h``: the largest unit that divides exactly, else seconds."""
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60)):
+        if seconds >= size and float(seconds / size).is_integer():
+            return f"{int(seconds // size)}{unit}"
+    return format_duration(seconds)
+
+
+def scheduled(estimate: JobEstimate, spec: JobSpec, now: float) -> JobEstimate:
+    """A daemon job's estimate with its runs in 30 days (one-shot jobs unchanged).
+
+    A poll job's sources each run at most once per ``min_interval``: its worst case is that many
+    polls of every source (the policy backs quiet sources off towards ``max_interval``, so the
+    real figure is usually far lower).
+    """
+    if spec.extra.get("mode") == "poll":
+        policy = policy_for(spec)
+        runs = runs_in(policy.min_interval, None, now)
+        text = f"poll every {_short(policy.min_interval)}..{_short(policy.max_interval)}"
+        return with_runs(estimate, runs=runs, schedule=text)
+    sched = job_schedule(spec)
+    if sched is None:
+        return estimate
+    return with_runs(estimate, runs=runs_in(sched.every, sched.next_after, now), schedule=sched.text)
+
+
 def plan(
-    config: Config, specs: Sequence[JobSpec], volumes: Mapping[str, Volume]
+    config: Config, specs: Sequence[JobSpec], volumes: Mapping[str, Volume], now: float | None = None
 ) -> tuple[list[JobEstimate], list[BucketEstimate]]:
-    """Estimates per job and per bucket."""
+    """Estimates per job (with runs in 30 days for scheduled jobs when ``now`` is given) and per bucket.
+
+    The buckets hold one run of every job: the time a backlog needs, not a month's traffic.
+    """
     prices = config.pricing
     jobs = [estimate_job(s, volumes.get(s.name), prices) for s in specs]
+    if now is not None:
+        jobs = [scheduled(j, s, now) for j, s in zip(jobs, specs, strict=True)]
     limits = {r: (e.app, e.user) for r, e in config.limits.endpoints.items()}
     buckets = bucket_time(jobs, {s.name: s for s in specs}, limits or None, config.limits.window_seconds)
     return jobs, buckets
@@ -79,8 +122,8 @@ def plan(
 
 def make_plan(config: Config, specs: Sequence[JobSpec], volumes: Mapping[str, Volume] | None = None,
               probe_cost: int | None = None) -> Plan:
-    """The :class:`Plan` of ``specs`` given what is known of their volumes."""
-    jobs, buckets = plan(config, specs, volumes or {})
+    """The :class:`Plan` of ``specs`` given what is known of their volumes (schedules from today)."""
+    jobs, buckets = plan(config, specs, volumes or {}, now=wall_time())
     return Plan(jobs=tuple(jobs), buckets=tuple(buckets), probe_cost=probe_cost)
 
 

@@ -181,6 +181,12 @@ class Plan:
         return None if any(c is None for c in costs) else sum(c for c in costs if c is not None)
 
     @property
+    def cost_worst(self) -> int | None:
+        """Total worst-case cost of one run of each job, None if any job has no worst case."""
+        costs = [j.cost_worst for j in self.jobs]
+        return None if any(c is None for c in costs) else sum(c for c in costs if c is not None)
+
+    @property
     def seconds(self) -> float:
         """Time to finish at the rate limits (the slowest bucket), request latency aside."""
         return max((b.seconds for b in self.buckets), default=0.0)
@@ -190,7 +196,7 @@ class Plan:
 
     def to_json(self) -> dict[str, Any]:
         """The ``harvester plan --json`` document."""
-        return {"jobs": [dataclasses.asdict(j) for j in self.jobs],
+        return {"jobs": [{**dataclasses.asdict(j), "cost_worst_30d": j.cost_worst_30d} for j in self.jobs],
                 "buckets": [dataclasses.asdict(b) for b in self.buckets],
                 "probe_cost_usd": None if self.probe_cost is None else pricing.micros_to_usd(self.probe_cost)}
 

@@ -279,6 +279,9 @@ class Worker:
             rt.stats.pages += 1
             rt.stats.items += items
         rt.stats.cache_hits += len(cached)
+        if result.next_cursor is None:  # the task is done: its bucket's backlog shrinks now, not at the next count
+            rt.machine.task_done(task.endpoint, task.auth)
+            rt.pacer.tune((task.endpoint, task.auth), rt.machine.pace_interval(task.endpoint, task.auth, now))
         log.info("page_committed", job=task.job, task=task.key, page=task.pages + 1, items=items,
                  more=result.next_cursor is not None, cached=len(cached))  # fmt: skip
         rt.signals.notify()

@@ -401,3 +401,21 @@ def test_credentials_no_answer_accepted_yet_go_one_request_at_a_time() -> None:
     r2.prove()
     r2.go()
     assert isinstance(r2.admit(), Go)
+
+
+# --- auto pacing follows the backlog --------------------------------------------------------------
+
+
+def test_auto_pacing_spreads_a_backlog_larger_than_the_window_and_stops_once_a_finished_task_makes_it_fit() -> None:
+    r = rig()
+    r.machine = RequestMachine(contexts=r.machine.contexts, limits=RateLimits(window=900.0, mode="auto"),
+                               ledger=r.machine.ledger, cap=r.machine.cap, specs=r.machine.specs, max_attempts=3,
+                               accepted=frozenset({"app"}))  # fmt: skip
+    r.answer(200, hdr(450, 3, T0 + 900, T0), posts(1))  # 3 requests left in this window
+    r.machine.set_demand({(SEARCH, "app"): 4})
+    assert r.machine.pace_interval(SEARCH, "app", r.now) == pytest.approx((T0 + 900 - r.now) / 3, rel=0.01)
+    r.machine.task_done(SEARCH, "app")  # 3 tasks for 3 requests: the rest goes at once
+    assert r.machine.pace_interval(SEARCH, "app", r.now) == 0.0
+    r.machine.task_done(SEARCH, "app")
+    r.machine.set_demand({(SEARCH, "app"): 5})  # the store's next count wins over the local one
+    assert r.machine.pace_interval(SEARCH, "app", r.now) > 0.0

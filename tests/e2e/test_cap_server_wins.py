@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import subprocess
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from conftest import sandbox_process
@@ -39,6 +40,12 @@ end_time = "2026-11-19T00:00:00Z"
 """
 
 
+def next_month() -> str:
+    """The first day of the next UTC month: the run reads the wall clock, so the cap resets then."""
+    today = datetime.now(UTC).date()
+    return (today.replace(day=28) + timedelta(days=4)).replace(day=1).isoformat()
+
+
 def test_the_servers_cap_count_wins_over_the_local_estimate(tmp_path: Path) -> None:
     cfg = tmp_path / "config.toml"
     with sandbox_process(tmp_path, "--cap", "300", "--capped-route", SEARCH) as url:
@@ -52,7 +59,7 @@ def test_the_servers_cap_count_wins_over_the_local_estimate(tmp_path: Path) -> N
     assert proc.returncode == 3, proc.stderr[-2000:]
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("stopped (cap): monthly Post cap reached"), last
-    assert "server: 300" in last and "local count:" in last and "continue after 2026-12-01 00:00 UTC" in last, last
+    assert "server: 300" in last and "local count:" in last and f"continue after {next_month()} 00:00 UTC" in last, last
     capped_429s = sum(n for key, n in report["requests"].items() if key.endswith(" 429"))
     assert capped_429s <= 1, report["requests"]
 

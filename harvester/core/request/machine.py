@@ -102,6 +102,7 @@ class RequestMachine:
         self._broken: dict[str, str] = {}
         self._proven: set[str] = set(accepted)  # contexts the server answered with anything but a 401
         self._in_flight: dict[str, int] = {}  # requests out per context
+        self._demand: dict[tuple[str, str], int] = {}  # tasks queued per (route, auth name), as last told
 
     # -- auth ---------------------------------------------------------------------------------
 
@@ -149,6 +150,21 @@ class RequestMachine:
     def set_demand(self, demand: Mapping[tuple[str, str], int]) -> None:
         """Tasks queued per (route, auth name): auto pacing spreads a bucket only when its
         demand is more than its window has left. A pool's demand is shared among its users."""
+        self._demand.update(demand)
+        self._apply_demand(demand)
+
+    def task_done(self, route: str, auth: str) -> None:
+        """One task on (route, auth) ended: its bucket's demand is one less, at once.
+
+        The store's count comes every few seconds; between two counts a bucket whose backlog has
+        just come to fit its window would otherwise stay spread (and its last tasks wait for the
+        next count, an idle pause at the end of every run)."""
+        key = (route, auth)
+        if self._demand.get(key, 0) > 0:
+            self._demand[key] -= 1
+            self._apply_demand({key: self._demand[key]})
+
+    def _apply_demand(self, demand: Mapping[tuple[str, str], int]) -> None:
         for (route, name), n in demand.items():
             if name not in self.pools and name not in self.contexts:
                 continue
