@@ -95,6 +95,12 @@ def _parser() -> argparse.ArgumentParser:
                           "(default: the config's; none there: no run budget)")
     run.add_argument("--workers", type=int, default=None,
                      help="concurrent workers, 1-256, overrides [harvest] workers (default: the config's, 4)")
+    run.add_argument("--for", dest="run_for", default=None, metavar="DURATION",
+                     help="end the run after DURATION (e.g. 2h): what a stream job needs, since a stream "
+                          "never ends; overrides [harvest] run_for (default: the config's; none there: no end)")
+    run.add_argument("--prune-rules", action="store_true", default=None,
+                     help="delete every stream rule on the server no job has, not only those harvester added "
+                          "(default: the config's [stream] prune_rules, false)")
 
     hy = command("hydrate", "write a job that looks up every id of FILE, and run it (twarc2's hydrate)")
     common(hy, jobs=False)
@@ -145,6 +151,9 @@ def _parser() -> argparse.ArgumentParser:
     dm.add_argument("--metrics-port", type=int, default=None,
                     help="port of /metrics and /status, 0-65535 (0: any free port), overrides [daemon] "
                          "metrics_port (default: the config's, 9464)")
+    dm.add_argument("--prune-rules", action="store_true", default=None,
+                    help="delete every stream rule on the server no job has, not only those harvester added "
+                         "(default: the config's [stream] prune_rules, false)")
 
     ex = command("export", "jobs' output as one flat table: a row per post or user (CSV, Parquet, JSONL)")
     common(ex)
@@ -257,7 +266,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return serve_sandbox(args)
     config = load_config(config_path(args))
     # Flags that override config keys are merged here, once, with the keys' own rules.
-    config = with_overrides(config, workers=getattr(args, "workers", None), max_usd=getattr(args, "max_usd", None))
+    config = with_overrides(config, workers=getattr(args, "workers", None), max_usd=getattr(args, "max_usd", None),
+                            run_for=getattr(args, "run_for", None), prune_rules=getattr(args, "prune_rules", None))
     if args.command == "status":
         from harvester.commands.status import print_status
 

@@ -102,6 +102,7 @@ KIND_KEYS: dict[str, frozenset[str]] = {
     "following": frozenset({"max_results"}) | _USERS | _fields("following"),
     "lookup_tweets": _TWEETS | _fields("lookup_tweets"),
     "lookup_users": _USERS | _fields("lookup_users"),
+    "stream": frozenset({"rules"}) | _fields("stream"),
 }
 
 
@@ -123,6 +124,8 @@ def _derived_keys(kind: str) -> frozenset[str]:
 
 
 KIND_KEYS.update({kind: _derived_keys(kind) for kind in KINDS if kind not in KIND_KEYS})
+
+RULE_MAX_LEN = 1024  # a filtered-stream rule on pay-per-use (x-api-spec.md §5)
 ALL_KEYS = frozenset().union(_COMMON, *KIND_KEYS.values())
 
 
@@ -383,6 +386,9 @@ class _JobReader:
 
         fields = self.fields(kind)
         auth = self.auth(endpoint)
+        extra = self.extra()
+        if kind == "stream":
+            extra["rules"] = self.rules(name)
         return JobSpec(
             name=name,
             kind=kind,
@@ -415,7 +421,7 @@ class _JobReader:
             from_job=from_job,
             limit=self.limit(),
             granularity=self.granularity(),
-            extra=self.extra(),
+            extra=extra,
         )
 
     # -- single keys
@@ -611,6 +617,34 @@ class _JobReader:
             self.fail("auth", f"{endpoint.route} needs a user context (X refuses the app's bearer token "
                               "there); set auth to a user from [auth.users] whose data it is")
         return value
+
+    def rules(self, name: str) -> tuple[dict[str, str], ...]:
+        """A stream job's ``rules = [{value = "...", tag = "..."}]``; the tag defaults to the job's
+        name (the tag is how a streamed Post finds its job)."""
+        value = self.data.get("rules")
+        if value is None:
+            self.fail("rules", 'is required for kind \'stream\': rules = [{value = "...", tag = "..."}]')
+        if not isinstance(value, list) or not value:
+            self.expect("rules", value, "a non-empty list of {value = ..., tag = ...} tables")
+        out: list[dict[str, str]] = []
+        for i, rule in enumerate(value):
+            where = f"rules[{i}]"
+            if not isinstance(rule, Mapping):
+                self.expect(where, rule, "a table {value = ..., tag = ...}")
+            unknown = sorted(set(rule) - {"value", "tag"})
+            if unknown:
+                self.fail(f"{where}.{unknown[0]}", "unknown key (a rule has value and tag)")
+            text, tag = rule.get("value"), rule.get("tag", name)
+            if not isinstance(text, str) or not text.strip():
+                self.expect(f"{where}.value", text, "a non-empty rule string")
+            if len(text) > RULE_MAX_LEN:
+                self.fail(f"{where}.value", f"is {len(text)} characters; a stream rule allows at most {RULE_MAX_LEN}")
+            if not isinstance(tag, str) or not tag.strip():
+                self.expect(f"{where}.tag", tag, "a non-empty string")
+            if any(r["value"] == text for r in out):
+                self.fail(f"{where}.value", f"repeats rule {text!r}")
+            out.append({"value": text, "tag": tag})
+        return tuple(out)
 
     def extra(self) -> dict[str, Any]:
         extra: dict[str, Any] = {}

@@ -66,17 +66,24 @@ async def harvest_sandbox(
 
 @asynccontextmanager
 async def sandbox_daemon(
-    config: Config, job_paths: Sequence[Path], *, epoch: float = EPOCH
+    config: Config,
+    job_paths: Sequence[Path],
+    *,
+    epoch: float = EPOCH,
+    sandbox: SandboxConfig | None = None,
+    setup: Callable[[Sandbox], None] | None = None,
+    handle_signals: bool = False,
 ) -> AsyncIterator[tuple[Daemon, Sandbox, list[DaemonResult]]]:
     """A sandbox in this loop and an in-process daemon harvesting from it, started and ready.
 
     The body drives it (sleeps, reloads, scrapes) and must end with ``daemon.stop(...)``; the
-    daemon's result is in the yielded list once the block has exited.
+    daemon's result is in the yielded list once the block has exited. ``handle_signals``: the
+    daemon installs its SIGTERM/SIGINT/SIGHUP handlers (the test sends real signals to itself).
     """
     config = replace(config, daemon=replace(config.daemon, metrics_port=0))
-    async with _sandbox(config, None, epoch, None) as (sb, cfg, clock):
+    async with _sandbox(config, sandbox, epoch, setup) as (sb, cfg, clock):
         ready = anyio.Event()
-        daemon = Daemon(cfg, job_paths, clock=clock, bearer=APP_TOKEN, handle_signals=False,
+        daemon = Daemon(cfg, job_paths, clock=clock, bearer=APP_TOKEN, handle_signals=handle_signals,
                         on_ready=lambda _: ready.set())  # fmt: skip
         results: list[DaemonResult] = []
 

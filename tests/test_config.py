@@ -66,6 +66,7 @@ def test_none_gives_defaults_relative_to_cwd(tmp_path: Path, monkeypatch: pytest
         "/2/tweets/:id/quote_tweets",
         "/2/lists/:id/tweets",
         "/2/users/:id/bookmarks",
+        "/2/tweets/search/stream",
     }
     assert config.cap.capped_endpoints == DEFAULT_CAPPED_ENDPOINTS
     assert config.daemon.metrics_port == 9464

@@ -56,3 +56,9 @@ def test_example_jobs_load_and_plan() -> None:
         tasks = plan_job(job)
         assert tasks, job.name
         assert len({t.key for t in tasks}) == len(tasks)
+
+
+def test_example_stream_job_loads_and_plans_no_task() -> None:
+    [job] = load_jobs([JOBS / "stream"], config=load_config(CONFIG))
+    assert job.kind == "stream" and len(job.extra["rules"]) == 2
+    assert plan_job(job) == []  # the stream runner collects it; only gap fills become tasks

@@ -531,7 +531,7 @@ def test_media_place_and_poll_fields_on_kinds_that_return_posts(tmp_path: Path) 
     # The user routes take no media.fields in X's document.
     message = bad(tmp_path, _search('media_fields = ["url"]', "followers"), "f", "media_fields")
     assert ("does not apply to kind 'followers' (only to search, timeline, mentions, lookup_tweets, liked_tweets, "
-            "quote_tweets, conversation, list_tweets, bookmarks)") in message
+            "quote_tweets, conversation, list_tweets, bookmarks, stream)") in message
 
 
 @pytest.mark.parametrize(

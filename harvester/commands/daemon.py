@@ -23,7 +23,8 @@ def daemon_command(args: argparse.Namespace) -> int:
     from harvester.runtime.daemon import Daemon, DaemonResult
 
     logsetup.configure(json=True, level=logging.DEBUG if args.verbose > 1 else logging.INFO)
-    config = with_overrides(load_config(config_path(args)), metrics_port=args.metrics_port)
+    config = with_overrides(load_config(config_path(args)), metrics_port=args.metrics_port,
+                            prune_rules=args.prune_rules)
     check(config, load_jobs(job_paths(args), config=config))  # nothing is opened before this passes
     register_secret(config.bearer_token())  # fail fast (exit 2) if the token is missing
     daemon = Daemon(config, job_paths(args), metrics_port=config.daemon.metrics_port)

@@ -47,7 +47,12 @@ def report(result: RunReport, specs: Sequence[JobSpec], *, title: str, spend_lab
     rows = summary_rows(result.jobs, {s.name: s for s in specs})
     print_summary(rows, requests=result.requests, spend_usd=result.spent_usd, too_many=result.too_many,
                   title=title, spend_label=spend_label)
-    if result.stop is not None:
+    if result.stream is not None:
+        from harvester.commands.status import stream_lines
+
+        for line in stream_lines(result.stream, float(result.stream.get("at") or 0.0)):
+            print(line)
+    if result.stop is not None and result.outcome != "complete":  # a --for that ran its time is no stop
         print(stop_line(result.stop), file=sys.stderr)
     elif result.outcome == "failed":
         print(failed_line(result), file=sys.stderr)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from typing import Any, cast
 
 from rich.console import Console
@@ -79,12 +80,32 @@ def print_status(config: Config, *, as_json: bool, every: bool = False) -> int:
     server = "not read" if cap["server_used"] is None else f"{cap['server_used']:,}"
     con.print(f"post cap: {cap['used']:,} of {cap['cap']:,} used this cycle (server: {server}; "
               f"local count: {cap['local']:,})" + ("  <- the two disagree by more than 5 %" if cap["disagrees"] else ""))
+    for line in stream_lines(data.get("stream"), now):
+        con.print(line)
     stop = data.get("last_stop")
     if stop:
         con.print(f"last run stopped ({stop['cause']}): {stop['message']}")
     c = data["cache"]
     con.print(f"cache: {c['hits']:,} objects answered from the cache, {c['requests_saved']:,} requests saved")
     return 0
+
+
+def stream_lines(doc: Mapping[str, Any] | None, now: float) -> list[str]:
+    """The filtered stream's figures (``StreamStatus.to_json``), in two lines; none without a stream."""
+    if not doc:
+        return []
+    posts = ", ".join(f"{job} {n:,}" for job, n in sorted(doc.get("posts", {}).items())) or "none"
+    reconnects = ", ".join(f"{k} {n}" for k, n in sorted(doc.get("reconnects", {}).items())) or "none"
+    keepalive = doc.get("last_keepalive")
+    ka = "never" if keepalive is None else f"{max(0.0, float(doc.get('at') or now) - float(keepalive)):,.0f}s before"
+    return [
+        (f"stream: {doc.get('state')}; {doc.get('posts_total', 0):,} Posts ({posts}); "
+        f"{doc.get('posts_per_minute', 0):,.2f}/min; last keep-alive {ka} the figures were saved"),
+        (f"stream reconnects: {reconnects}; stalls {doc.get('stalls', 0)}; disconnect messages "
+        f"{sum(doc.get('disconnect_messages', {}).values())}; gaps recovered: {doc.get('gaps_backfilled', 0)} by "
+        f"backfill, {doc.get('gaps_filled', 0)} by recent search ({doc.get('fill_tasks', 0)} tasks); "
+        f"{doc.get('duplicates_dropped', 0)} duplicates dropped"),
+    ]
 
 
 def usd(micros: int) -> str:

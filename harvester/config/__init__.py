@@ -41,6 +41,7 @@ from harvester.config.model import (
     EndpointLimits,
     HarvestConfig,
     LimitsConfig,
+    StreamConfig,
     UserAuthConfig,
     UserCredentials,
 )
@@ -65,6 +66,7 @@ __all__ = [
     "HarvestConfig",
     "LimitsConfig",
     "Prices",
+    "StreamConfig",
     "UserAuthConfig",
     "UserCredentials",
     "config_from_mapping",

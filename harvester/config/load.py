@@ -20,6 +20,7 @@ from harvester.config.model import (
     EndpointLimits,
     HarvestConfig,
     LimitsConfig,
+    StreamConfig,
     UserAuthConfig,
 )
 from harvester.config.toml_table import _show, _Table, _type_name, hint
@@ -69,7 +70,7 @@ def config_from_mapping(data: Mapping[str, Any], *, name: str = "<dict>", base_d
 
 def _build(file: str, source: Path | None, base_dir: Path, data: Mapping[str, Any]) -> Config:
     top = _Table(file, (), data)
-    sections = ("api", "auth", "harvest", "limits", "pricing", "budget", "cap", "daemon")
+    sections = ("api", "auth", "harvest", "limits", "pricing", "budget", "cap", "daemon", "stream")
     for name, value in data.items():
         if name not in sections:
             owner = _section_of(name)
@@ -87,6 +88,7 @@ def _build(file: str, source: Path | None, base_dir: Path, data: Mapping[str, An
         budget=_budget(top.table("budget")),
         cap=_cap(top.table("cap")),
         daemon=_daemon(top.table("daemon")),
+        stream=_stream(top.table("stream")),
     )
     top.finish()
     return config
@@ -94,12 +96,13 @@ def _build(file: str, source: Path | None, base_dir: Path, data: Mapping[str, An
 
 _SECTION_KEYS = {
     "api": ("base_url", "bearer_env", "timeout_seconds", "user_agent"),
-    "harvest": ("workers", "output_dir", "state", "lease_seconds", "fsync", "pacing", "max_attempts"),
+    "harvest": ("workers", "output_dir", "state", "lease_seconds", "fsync", "pacing", "max_attempts", "run_for"),
     "limits": ("window_seconds", "429_margin_seconds", "max_latency_seconds"),
     "pricing": ("post", "user", "follow", "list", "owned_read", "bill_includes", "counts_recent", "counts_all"),
     "budget": ("max_usd_per_run", "spending_limit_usd", "cycle_start_day", "balance_usd", "warn_at"),
     "cap": ("monthly_posts", "capped_endpoints", "usage_poll_seconds"),
     "daemon": ("grace_seconds", "metrics_host", "metrics_port", "reload_on_sighup"),
+    "stream": ("stall_seconds", "prune_rules", "fill_gaps", "fill_downtime"),
 }
 
 
@@ -203,6 +206,7 @@ def _harvest(t: _Table, base_dir: Path) -> HarvestConfig:
         fsync=t.boolean("fsync", d.fsync),
         pacing=cast(Literal["auto", "spread", "burst"], t.choice("pacing", d.pacing, ("auto", "spread", "burst"))),
         max_attempts=t.integer("max_attempts", d.max_attempts, lo=1, hi=1000),
+        run_for=rules.run_for(t),
     )
     t.finish()
     return result
@@ -314,6 +318,18 @@ def _cap(t: _Table) -> CapConfig:
         monthly_posts=t.integer("monthly_posts", d.monthly_posts, lo=1),
         capped_endpoints=tuple(dict.fromkeys(routes)) if routes is not None else d.capped_endpoints,
         usage_poll_seconds=t.number("usage_poll_seconds", d.usage_poll_seconds, lo=1),
+    )
+    t.finish()
+    return result
+
+
+def _stream(t: _Table) -> StreamConfig:
+    d = StreamConfig()
+    result = StreamConfig(
+        stall_seconds=t.number("stall_seconds", d.stall_seconds, above=0, hi=86400),
+        prune_rules=rules.prune_rules(t),
+        fill_gaps=t.boolean("fill_gaps", d.fill_gaps),
+        fill_downtime=t.boolean("fill_downtime", d.fill_downtime),
     )
     t.finish()
     return result

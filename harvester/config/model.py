@@ -98,6 +98,7 @@ class HarvestConfig:
     fsync: bool = True
     pacing: Literal["auto", "spread", "burst"] = "auto"
     max_attempts: int = 8
+    run_for: float | None = None  # ``harvester run`` ends after this many seconds (``--for``)
 
     @property
     def state_is_postgres(self) -> bool:
@@ -143,6 +144,25 @@ class DaemonConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class StreamConfig:
+    """``[stream]``: the filtered stream's connection (``kind = "stream"`` jobs).
+
+    Attributes:
+        stall_seconds: silence (no Post, no keep-alive) after which the connection is taken for
+            dead and reconnected; X sends a keep-alive at least every 20 s (tweepy reads with 21).
+        prune_rules: delete every server rule no job has, not only those harvester added.
+        fill_gaps: fill a disconnect longer than ``backfill_minutes`` can cover by recent search.
+        fill_downtime: on start, fill the time the process was not running (else the stream
+            starts afresh from now).
+    """
+
+    stall_seconds: float = 21.0
+    prune_rules: bool = False
+    fill_gaps: bool = True
+    fill_downtime: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class UserCredentials:
     """An OAuth 1.0a user context's secrets, read from the environment. ``repr`` hides them."""
 
@@ -178,6 +198,7 @@ class Config:
     budget: Budget = field(default_factory=Budget)
     cap: CapConfig = field(default_factory=CapConfig)
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
+    stream: StreamConfig = field(default_factory=StreamConfig)
 
     @property
     def file(self) -> str:

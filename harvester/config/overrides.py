@@ -41,6 +41,8 @@ OVERRIDES: Mapping[str, Override] = {
         Override("--workers", "harvest", "workers", rules.workers),
         Override("--max-usd", "budget", "max_usd_per_run", rules.max_usd_per_run),
         Override("--metrics-port", "daemon", "metrics_port", rules.metrics_port),
+        Override("--for", "harvest", "run_for", rules.run_for),
+        Override("--prune-rules", "stream", "prune_rules", rules.prune_rules),
     )
 }
 
@@ -63,6 +65,8 @@ def with_overrides(
     workers: int | None = None,
     max_usd: float | None = None,
     metrics_port: int | None = None,
+    run_for: str | None = None,
+    prune_rules: bool | None = None,
 ) -> Config:
     """``config`` with the given flags' values, each checked by its config key's rule.
 
@@ -71,7 +75,9 @@ def with_overrides(
     Raises:
         FlagError: a value the config key would refuse; the message names the flag.
     """
-    for flag, value in (("--workers", workers), ("--max-usd", max_usd), ("--metrics-port", metrics_port)):
+    flags = (("--workers", workers), ("--max-usd", max_usd), ("--metrics-port", metrics_port),
+             ("--for", run_for), ("--prune-rules", prune_rules))  # fmt: skip
+    for flag, value in flags:
         if value is None:
             continue
         o = OVERRIDES[flag]

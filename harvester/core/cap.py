@@ -316,6 +316,12 @@ class CapTracker:
             return False
         return self._server is None or now >= self._server.at + self.config.usage_poll_seconds
 
+    def usage_due_at(self) -> float | None:
+        """When the next periodic read falls due (None: at once, or never without an app token)."""
+        if self._server is None or not self.can_verify:
+            return None
+        return self._server.at + self.config.usage_poll_seconds
+
     def on_usage_capped(self, now: float, period: str = "Monthly", route: str | None = None) -> None:
         """X said ``usage-capped``: refuse capped routes until the reset.
 

@@ -177,6 +177,11 @@ ENDPOINTS: dict[str, Endpoint] = {
         _e(route="/2/tweets/counts/all", min_results=None, max_results=None, default_results=None,
            token_param="next_token", app_limit=300, user_limit=None, resource=Resource.POST, capped=False,
            max_query_len=1024),
+        # Filtered stream: 50 connects per 15 minutes (§5); each Post delivered is billed like a
+        # Post read and counts toward the cap (§5 "Monthly cap and billing on streams").
+        _e(route="/2/tweets/search/stream", min_results=None, max_results=None, default_results=None,
+           token_param=None, app_limit=50, user_limit=None, resource=Resource.POST, capped=True,
+           legacy_capped=True),
         _e(route="/2/usage/tweets", min_results=None, max_results=None, default_results=None,
            token_param=None, app_limit=50, user_limit=None, resource=Resource.POST, capped=False),
     )
@@ -208,6 +213,7 @@ KIND_ENDPOINT: dict[str, str] = {
     "blocking": "/2/users/:id/blocking",
     "muting": "/2/users/:id/muting",
     "counts": "/2/tweets/counts/recent",
+    "stream": "/2/tweets/search/stream",
 }
 ARCHIVE_SEARCH = "/2/tweets/search/all"
 RESOLVE_USERNAMES = "/2/users/by"
@@ -270,6 +276,8 @@ def kind_routes(kind: str) -> tuple[str, ...]:
         return (KIND_ENDPOINT[kind], ARCHIVE_ROUTES[kind])
     if kind == "lookup_users":
         return (KIND_ENDPOINT[kind], RESOLVE_USERNAMES)
+    if kind == "stream":  # gaps are filled by recent search: the fields must suit both
+        return (KIND_ENDPOINT[kind], KIND_ENDPOINT["search"])
     return (KIND_ENDPOINT[kind],)
 
 

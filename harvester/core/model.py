@@ -42,6 +42,7 @@ KINDS = (
     "blocking",
     "muting",
     "counts",
+    "stream",
 )
 
 
@@ -227,6 +228,25 @@ class PageCommit:
     ledger: tuple[Mapping[str, Any], ...] = ()
     holds: tuple[int, ...] = ()
     cache: tuple[tuple[str, str, str, float, str], ...] = ()
+    state: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StreamCommit:
+    """Streamed Posts written, committed in one transaction.
+
+    Attributes:
+        outputs: each written job's output key and its file's new length.
+        items: Posts written per job.
+        ledger: the Posts' charges (``LedgerEntry.to_dict()``).
+        spawn: fill tasks for a gap the stream could not backfill.
+        state: documents to save with them (the stream's position).
+    """
+
+    outputs: Mapping[str, int] = field(default_factory=dict)
+    items: Mapping[str, int] = field(default_factory=dict)
+    ledger: tuple[Mapping[str, Any], ...] = ()
+    spawn: tuple[NewTask, ...] = ()
     state: Mapping[str, Any] = field(default_factory=dict)
 
 

@@ -262,6 +262,8 @@ def iter_plan(spec: JobSpec, inputs: Inputs | None = None) -> Iterator[NewTask]:
     if kind in LIST_KINDS:
         yield from list_tasks(spec, spec.list_ids)
         return
+    if kind == "stream":  # the stream runner collects it; only gap fills are tasks (core/stream/fill)
+        return
     if kind == "lookup_tweets":
         route = KIND_ENDPOINT["lookup_tweets"]
         yield from _lookup_tasks(spec, route, spec.tweet_ids, "ids")

@@ -183,6 +183,7 @@ def report_of(result: RunResult) -> RunReport:
         outcome=cast(Outcome, result.outcome), jobs=tuple(result.jobs), requests=stats.requests, pages=stats.pages,
         items=stats.items, retries=stats.retries, too_many=stats.too_many, spent=result.machine.run_spent,
         stop=result.stop, recovered=result.recovered, truncated=dict(result.truncated),
+        stream=None if result.stream is None else result.stream.to_json(result.stream.stopped_at or 0.0),
     )  # fmt: skip
 
 

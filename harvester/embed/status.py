@@ -39,6 +39,7 @@ async def read_status(config: Config, now: float, *, every: bool = False) -> Sta
         queue = await store.pending_count()
         cache_stats = await store.get_state(STATE_CACHE) or {}
         last_stop = await store.get_state(STATE_STOP)
+        stream = await store.get_state("stream:status")
         hosts = await coordinator_for(store).activity(now)
     finally:
         await store.close()
@@ -50,6 +51,7 @@ async def read_status(config: Config, now: float, *, every: bool = False) -> Sta
         last_run=redact(last_run),
         last_stop=cast("Mapping[str, Any]", redact_tree(last_stop)) if isinstance(last_stop, dict) else None,
         hosts=tuple(hosts), current=current, generations=tuple(generations),
+        stream=stream if isinstance(stream, dict) else None,
     )  # fmt: skip
 
 

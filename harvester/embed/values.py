@@ -57,6 +57,7 @@ class RunReport:
     stop: StopCause | None
     recovered: int = 0
     truncated: Mapping[str, int] = field(default_factory=dict)
+    stream: Mapping[str, Any] | None = None  # the stream runner's figures, if stream jobs ran
 
     @property
     def spent_usd(self) -> float:
@@ -73,6 +74,7 @@ class RunReport:
             "pages": self.pages, "items": self.items, "retries": self.retries, "429s": self.too_many,
             "spent_usd": self.spent_usd, "stop": None if self.stop is None else self.stop.to_json(),
             "recovered": self.recovered, "truncated": dict(self.truncated),
+            "stream": None if self.stream is None else dict(self.stream),
         }  # fmt: skip
 
 
@@ -111,6 +113,7 @@ class Status:
     hosts: tuple[HostActivity, ...]
     current: Mapping[str, int] = field(default_factory=dict)
     generations: tuple[JobStats, ...] = ()
+    stream: Mapping[str, Any] | None = None
 
     def _generation(self, g: JobStats) -> dict[str, Any]:
         return _generation_json(g, self.current.get(g.job, 0))
@@ -145,6 +148,7 @@ class Status:
             "last_stop": None if self.last_stop is None else dict(self.last_stop),
             "hosts": [{"owner": h.owner, "claims": h.claims, "expired_claims": h.expired, "holds": h.holds,
                        "held_usd": pricing.micros_to_usd(h.held_micros)} for h in self.hosts],
+            "stream": None if self.stream is None else dict(self.stream),
         }  # fmt: skip
 
 

@@ -42,6 +42,7 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Callable, Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,7 @@ import anyio
 import structlog
 
 from harvester.clock import Clock, LoopClock
-from harvester.config import Config
+from harvester.config import APP_AUTH, Config
 from harvester.core.model import JobSpec, JobStats
 from harvester.core.request import Cause, StopCause
 from harvester.errors import UserError
@@ -64,6 +65,8 @@ from harvester.runtime.pool import run_pool
 from harvester.runtime.runtime import RunSettings, Runtime
 from harvester.runtime.scheduler import Scheduler
 from harvester.runtime.stats import RunStats
+from harvester.runtime.stream import RuleBook, StreamApi, StreamApiError, StreamRunner
+from harvester.runtime.stream.rulebook import OURS_KEY
 from harvester.runtime.usage_poll import poll_usage
 from harvester.store import redact_url
 
@@ -122,6 +125,8 @@ class Daemon:
         self.on_ready = on_ready
         self.rt: Runtime | None = None
         self.scheduler: Scheduler | None = None
+        self.stream: StreamRunner | None = None
+        self.rules: RuleBook | None = None
         self.monitor: Monitor | None = None
         self.forced = False
         self._stopping: anyio.Event | None = None  # made in run(): anyio needs the loop
@@ -143,12 +148,22 @@ class Daemon:
             settings = RunSettings(lease=self.config.harvest.lease_seconds, exit_when_drained=False,
                                    idle_poll=self.idle_poll)
             async with open_runtime(self.config, [], clock=clock, base_url=self.base_url, bearer=self.bearer,
-                                    settings=settings) as rt:  # fmt: skip
+                                    settings=settings) as rt, AsyncExitStack() as stack:  # fmt: skip
                 store = rt.store
                 assert isinstance(store, DaemonStore)  # open_runtime's generation-aware store
                 self.rt = rt
                 self.scheduler = Scheduler(rt, store)
+                # The stream's rules first: a rule the server refuses stops the start before
+                # anything is queued (and on SIGHUP keeps the old jobs).
+                api = await stack.enter_async_context(StreamApi(
+                    self.base_url or self.config.api.base_url, rt.credentials[APP_AUTH],
+                    user_agent=self.config.api.user_agent, timeout=self.config.api.timeout_seconds))  # fmt: skip
+                self.rules = RuleBook(api, rt.store, prune=self.config.stream.prune_rules)
+                self.stream = StreamRunner(rt, self.config, api, wait_out_limits=True)
+                if any(s.kind == "stream" for s in specs) or await self._ours():
+                    await self.rules.apply(specs)
                 changes = await self.scheduler.apply(specs)
+                self.stream.set_jobs(specs)
                 self.monitor = Monitor(rt, self.scheduler)
                 port = await self.monitor.start(self.config.daemon.metrics_host, self.metrics_port)
                 log.info("daemon_started", pid=os.getpid(), jobs=sorted(changes["added"] + changes["changed"]),
@@ -173,6 +188,8 @@ class Daemon:
         assert self._pool_scope is not None and self._pool_done is not None
         async with anyio.create_task_group() as tg:
             tg.start_soon(scheduler.run)
+            if self.stream is not None:
+                tg.start_soon(self.stream.run)
             tg.start_soon(poll_usage, rt)
             tg.start_soon(track_demand, rt)
             if self.handle_signals:
@@ -180,6 +197,11 @@ class Daemon:
             tg.start_soon(self._grace)
             with self._pool_scope:
                 await run_pool(rt, self.config.harvest.workers)
+            if self.stream is not None:
+                self.stream.stop()
+                with anyio.move_on_after(5.0):  # it saves its position, then ends
+                    while self.stream.status.state not in ("stopped", "idle"):
+                        await rt.clock.sleep(0.05)
             self._pool_done.set()
             tg.cancel_scope.cancel()
 
@@ -194,6 +216,8 @@ class Daemon:
             return
         log.info("daemon_stopping", reason=reason, grace=self.config.daemon.grace_seconds)
         self.rt.signals.request_stop(StopCause(cause=Cause.SIGNAL, message=reason))
+        if self.stream is not None:
+            self.stream.stop()
         self._stopping.set()
 
     async def _grace(self) -> None:
@@ -212,10 +236,14 @@ class Daemon:
             return False
         try:
             specs = self.load()
+            if self.rules is not None and (any(s.kind == "stream" for s in specs) or await self._ours()):
+                await self.rules.apply(specs)  # refused: nothing changed on the server, old jobs stay
             changes = await self.scheduler.apply(specs)
-        except UserError as exc:
+        except (UserError, StreamApiError) as exc:
             log.error("jobs_reload_failed", error=" ".join(str(exc).split()))
             return False
+        if self.stream is not None:
+            self.stream.set_jobs(specs)
         log.info("jobs_reloaded", jobs=len(specs), **changes)
         return True
 
@@ -231,6 +259,10 @@ class Daemon:
                         log.info("reload_disabled", signal=name)
                 else:
                     self.stop(f"stopped by {name}")
+
+    async def _ours(self) -> bool:
+        """Whether harvester has rules on the server (to delete once no stream job is left)."""
+        return self.rt is not None and bool(await self.rt.store.get_state(OURS_KEY))
 
     def __repr__(self) -> str:
         return (f"<Daemon jobs={len(self.scheduler.jobs) if self.scheduler else 0} "

@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from harvester.clock import Clock
-from harvester.core.model import Failure, JobStats, NewTask, PageCommit, Task
+from harvester.core.model import Failure, JobStats, NewTask, PageCommit, StreamCommit, Task
 from harvester.core.schedule import (
     key_suffix,
     split_key,
@@ -78,6 +78,8 @@ class DaemonStore:
     async def finish(self, task_id: int) -> None:
         self._claimed.pop(task_id, None)
         await self.inner.finish(task_id)
+    async def commit_stream(self, commit: StreamCommit) -> None:
+        await self.inner.commit_stream(commit)
 
     async def release(self, task_id: int, *, not_before: float, error: str | None) -> None:
         self._claimed.pop(task_id, None)

@@ -11,9 +11,10 @@ import anyio
 from harvester.runtime.runtime import Runtime
 
 REFRESH_SECONDS = 5.0
+IDLE_REFRESH_SECONDS = 60.0  # with an empty queue, a wake-up (a commit, an enqueue) or this refreshes it
 
 
-async def refresh_demand(rt: Runtime) -> None:
+async def refresh_demand(rt: Runtime) -> bool:
     """One refresh: the demand per bucket, and the pace it implies."""
     now = rt.clock.now()
     demand = await rt.store.demand(rt.jobs.names, now)
@@ -21,10 +22,15 @@ async def refresh_demand(rt: Runtime) -> None:
     for route, auth in demand:
         if auth in rt.machine.contexts or auth in rt.machine.pools:
             rt.pacer.tune((route, auth), rt.machine.pace_interval(route, auth, now))
+    return bool(demand)
 
 
 async def track_demand(rt: Runtime) -> None:
     """Refresh the demand every few seconds until cancelled."""
     while True:
-        await refresh_demand(rt)
-        await anyio.sleep(REFRESH_SECONDS)
+        if await refresh_demand(rt) or await rt.store.pending_count(rt.jobs.names):
+            await anyio.sleep(REFRESH_SECONDS)
+            continue
+        # An empty queue (a daemon between runs, a stream run without a gap to fill): no need to
+        # ask the store every few seconds; a notify (a commit, an enqueue) wakes it, or a minute.
+        await rt.signals.wait(IDLE_REFRESH_SECONDS)

@@ -20,7 +20,7 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -33,10 +33,12 @@ import structlog
 from harvester.api.auth import AuthContext
 from harvester.api.client import ApiClient
 from harvester.clock import Clock, LoopClock
-from harvester.config import Config
+from harvester.config import APP_AUTH, Config
+from harvester.core.duration import format_duration
 from harvester.core.model import JobSpec, JobStats, NewTask
 from harvester.core.request import Cause, RequestMachine, StopCause
 from harvester.core.schedule import iter_run_tasks
+from harvester.core.stream.status import StreamStatus
 from harvester.inputs import job_inputs
 from harvester.output import OutputFiles
 from harvester.runtime.daemon_store import DaemonStore
@@ -46,9 +48,11 @@ from harvester.runtime.lock import idle_slots, node_slot, state_lock
 from harvester.runtime.pool import run_pool
 from harvester.runtime.runtime import JobSet, RunSettings, Runtime
 from harvester.runtime.stats import RunStats
+from harvester.runtime.stream import RuleBook, StreamApi, StreamRunner
 from harvester.runtime.usage_poll import poll_usage
 from harvester.runtime.wiring import STATE_CACHE, STATE_STOP, build_machine, credentials, export_state
 from harvester.store import is_shared_state, open_store
+from harvester.store.base import Store
 from harvester.store.coordination import coordinator_for
 
 log = structlog.get_logger(__name__)
@@ -67,15 +71,20 @@ class RunResult:
     machine: RequestMachine
     recovered: int = 0
     truncated: dict[str, int] = field(default_factory=dict)
+    stream: StreamStatus | None = None
 
     @property
     def outcome(self) -> str:
-        """``complete``, ``stopped``, ``failed`` or ``interrupted`` (see the module docstring)."""
+        """``complete``, ``stopped``, ``failed`` or ``interrupted`` (see the module docstring).
+
+        A ``--for`` that ran its time with nothing half done is complete; with tasks left
+        (a gap still being filled, say) it is stopped."""
         if self.stop is not None and self.stop.cause is Cause.SIGNAL:
             return "interrupted"
         if any(j.failed for j in self.jobs) or (self.stop is not None and self.stop.failure):
             return "failed"
-        if self.stop is not None or any(j.pending or j.claimed for j in self.jobs):
+        timed = self.stop is not None and self.stop.cause is Cause.DURATION
+        if (self.stop is not None and not timed) or any(j.pending or j.claimed for j in self.jobs):
             return "stopped"
         return "complete"
 
@@ -96,13 +105,16 @@ async def open_runtime(
     recover: bool = True,
     settings: RunSettings | None = None,
     signers: Mapping[str, AuthContext] | None = None,
+    before_enqueue: Callable[[Store], Awaitable[object]] | None = None,
 ) -> AsyncIterator[Runtime]:
     """Everything a pool of workers needs, opened and restored; saved and closed on exit.
 
     On entry: open the store, put back claims a dead process left (single host), bring each
     job's generation up to its definition and enqueue its tasks (idempotent; a changed job starts
     afresh, ``runtime/definitions.py``), put back the failed tasks a rerun may fix, cut output
-    files back to their committed lengths, and restore the engines (buckets, cap, ledger). The
+    files back to their committed lengths, and restore the engines (buckets, cap, ledger).
+    ``before_enqueue`` runs on the open store before any job is followed or queued (the stream's
+    rules: a rule the server refuses leaves the queue and the generations as they were). The
     runtime's store is the generation-aware :class:`DaemonStore`. On exit, whatever happened: save the engines' state, close
     the output files and the store. Used by ``harvest`` (one run) and the daemon.
     """
@@ -120,6 +132,8 @@ async def open_runtime(
     generations = DaemonStore(store, clock)  # generations, as the daemon keeps them
     try:
         recovered = await store.recover() if recover else 0
+        if before_enqueue is not None:
+            await before_enqueue(store)
         followed = await follow_definitions(generations, specs)
         for s in specs:  # in batches: a job's file of a million ids is never held whole
             batch: list[NewTask] = []
@@ -195,15 +209,34 @@ async def harvest(
     """Harvest ``specs`` to completion (or until stopped); returns the run's figures."""
     clock = clock or LoopClock()
     signers = credentials(config, bearer)  # a missing token fails before anything is touched
+    streaming = any(s.kind == "stream" for s in specs)
+    settings = None
+    if streaming:  # the stream has no end of its own: the run ends by --for, a stop or a signal
+        settings = RunSettings(lease=config.harvest.lease_seconds, exit_when_drained=False, idle_poll=300.0)
     # One process per SQLite state: a run beside a daemon would put back the daemon's claims.
     lock = state_lock(config.harvest.state)
     lock.acquire()
     try:
-        async with open_runtime(config, specs, clock=clock, base_url=base_url, max_usd=max_usd,
-                                bearer=bearer, signers=signers) as rt:  # fmt: skip
+        api = StreamApi(base_url or config.api.base_url, signers[APP_AUTH], user_agent=config.api.user_agent,
+                        timeout=config.api.timeout_seconds)  # fmt: skip
+
+        async def rules(store: Store) -> None:  # the server's rules first: refused, nothing is queued
+            await RuleBook(api, store, prune=config.stream.prune_rules).apply(specs)
+
+        async with api, open_runtime(config, specs, clock=clock, base_url=base_url, max_usd=max_usd, bearer=bearer,
+                                     signers=signers, settings=settings,
+                                     before_enqueue=rules if streaming else None) as rt:  # fmt: skip
             if on_runtime is not None:
                 on_runtime(rt)
+            runner: StreamRunner | None = None
+            if streaming:
+                runner = StreamRunner(rt, config, api)
+                runner.set_jobs(specs)
             async with anyio.create_task_group() as tg:
+                if runner is not None:
+                    tg.start_soon(runner.run)
+                if config.harvest.run_for is not None:
+                    tg.start_soon(_run_for, rt, runner, config.harvest.run_for)
                 if handle_signals:
                     tg.start_soon(_stop_on_signals, rt, tg.cancel_scope)
                 if watch is not None:
@@ -213,12 +246,26 @@ async def harvest(
                 await refresh_demand(rt)  # the first pace is known before the first claim
                 tg.start_soon(track_demand, rt)
                 await run_pool(rt, config.harvest.workers)
+                if runner is not None:
+                    runner.stop()
+                    with anyio.move_on_after(5.0):  # it saves its position, then ends
+                        while runner.status.state != "stopped":
+                            await rt.clock.sleep(0.05)
                 tg.cancel_scope.cancel()
             jobs = [j for j in await rt.store.job_stats() if j.job in rt.jobs.names]
             return RunResult(stats=rt.stats, jobs=jobs, stop=rt.signals.stop, machine=rt.machine,
-                             recovered=rt.recovered, truncated=rt.truncated)  # fmt: skip
+                             recovered=rt.recovered, truncated=rt.truncated,
+                             stream=runner.status if runner is not None else None)  # fmt: skip
     finally:
         lock.release()
+
+
+async def _run_for(rt: Runtime, runner: StreamRunner | None, seconds: float) -> None:
+    """``run --for``: after ``seconds``, stop claiming and disconnect the stream."""
+    await rt.clock.sleep(seconds)
+    rt.signals.request_stop(StopCause(cause=Cause.DURATION, message=f"ran for {format_duration(seconds)} (--for)"))
+    if runner is not None:
+        runner.stop()
 
 
 async def _stop_on_signals(rt: Runtime, abort: anyio.CancelScope) -> None:

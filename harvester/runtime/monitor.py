@@ -108,6 +108,7 @@ class Snapshot:
     waits: Mapping[str, JobWait] = dataclasses.field(default_factory=dict)
     history: tuple[Day, ...] = ()
     errors: tuple[ErrorRecord, ...] = ()
+    stream: Mapping[str, Any] | None = None  # the stream runner's figures (StreamStatus.to_json)
 
 
 async def take_snapshot(
@@ -139,6 +140,7 @@ async def take_snapshot(
         retries=rt.stats.retries, stopping=stop is not None, stop=stop, waits=waits,
         history=await history.read(rt.store, now) if detail and history is not None else (),
         errors=errors.snapshot() if detail and errors is not None else (),
+        stream=rt.stream.to_json(now) if rt.stream is not None else None,
     )
 
 
@@ -189,6 +191,7 @@ def status_json(snap: Snapshot) -> dict[str, Any]:
         "waits": {job: w.to_json() for job, w in snap.waits.items()},
         "history": [d.to_json() for d in snap.history],
         "errors": [e.to_json() for e in snap.errors],
+        "stream": None if snap.stream is None else dict(snap.stream),
     }
 
 
@@ -222,6 +225,42 @@ class HarvestCollector(Collector):
         yield from self._buckets(snap)
         yield from self._money(snap)
         yield from self._jobs(snap)
+        yield from self._stream(snap)
+
+    def _stream(self, snap: Snapshot) -> Iterable[Metric]:
+        s = snap.stream
+        if s is None:
+            return
+        yield GaugeMetricFamily("harvester_stream_connected", "1 while the filtered stream is connected.",
+                                value=int(s["state"] == "connected"))
+        posts = CounterMetricFamily("harvester_stream_posts", "Streamed Posts written, per job.", labels=["job"])
+        for job, n in sorted(s["posts"].items()):
+            posts.add_metric([job], n)
+        yield posts
+        yield GaugeMetricFamily("harvester_stream_posts_per_minute", "Streamed Posts per minute since the start.",
+                                value=s["posts_per_minute"])
+        if s["last_keepalive"] is not None:
+            yield GaugeMetricFamily("harvester_stream_keepalive_age_seconds", "Seconds since the last keep-alive.",
+                                    value=max(0.0, snap.now - s["last_keepalive"]))
+        reconnects = CounterMetricFamily("harvester_stream_reconnects",
+                                         "Reconnects of the stream by cause (ended, network, http, rate_limit).",
+                                         labels=["cause"])
+        for cause, n in sorted(s["reconnects"].items()):
+            reconnects.add_metric([cause], n)
+        yield reconnects
+        messages = CounterMetricFamily("harvester_stream_disconnect_messages", "Disconnect messages, by type.",
+                                       labels=["type"])
+        for kind, n in sorted(s["disconnect_messages"].items()):
+            messages.add_metric([kind], n)
+        yield messages
+        gaps = CounterMetricFamily("harvester_stream_gaps", "Outages recovered, by how (backfill, fill).",
+                                   labels=["how"])
+        gaps.add_metric(["backfill"], s["gaps_backfilled"])
+        gaps.add_metric(["fill"], s["gaps_filled"])
+        yield gaps
+        yield CounterMetricFamily("harvester_stream_stalls", "Connections ended by silence.", value=s["stalls"])
+        yield CounterMetricFamily("harvester_stream_duplicates", "Streamed Posts dropped as already written.",
+                                  value=s["duplicates_dropped"])
 
     def _buckets(self, snap: Snapshot) -> Iterable[Metric]:
         labels = ["route", "auth"]

@@ -16,6 +16,7 @@ from harvester.api.client import ApiClient
 from harvester.clock import Clock
 from harvester.core.model import JobSpec
 from harvester.core.request import RequestMachine, StopCause
+from harvester.core.stream.status import StreamStatus
 from harvester.output import OutputFiles
 from harvester.runtime.pacer import Pacer
 from harvester.runtime.recent_errors import RecentErrors
@@ -81,3 +82,4 @@ class Runtime:
     usage_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one /2/usage/tweets read at a time
     usage_reads: int = 0
     waits_logged: set[tuple[str, str, int]] = field(default_factory=set)  # each wait said once
+    stream: StreamStatus | None = None  # the stream runner's figures, when one runs

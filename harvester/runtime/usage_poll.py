@@ -43,6 +43,9 @@ async def read_usage(rt: Runtime) -> bool:
 async def poll_usage(rt: Runtime) -> None:
     """Read the usage whenever it is due, until cancelled (beside the worker pool)."""
     while True:
-        if rt.machine.cap.usage_due(rt.clock.now()):
+        cap = rt.machine.cap
+        if cap.usage_due(rt.clock.now()):
             await read_usage(rt)
-        await anyio.sleep(POLL_CHECK_SECONDS)
+        due = cap.usage_due_at()  # sleep until the next read is due, checking at least every poll period
+        wait = POLL_CHECK_SECONDS if due is None else due - rt.clock.now()
+        await anyio.sleep(min(max(wait, POLL_CHECK_SECONDS), cap.config.usage_poll_seconds))

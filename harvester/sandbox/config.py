@@ -25,8 +25,29 @@ DEFAULT_CAPPED_ROUTES: frozenset[str] = frozenset(
         "/2/tweets/:id/quote_tweets",
         "/2/lists/:id/tweets",
         "/2/users/:id/bookmarks",
+        "/2/tweets/search/stream",
     }
 )
+
+
+@dataclass(frozen=True)
+class StreamFault:
+    """A forced end of the filtered stream's connection, and how the next connects are answered.
+
+    ``after`` simulated seconds after the sandbox started, the open connection ends by ``end``:
+    ``drop`` (the TCP connection is cut), ``stall`` (the server goes silent: no data, no
+    keep-alive, until the client gives up) or ``disconnect`` (a disconnect message of type
+    ``disconnect_type`` in the stream, then the end). The next ``times`` connect attempts are then
+    answered by ``then``: ``refuse`` (the connection is cut before any answer), ``503`` or
+    ``429`` (the TooManyConnections body); "" answers them normally. A fault due with no
+    connection open waits for the next one.
+    """
+
+    after: float
+    end: str = "drop"
+    then: str = ""
+    times: int = 0
+    disconnect_type: str = "OperationalDisconnect"
 
 
 @dataclass(frozen=True)
@@ -100,6 +121,9 @@ class SandboxConfig:
     project_id: str = "1790000000000000001"
     account_id: str = "2059529979700846592"
     app_owner_user_id: str | None = None
+    # Filtered stream: keep-alive period (X: at least every 20 s) and forced disconnects.
+    stream_keepalive_seconds: float = 20.0
+    stream_faults: tuple[StreamFault, ...] = ()
     # Auth.
     oauth_timestamp_skew: float | None = 300.0
 

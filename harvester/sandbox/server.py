@@ -28,6 +28,7 @@ from harvester.sandbox.faults import FaultPlan, Faults, server_error_body
 from harvester.sandbox.handlers import Api, Result
 from harvester.sandbox.limits import RateLimiter, Stats
 from harvester.sandbox.params import PROBLEM, InvalidRequest, check_duplicates
+from harvester.sandbox.stream import RULES, STREAM, StreamServer
 from harvester.sandbox.truth import Truth
 from harvester.sandbox.world import World
 
@@ -76,6 +77,10 @@ class Sandbox:
             self.app.router.add_get(route.replace(":id", "{id}").replace(":username", "{username}"),
                                     self._make_handler(route))  # fmt: skip
         self.app.router.add_get(REPORT_PATH, self._report)
+        self.stream = StreamServer(cfg, clock, self.world, self.ledger, started=clock.now())
+        self.app.router.add_get(STREAM, self._stream_route(self.stream.connect, with_headers=True))
+        self.app.router.add_get(RULES, self._stream_route(self.stream.rules_get))
+        self.app.router.add_post(RULES, self._stream_route(self.stream.rules_post))
 
     # -- tokens --------------------------------------------------------------------------
 
@@ -155,6 +160,22 @@ class Sandbox:
         route = request.match_info.route.resource.canonical if request.match_info.route.resource else "?"
         self.stats.requests[(route, resp.status)] += 1
         return resp
+
+    def _stream_route(self, serve: Callable[..., Awaitable[web.StreamResponse]], with_headers: bool = False) -> Handler:
+        """The stream routes: app-only Bearer auth, then :class:`StreamServer` (its own rules)."""
+
+        async def handler(request: web.Request) -> web.StreamResponse:
+            principal = self.auth.authenticate(request.headers.get("Authorization"), request.method,
+                                               str(request.url), self.clock.now())  # fmt: skip
+            if principal is None:
+                return self._json(401, UNAUTHORIZED)
+            if principal.user_id is not None:
+                return self._json(403, UNSUPPORTED_AUTH)
+            if with_headers:
+                return await serve(request, self._json, {})
+            return await serve(request, self._json)
+
+        return handler
 
     def _make_handler(self, route: str) -> Handler:
         async def handler(request: web.Request) -> web.StreamResponse:

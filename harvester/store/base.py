@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Protocol
 
-from harvester.core.model import Failure, JobStats, NewTask, PageCommit, Task
+from harvester.core.model import Failure, JobStats, NewTask, PageCommit, StreamCommit, Task
 
 
 class Store(Protocol):
@@ -67,6 +67,11 @@ class Store(Protocol):
         With ``next_cursor`` None the task becomes done; otherwise it goes back to pending,
         claimable at once.
         """
+        ...
+
+    async def commit_stream(self, commit: StreamCommit) -> None:
+        """Record streamed Posts atomically: the output lengths, their charges, fill tasks for a
+        gap, and the stream's position. No task is involved (the stream is no task)."""
         ...
 
     async def release(self, task_id: int, *, not_before: float, error: str | None) -> None:

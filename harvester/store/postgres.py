@@ -67,7 +67,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 
-from harvester.core.model import Failure, JobStats, NewTask, PageCommit, Task
+from harvester.core.model import Failure, JobStats, NewTask, PageCommit, StreamCommit, Task
 from harvester.errors import StoreError
 from harvester.store import ClaimLost, redact_url, url_passwords
 from harvester.store.sql_loader import load_migrations, load_queries
@@ -244,6 +244,13 @@ class PostgresStore:
             commit.output_offset if commit.output_job is not None else None,
             *_task_arrays(commit.spawn), *_ledger_arrays(commit.ledger), list(commit.holds),
             *(list(col) for col in _columns(list(cache.values()), 5)), list(kv), list(kv.values()),
+        )  # fmt: skip
+
+    async def commit_stream(self, commit: StreamCommit) -> None:
+        kv = {k: json.dumps(v, separators=(",", ":"), sort_keys=True) for k, v in commit.state.items()}
+        await self._write(
+            "fetchval", _Q["commit_stream"], list(commit.outputs), list(commit.outputs.values()),
+            *_task_arrays(commit.spawn), *_ledger_arrays(commit.ledger), list(kv), list(kv.values()),
         )  # fmt: skip
 
     async def release(self, task_id: int, *, not_before: float, error: str | None) -> None:

@@ -77,7 +77,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar, cast
 
-from harvester.core.model import Failure, JobStats, NewTask, PageCommit, Task
+from harvester.core.model import Failure, JobStats, NewTask, PageCommit, StreamCommit, Task
 from harvester.errors import StoreError
 from harvester.paths import creatable_problem, os_words, writable_file_problem
 from harvester.store import ClaimLost
@@ -271,6 +271,9 @@ class SqliteStore:
 
     async def commit_page(self, commit: PageCommit) -> None:
         await self._submit(lambda conn: _commit_page(conn, commit))
+
+    async def commit_stream(self, commit: StreamCommit) -> None:
+        await self._submit(lambda conn: _commit_stream(conn, commit))
 
     async def release(self, task_id: int, *, not_before: float, error: str | None) -> None:
         await self._submit(_release_apply(task_id, not_before, error))
@@ -594,6 +597,17 @@ def _commit_page(conn: sqlite3.Connection, commit: PageCommit) -> None:
         _insert_ledger(conn, commit.ledger)
     if commit.cache:
         conn.executemany(_Q["cache_put"], commit.cache)
+    for key, value in commit.state.items():
+        conn.execute(_Q["put_kv"], {"key": key, "value": json.dumps(value, separators=(",", ":"), sort_keys=True)})
+
+
+def _commit_stream(conn: sqlite3.Connection, commit: StreamCommit) -> None:
+    for job, length in commit.outputs.items():
+        conn.execute(_Q["set_output_length"], {"job": job, "length": length})
+    if commit.spawn:
+        _insert_tasks(conn, commit.spawn)
+    if commit.ledger:
+        _insert_ledger(conn, commit.ledger)
     for key, value in commit.state.items():
         conn.execute(_Q["put_kv"], {"key": key, "value": json.dumps(value, separators=(",", ":"), sort_keys=True)})
 

@@ -31,7 +31,8 @@ def test_default_routes_are_every_post_read() -> None:
 
 
 def test_legacy_and_explicit_routes() -> None:
-    assert CapTracker(CapConfig.legacy()).config.capped_endpoints == (SEARCH,)
+    # The older tiers counted recent search and the filtered stream (x-api-rate-limits.txt).
+    assert CapTracker(CapConfig.legacy()).config.capped_endpoints == (SEARCH, "/2/tweets/search/stream")
     assert CapTracker(CapConfig(capped_endpoints=(ARCHIVE,))).counts(ARCHIVE)
     assert not CapTracker(CapConfig(capped_endpoints=(ARCHIVE,))).counts(SEARCH)
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from harvester.core.model import Failure, NewTask, PageCommit, Task
+from harvester.core.model import Failure, NewTask, PageCommit, StreamCommit, Task
 from harvester.store import ClaimLost
 from harvester.store.base import Store
 
@@ -457,3 +457,16 @@ async def test_demand_counts_due_and_claimed_tasks_per_bucket_of_the_given_jobs(
     assert await store.demand(["j"], NOW) == {(tl, "app"): 2, (tl, "pool"): 1}  # one claimed, one due
     assert await store.demand(["j"], NOW + 1000) == {(tl, "app"): 3, (tl, "pool"): 1}
     assert await store.demand([], NOW) == {}
+
+
+async def test_commit_stream_writes_outputs_charges_fills_and_position_at_once(store: Store) -> None:
+    entry = {"at": NOW, "run": "r", "job": "a", "route": "/2/tweets/search/stream", "day": "2023-11-14",
+             "micros": 5000, "reserved": 5000, "keys": [["post", "11"]], "posts": 1}  # fmt: skip
+    await store.commit_stream(StreamCommit(outputs={"a": 120, "b": 80}, items={"a": 1, "b": 1}, ledger=(entry,),
+                                           spawn=(new("fill:0:1-2", job="a"),), state={"stream:position": {"h": "1"}}))
+    await store.commit_stream(StreamCommit(outputs={"a": 200}, state={"stream:position": {"h": "2"}}))
+    await store.commit_stream(StreamCommit(outputs={"a": 150}))  # a length never moves back
+    assert dict(await store.output_offsets()) == {"a": 200, "b": 80}
+    assert [(e["job"], e["micros"], e["posts"]) for e in await store.ledger_entries(NOW - 1)] == [("a", 5000, 1)]
+    assert [t.key for t in await claim_all(store)] == ["fill:0:1-2"]
+    assert await store.get_state("stream:position") == {"h": "2"}

@@ -85,6 +85,8 @@ class Cause(StrEnum):
     AUTH = "auth"  # HTTP 401: the credentials were refused
     SIGNAL = "signal"  # stopped by SIGINT/SIGTERM
     OUTPUT = "output"  # an output file could not be written (disk full, I/O error)
+    DURATION = "duration"  # ``run --for`` ran its time
+    REFUSED = "refused"  # the server refused the job as written (a stream rule)
 
 
 _MONEY_CAUSE: dict[str, Cause] = {

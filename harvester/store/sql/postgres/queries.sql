@@ -330,3 +330,29 @@ FROM (
     SELECT owner, 0, 0, count(*), sum(micros) FROM holds GROUP BY owner
 ) AS a
 GROUP BY owner ORDER BY owner
+
+-- commit_stream --
+-- $1, $2 output jobs and lengths; $3..$11 spawned tasks (as insert_tasks); $12..$20 ledger rows
+-- (as insert_ledger); $21, $22 kv documents. Streamed Posts: no task moves, everything at once.
+WITH output AS (
+    INSERT INTO outputs AS o (job, shard, length)
+    SELECT x.j, pg_backend_pid() % 64, x.l FROM unnest($1::text[], $2::bigint[]) AS x (j, l)
+    ON CONFLICT (job, shard) DO UPDATE SET length = greatest(o.length, excluded.length)
+), new_jobs AS (
+    INSERT INTO jobs (job) SELECT DISTINCT j FROM unnest($3::text[]) AS j
+    ON CONFLICT (job) DO NOTHING
+), spawned AS (
+    INSERT INTO tasks (job, key, endpoint, path_params, params, priority, not_before, auth, write)
+    SELECT s.* FROM unnest($3::text[], $4::text[], $5::text[], $6::jsonb[], $7::jsonb[],
+                           $8::int[], $9::float8[], $10::text[], $11::bool[]) AS s
+    ON CONFLICT (job, key) DO NOTHING
+), charged AS (
+    INSERT INTO ledger (at, run, job, route, day, micros, reserved, keys, posts)
+    SELECT l.* FROM unnest($12::float8[], $13::text[], $14::text[], $15::text[], $16::text[],
+                           $17::bigint[], $18::bigint[], $19::jsonb[], $20::bigint[]) AS l
+), saved AS (
+    INSERT INTO kv (key, value)
+    SELECT k.key, k.value::jsonb FROM unnest($21::text[], $22::text[]) AS k (key, value)
+    ON CONFLICT (key) DO UPDATE SET value = excluded.value
+)
+SELECT 1
