@@ -353,7 +353,7 @@ class _JobReader:
         route = ARCHIVE_ROUTES[kind] if archive and kind in ARCHIVE_ROUTES else KIND_ENDPOINT[kind]
         endpoint = ENDPOINTS[route]
 
-        query = self.query(endpoint, kind) if KIND_INPUT[kind] == "query" else None
+        query = self.query(endpoint, kind) if KIND_INPUT.get(kind) == "query" else None
         start_time, end_time = self.time("start_time"), self.time("end_time")
         if start_time is not None and end_time is not None and start_time >= end_time:
             self.fail("end_time", f"must be after start_time ({start_time}), got {end_time}")

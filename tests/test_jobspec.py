@@ -530,8 +530,8 @@ def test_media_place_and_poll_fields_on_kinds_that_return_posts(tmp_path: Path) 
     assert one(tmp_path, body).media_fields == ("url",)
     # The user routes take no media.fields in X's document.
     message = bad(tmp_path, _search('media_fields = ["url"]', "followers"), "f", "media_fields")
-    assert ("does not apply to kind 'followers' (only to search, timeline, mentions, lookup_tweets, liked_tweets, "
-            "quote_tweets, conversation, list_tweets, bookmarks, stream)") in message
+    assert ("does not apply to kind 'followers' (only to search, timeline, mentions, lookup_tweets, stream, "
+            "liked_tweets, quote_tweets, conversation, list_tweets, bookmarks)") in message
 
 
 @pytest.mark.parametrize(

@@ -252,6 +252,7 @@ KIND_INPUT: dict[str, str] = {
     "list_followers": "lists",
     "lookup_tweets": "lookup",
     "lookup_users": "lookup",
+    "stream": "rules",  # its rules; the stream runner collects it, no task is planned (core/stream)
 }
 
 # Job keys that become a fields or expansions parameter, and the parameter each is sent as

@@ -403,6 +403,15 @@ def test_credentials_no_answer_accepted_yet_go_one_request_at_a_time() -> None:
     assert isinstance(r2.admit(), Go)
 
 
+def test_credentials_refused_before_any_answer_accepted_them_send_nothing_more() -> None:
+    """The 401's Halt reaches the run a moment later: a worker admitting meanwhile must not send."""
+    r = rig(accepted=False)
+    s = r.answer(401, {}, UNAUTHORIZED)
+    assert isinstance(s.verdict, Halt)
+    d = r.admit()
+    assert isinstance(d, Park) and "HTTP 401" in d.reason
+
+
 # --- auto pacing follows the backlog --------------------------------------------------------------
 
 

@@ -103,6 +103,7 @@ class RequestMachine:
         self._broken: dict[str, str] = {}
         self._proven: set[str] = set(accepted)  # contexts the server answered with anything but a 401
         self._in_flight: dict[str, int] = {}  # requests out per context
+        self._refused: dict[str, str] = {}  # contexts answered 401 before any answer accepted them: why
         self._demand: dict[tuple[str, str], int] = {}  # tasks queued per (route, auth name), as last told
         self.job_items: dict[str, int] = {}  # items committed per job (of its current generation)
         self._items_out: dict[str, int] = {}  # items requested and not settled, per job with a limit
@@ -207,6 +208,10 @@ class RequestMachine:
         if task.job in self._broken:
             return Reject(reason=self._broken[task.job])
         members = self.members(task.auth)
+        if all(m in self._refused for m in members):
+            # The server refused these credentials and never accepted them: the run is halting
+            # (another worker's settle said so); a worker admitting meanwhile sends no second 401.
+            return Park(until=now + 0.5, reason=self._refused[members[0]])
         if not any(m in self._proven for m in members) and any(self._in_flight.get(m) for m in members):
             # Credentials no answer has accepted yet go one request at a time: a wrong token
             # costs one 401, not one per worker.
@@ -409,6 +414,8 @@ class RequestMachine:
                                   message=f"the API refused the credentials in {where} environment "
                                           f"variable{'s' if ',' in info.env else ''} (HTTP 401: {text}); "
                                           "fix it and run again: every task is still pending")  # fmt: skip
+                if permit.auth not in self._proven:  # never accepted: no more requests on it this run
+                    self._refused[permit.auth] = cause.message
                 return Settlement(verdict=Halt(cause=cause), holds=permit.holds)
             case cls.Retryable(reason=reason, status=status):
                 self._cancel(permit)
