@@ -10,21 +10,107 @@ exactly when the poll it follows is committed.
 
 Within a job's priority, sources are ordered by the new posts one request is expected to bring
 (``Policy.per_request``), so when quota is short it goes where it yields most. Users named in the
-job's ``active_since`` start with a doubled prior rate (x-api-rate-limits.txt, "Prioritize active
-users"); everyone's rate is then learnt from what they post.
+job's ``active_since`` start with a stronger prior (x-api-rate-limits.txt, "Prioritize active
+users": four times the rate, worth a week); everyone's rate is then learnt from what they post,
+starting with the first (backfill) poll's count over the span it covers (:func:`backfill_exposure`).
+
+*A poll budget* (``poll_budget``, requests per day) replaces the yield target by the square-root
+allocation of ``core.policy`` (Rule 5): each source's interval is ``c / sqrt(rate)`` with ``c``
+chosen so that the job's sources together poll ``poll_budget`` times a day. That needs every
+source's rate, so :class:`PollRates` keeps, per budgeted job, each source's posterior mean (one
+float per source, loaded once from the saved states, bounded by the job's sources).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
 
+from harvester.core.endpoints import ARCHIVE_SEARCH, KIND_ENDPOINT
 from harvester.core.model import JobSpec, NewTask, Task
-from harvester.core.policy import Policy, SourceState, prior_from_activity
+from harvester.core.plan import plan_job
+from harvester.core.policy import DAY, Policy, SourceState, budget_scale, prior_from_activity
 from harvester.core.schedule import DEFAULT_POLL_INTERVAL, INCREMENTAL, newest_key, run_key, split_key
 from harvester.store.base import Store
 
 DEFAULT_MAX_INTERVAL = 86_400
 PRIORITY_SCALE = 1000  # a job's priority always outranks any yield ordering inside it
+RECENT_WINDOW = 7 * DAY  # what recent search covers (x-api-spec.md: the last 7 days)
+EMPTY_BACKFILL = 7 * DAY  # a timeline with nothing in it: at least a week without a post
+TWEPOCH_MS = 1_288_834_974_657  # X's snowflake epoch: an id's creation time is (id >> 22) + this
+
+
+def snowflake_time(post_id: str) -> float | None:
+    """A post id's creation time, epoch seconds (None if it is not a snowflake)."""
+    try:
+        n = int(post_id)
+    except ValueError:
+        return None
+    return ((n >> 22) + TWEPOCH_MS) / 1000 if n > 0 else None
+
+
+def backfill_exposure(task: Task, raw: Mapping[str, Any] | None, items: int, now: float) -> float | None:
+    """Seconds of posting a first poll's items cover (Rule 6 of ``core.policy``), or None.
+
+    The task's ``start_time`` if it has one; else recent search's seven days; else, for a
+    timeline, back to the oldest post returned (pages are newest first, so the last page's last
+    item), or a week when it returned nothing.
+    """
+    start = task.params.get("start_time")
+    if isinstance(start, str):
+        try:
+            t = datetime.fromisoformat(start).timestamp()
+        except ValueError:
+            t = now
+        if now > t:
+            return now - t
+    if task.endpoint == KIND_ENDPOINT["search"]:
+        return RECENT_WINDOW
+    if task.endpoint == ARCHIVE_SEARCH:
+        return None
+    data = raw.get("data") if raw else None
+    if items and isinstance(data, list) and data and isinstance(data[-1], dict):
+        oldest = snowflake_time(str(data[-1].get("id", "")))
+        if oldest is not None and now > oldest:
+            return now - oldest
+    return EMPTY_BACKFILL if items == 0 else None
+
+
+@dataclass
+class PollRates:
+    """Each budgeted poll job's sources' posterior mean rates (items/second), for Rule 5.
+
+    Keyed by job, then source (base key); a job's generation change starts its map afresh.
+    Bounded by the sources of the jobs: nothing here grows per request.
+    """
+
+    jobs: dict[str, tuple[int, dict[str, float]]] = field(default_factory=dict)
+
+    async def rates(self, store: Store, spec: JobSpec, generation: int, policy: Policy) -> dict[str, float]:
+        """The job's map, loaded from the saved states the first time (sources never polled
+        count at their prior)."""
+        held = self.jobs.get(spec.name)
+        if held is not None and held[0] == generation:
+            return held[1]
+        out: dict[str, float] = {}
+        for t in plan_job(spec):
+            if t.endpoint not in INCREMENTAL:
+                continue
+            saved = await store.get_state(state_key(spec.name, t.key, generation))
+            out[t.key] = SourceState.from_dict(saved).mean_rate if saved else _prior(policy, spec, t).mean_rate
+        self.jobs[spec.name] = (generation, out)
+        return out
+
+    def __repr__(self) -> str:
+        return f"<PollRates {', '.join(f'{j}: {len(m)} sources' for j, (_, m) in self.jobs.items())}>"
+
+
+def _prior(policy: Policy, spec: JobSpec, task: Task | NewTask) -> SourceState:
+    user = task.path_params.get("id")
+    active = user is not None and user in tuple(spec.extra.get("active_since", ()))
+    return prior_from_activity(policy, None, None, active, priority=spec.priority)
 
 
 def policy_for(spec: JobSpec) -> Policy:
@@ -53,20 +139,35 @@ class NextPoll:
 
 
 async def next_poll(
-    store: Store, spec: JobSpec, task: Task, items: int, newest_id: str | None, now: float
+    store: Store,
+    spec: JobSpec,
+    task: Task,
+    items: int,
+    newest_id: str | None,
+    now: float,
+    *,
+    exposure: float | None = None,
+    book: PollRates | None = None,
 ) -> NextPoll:
-    """Learn from the poll that just ended and build the next one."""
+    """Learn from the poll that just ended and build the next one.
+
+    ``exposure``: a first poll's span (:func:`backfill_exposure`). ``book``: the daemon's
+    :class:`PollRates`, needed for a job with a ``poll_budget``.
+    """
     base, _, generation = split_key(task.key)
     policy = policy_for(spec)
     key = state_key(task.job, base, generation)
     saved = await store.get_state(key)
-    if saved:
-        state = SourceState.from_dict(saved)
-    else:
-        user = task.path_params.get("id")
-        active = user is not None and user in tuple(spec.extra.get("active_since", ()))
-        state = prior_from_activity(policy, None, None, active, priority=spec.priority)
-    state = policy.observe(state, now, items)
+    before = SourceState.from_dict(saved) if saved else _prior(policy, spec, task)
+    state = policy.observe(before, now, items, exposure=exposure)
+    budget = spec.extra.get("poll_budget")
+    if budget and book is not None:
+        rates = await book.rates(store, spec, generation, policy)
+        rates[base] = state.mean_rate
+        scale = budget_scale(rates.values(), float(budget) / DAY, policy.min_interval, policy.max_interval)
+        rate = policy.budget_rate(before, state, items, now)
+        interval = policy.min_interval if state.saturated else policy.budget_interval(rate, scale)
+        state = replace(state, interval=interval)
     when = max(policy.next_poll(state, now), now + policy.min_interval)
     newest = await store.get_state(newest_key(task.job, base, generation))
     candidates = [int(x) for x in (newest, newest_id, task.params.get("since_id")) if x]

@@ -18,6 +18,7 @@ from harvester.core.model import JobSpec
 from harvester.core.request import RequestMachine, StopCause
 from harvester.output import OutputFiles
 from harvester.runtime.pacer import Pacer
+from harvester.runtime.polling import PollRates
 from harvester.runtime.recent_errors import RecentErrors
 from harvester.runtime.signals import RunSignals
 from harvester.runtime.stats import RunStats
@@ -81,3 +82,4 @@ class Runtime:
     usage_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one /2/usage/tweets read at a time
     usage_reads: int = 0
     waits_logged: set[tuple[str, str, int]] = field(default_factory=set)  # each wait said once
+    poll_rates: PollRates = field(default_factory=PollRates)  # budgeted poll jobs' source rates
