@@ -66,7 +66,7 @@ async def harvest_sandbox(
 
 @asynccontextmanager
 async def sandbox_daemon(
-    config: Config, job_paths: Sequence[Path], *, epoch: float = EPOCH
+    config: Config, job_paths: Sequence[Path], *, epoch: float = EPOCH, sandbox: SandboxConfig | None = None
 ) -> AsyncIterator[tuple[Daemon, Sandbox, list[DaemonResult]]]:
     """A sandbox in this loop and an in-process daemon harvesting from it, started and ready.
 
@@ -74,7 +74,7 @@ async def sandbox_daemon(
     daemon's result is in the yielded list once the block has exited.
     """
     config = replace(config, daemon=replace(config.daemon, metrics_port=0))
-    async with _sandbox(config, None, epoch, None) as (sb, cfg, clock):
+    async with _sandbox(config, sandbox, epoch, None) as (sb, cfg, clock):
         ready = anyio.Event()
         daemon = Daemon(cfg, job_paths, clock=clock, bearer=APP_TOKEN, handle_signals=False,
                         on_ready=lambda _: ready.set())  # fmt: skip

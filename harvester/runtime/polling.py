@@ -180,6 +180,6 @@ async def next_poll(
         job=task.job, key=run_key(base, slot=when, generation=generation), endpoint=task.endpoint,
         path_params=dict(task.path_params), params=params,
         priority=spec.priority * PRIORITY_SCALE + yield_rank, not_before=when, auth=task.auth,
-        write=task.write,
+        write=task.write, deadline=max(when, now + policy.max_interval),  # the starvation guard
     )
     return NextPoll(task=follow, state=state, key=key)

@@ -81,6 +81,7 @@ from harvester.core.model import Failure, JobStats, NewTask, PageCommit, Task
 from harvester.errors import StoreError
 from harvester.paths import creatable_problem, os_words, writable_file_problem
 from harvester.store import ClaimLost
+from harvester.store.base import claim_order
 from harvester.store.sql_loader import load_migrations, load_queries
 
 __all__ = ["SqliteStore", "inspect_state", "state_path_problem"]
@@ -256,8 +257,8 @@ class SqliteStore:
 
         def apply(conn: sqlite3.Connection) -> list[Task]:
             rows = conn.execute(query, args).fetchall()
-            rows.sort(key=lambda r: (-r[6], r[0]))
-            return [_task(row) for row in rows]
+            rows.sort(key=lambda r: claim_order(r[6], r[0], r[14], now))
+            return [_task(row[:14]) for row in rows]
 
         def orphaned(tasks: list[Task]) -> None:
             # The caller was cancelled while its claim was being applied (thread mode): hand
@@ -569,7 +570,7 @@ def _insert_tasks(conn: sqlite3.Connection, tasks: Sequence[NewTask]) -> int:
     conn.executemany(_Q["insert_job"], [(job,) for job in {t.job for t in tasks}])
     rows = (
         (t.job, t.key, t.endpoint, _dumps(t.path_params), _dumps(t.params), t.priority,
-         t.not_before, t.auth, t.write)
+         t.not_before, t.auth, t.write, t.deadline)
         for t in tasks
     )  # fmt: skip
     return conn.executemany(_Q["insert_task"], rows).rowcount
