@@ -345,40 +345,57 @@ def poisson_tail(k: int, mu: float) -> float:
 
 def budget_scale(rates: Iterable[float], per_second: float, min_interval: float, max_interval: float) -> float:
     """Rule 5's scale ``c``: polling each source every ``clamp(c / sqrt(rate))`` makes
-    ``per_second`` polls a second in all.
+    ``per_second`` polls a second in all (:func:`budget_scale_mixed` with one pair of bounds)."""
+    return budget_scale_mixed([(rates, min_interval, max_interval)], per_second)
 
-    ``0.0`` when even ``min_interval`` for every source spends less (all go at ``min_interval``);
-    ``inf`` when ``max_interval`` for every source spends more (all go at ``max_interval``: the
-    bound wins over the budget). Bisection on ``log c`` over the sorted square roots with prefix
-    sums: O(n log n) for the sort, O(log n) per step.
+
+def budget_scale_mixed(groups: Iterable[tuple[Iterable[float], float, float]], per_second: float) -> float:
+    """Rule 5's scale ``c`` for sources in groups with bounds of their own (the jobs sharing a
+    daemon-wide budget): each group is ``(rates, min_interval, max_interval)``.
+
+    ``0.0`` when even every source at its ``min_interval`` spends less (all go at
+    ``min_interval``); ``inf`` when every source at its ``max_interval`` spends more (all go at
+    ``max_interval``: the bound wins over the budget). Bisection on ``log c`` over each group's
+    sorted square roots with prefix sums: O(n log n) for the sorts, O(groups x log n) per step.
     """
-    roots = sorted(math.sqrt(max(r, 0.0)) for r in rates)
-    n = len(roots)
-    lo_f, hi_f = 1.0 / min_interval, 1.0 / max_interval  # fastest and slowest poll frequency
-    if n == 0 or per_second >= n * lo_f:
+    parts: list[tuple[list[float], list[float], float, float]] = []
+    fastest = slowest = 0.0
+    lo_c, hi_c = math.inf, 0.0
+    for rates, min_interval, max_interval in groups:
+        roots = sorted(math.sqrt(max(r, 0.0)) for r in rates)
+        if not roots:
+            continue
+        prefix = [0.0]
+        for x in roots:
+            prefix.append(prefix[-1] + x)
+        parts.append((roots, prefix, 1.0 / min_interval, 1.0 / max_interval))
+        fastest += len(roots) / min_interval
+        slowest += len(roots) / max_interval
+        positive = [x for x in roots if x > 0]
+        if positive:
+            lo_c, hi_c = min(lo_c, positive[0] * min_interval), max(hi_c, positive[-1] * max_interval)
+    if not parts or per_second >= fastest:
         return 0.0
-    if per_second <= n * hi_f:
+    if per_second <= slowest or hi_c == 0.0:
         return math.inf
-    prefix = [0.0]
-    for x in roots:
-        prefix.append(prefix[-1] + x)
 
     def spend(c: float) -> float:
-        slow = bisect.bisect_right(roots, c * hi_f)  # sqrt(r) / c <= 1/max: clamped at max_interval
-        fast = bisect.bisect_left(roots, c * lo_f, lo=slow)  # sqrt(r) / c >= 1/min: at min_interval
-        return slow * hi_f + (prefix[fast] - prefix[slow]) / c + (n - fast) * lo_f
+        total = 0.0
+        for roots, prefix, lo_f, hi_f in parts:
+            n = len(roots)
+            slow = bisect.bisect_right(roots, c * hi_f)  # sqrt(r) / c <= 1/max: at max_interval
+            fast = bisect.bisect_left(roots, c * lo_f, lo=slow)  # sqrt(r) / c >= 1/min: at min_interval
+            total += slow * hi_f + (prefix[fast] - prefix[slow]) / c + (n - fast) * lo_f
+        return total
 
-    positive = [x for x in roots if x > 0]
-    if not positive:
-        return math.inf
-    a, b = math.log(positive[0] * min_interval), math.log(positive[-1] * max_interval)  # spend(e^a) = n/min
-    for _ in range(80):
+    a, b = math.log(lo_c), math.log(hi_c)  # spend(e^a) is the most, spend(e^b) the least
+    for _ in range(100):
         mid = (a + b) / 2
         if spend(math.exp(mid)) > per_second:
             a = mid
         else:
             b = mid
-        if b - a < 1e-9:
+        if b - a < 1e-10:
             break
     return math.exp((a + b) / 2)
 

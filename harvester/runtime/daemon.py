@@ -147,6 +147,7 @@ class Daemon:
                 store = rt.store
                 assert isinstance(store, DaemonStore)  # open_runtime's generation-aware store
                 self.rt = rt
+                rt.poll_rates.daemon_budget = self.config.daemon.poll_budget
                 self.scheduler = Scheduler(rt, store)
                 changes = await self.scheduler.apply(specs)
                 self.monitor = Monitor(rt, self.scheduler)

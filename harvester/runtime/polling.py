@@ -31,7 +31,7 @@ from typing import Any
 from harvester.core.endpoints import ARCHIVE_SEARCH, KIND_ENDPOINT
 from harvester.core.model import JobSpec, NewTask, Task
 from harvester.core.plan import plan_job
-from harvester.core.policy import DAY, Policy, SourceState, budget_scale, prior_from_activity
+from harvester.core.policy import DAY, Policy, SourceState, budget_scale_mixed, prior_from_activity
 from harvester.core.schedule import DEFAULT_POLL_INTERVAL, INCREMENTAL, newest_key, run_key, split_key
 from harvester.store.base import Store
 
@@ -78,33 +78,59 @@ def backfill_exposure(task: Task, raw: Mapping[str, Any] | None, items: int, now
     return EMPTY_BACKFILL if items == 0 else None
 
 
+DAEMON_GROUP = ""  # the budget group of the poll jobs without one of their own
+
+
 @dataclass
 class PollRates:
-    """Each budgeted poll job's sources' posterior mean rates (items/second), for Rule 5.
+    """The posterior mean rates (items/second) of the sources sharing a budget, for Rule 5.
 
-    Keyed by job, then source (base key); a job's generation change starts its map afresh.
-    Bounded by the sources of the jobs: nothing here grows per request.
+    A job with its own ``poll_budget`` is a group of its own; with ``[daemon] poll_budget``
+    set, every other poll job's sources share that one (``daemon_budget``). Each group's map
+    (source ``"<job> <base key>"`` -> rate) is loaded from the saved states the first time and
+    again when its jobs or their generations change. Bounded by the jobs' sources: nothing here
+    grows per request.
     """
 
-    jobs: dict[str, tuple[int, dict[str, float]]] = field(default_factory=dict)
+    daemon_budget: float | None = None  # requests per day for the jobs without their own
+    groups: dict[str, tuple[tuple[tuple[str, int], ...], dict[str, float]]] = field(default_factory=dict)
 
-    async def rates(self, store: Store, spec: JobSpec, generation: int, policy: Policy) -> dict[str, float]:
-        """The job's map, loaded from the saved states the first time (sources never polled
-        count at their prior)."""
-        held = self.jobs.get(spec.name)
-        if held is not None and held[0] == generation:
+    def budget(self, spec: JobSpec, specs: Mapping[str, JobSpec]) -> tuple[str, float, list[JobSpec]] | None:
+        """``(group, requests per day, the group's jobs)`` for a poll job, or None (no budget)."""
+        own = spec.extra.get("poll_budget")
+        if own:
+            return spec.name, float(own), [spec]
+        if not self.daemon_budget:
+            return None
+        members = [s for s in specs.values() if s.extra.get("mode") == "poll" and not s.extra.get("poll_budget")]
+        if spec.name not in {s.name for s in members}:
+            members.append(spec)
+        return DAEMON_GROUP, self.daemon_budget, members
+
+    async def rates(
+        self, store: Store, group: str, members: list[JobSpec], generations: Mapping[str, int]
+    ) -> dict[str, float]:
+        """The group's map (sources never polled count at their prior)."""
+        signature = tuple(sorted((s.name, generations.get(s.name, 0)) for s in members))
+        held = self.groups.get(group)
+        if held is not None and held[0] == signature:
             return held[1]
         out: dict[str, float] = {}
-        for t in plan_job(spec):
-            if t.endpoint not in INCREMENTAL:
-                continue
-            saved = await store.get_state(state_key(spec.name, t.key, generation))
-            out[t.key] = SourceState.from_dict(saved).mean_rate if saved else _prior(policy, spec, t).mean_rate
-        self.jobs[spec.name] = (generation, out)
+        for spec in members:
+            policy = policy_for(spec)
+            generation = generations.get(spec.name, 0)
+            for t in plan_job(spec):
+                if t.endpoint not in INCREMENTAL:
+                    continue
+                saved = await store.get_state(state_key(spec.name, t.key, generation))
+                state = SourceState.from_dict(saved) if saved else _prior(policy, spec, t)
+                out[f"{spec.name} {t.key}"] = state.mean_rate
+        self.groups[group] = (signature, out)
         return out
 
     def __repr__(self) -> str:
-        return f"<PollRates {', '.join(f'{j}: {len(m)} sources' for j, (_, m) in self.jobs.items())}>"
+        groups = ", ".join(f"{g or 'daemon'}: {len(m)} sources" for g, (_, m) in self.groups.items())
+        return f"<PollRates budget/day={self.daemon_budget} {groups}>"
 
 
 def _prior(policy: Policy, spec: JobSpec, task: Task | NewTask) -> SourceState:
@@ -148,11 +174,14 @@ async def next_poll(
     *,
     exposure: float | None = None,
     book: PollRates | None = None,
+    specs: Mapping[str, JobSpec] | None = None,
+    generations: Mapping[str, int] | None = None,
 ) -> NextPoll:
     """Learn from the poll that just ended and build the next one.
 
-    ``exposure``: a first poll's span (:func:`backfill_exposure`). ``book``: the daemon's
-    :class:`PollRates`, needed for a job with a ``poll_budget``.
+    ``exposure``: a first poll's span (:func:`backfill_exposure`). ``book``: the runtime's
+    :class:`PollRates`, needed under a budget, with the jobs (``specs``) and their
+    ``generations`` that may share it.
     """
     base, _, generation = split_key(task.key)
     policy = policy_for(spec)
@@ -160,11 +189,19 @@ async def next_poll(
     saved = await store.get_state(key)
     before = SourceState.from_dict(saved) if saved else _prior(policy, spec, task)
     state = policy.observe(before, now, items, exposure=exposure)
-    budget = spec.extra.get("poll_budget")
-    if budget and book is not None:
-        rates = await book.rates(store, spec, generation, policy)
-        rates[base] = state.mean_rate
-        scale = budget_scale(rates.values(), float(budget) / DAY, policy.min_interval, policy.max_interval)
+    budget = book.budget(spec, specs or {spec.name: spec}) if book is not None else None
+    if budget is not None and book is not None:
+        group, per_day, members = budget
+        gens = dict(generations or {})
+        gens[spec.name] = generation
+        rates = await book.rates(store, group, members, gens)
+        rates[f"{spec.name} {base}"] = state.mean_rate
+        bounds: dict[tuple[float, float], list[float]] = {}
+        policies = {m.name: policy_for(m) for m in members}
+        for source, rate in rates.items():
+            p = policies.get(source.split(" ", 1)[0], policy)
+            bounds.setdefault((p.min_interval, p.max_interval), []).append(rate)
+        scale = budget_scale_mixed([(r, lo, hi) for (lo, hi), r in bounds.items()], per_day / DAY)
         rate = policy.budget_rate(before, state, items, now)
         interval = policy.min_interval if state.saturated else policy.budget_interval(rate, scale)
         state = replace(state, interval=interval)

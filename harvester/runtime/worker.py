@@ -262,7 +262,8 @@ class Worker:
             exposure = (polling.backfill_exposure(task, page.raw if page is not None else None, total, now)
                         if "since_id" not in task.params else None)  # fmt: skip
             follow = await polling.next_poll(rt.store, spec, task, total, newest, now, exposure=exposure,
-                                             book=rt.poll_rates)  # fmt: skip
+                                             book=rt.poll_rates, specs=rt.jobs.specs,
+                                             generations=getattr(rt.store, "generations", None))  # fmt: skip
             spawn = (*spawn, follow.task)
             state[follow.key] = follow.state.to_dict()
             log.info("poll_scheduled", job=task.job, source=split_key(task.key)[0], new_items=task.items + items,
