@@ -138,6 +138,14 @@ def _parser() -> argparse.ArgumentParser:
     dm.add_argument("--metrics-port", type=int, default=None,
                     help="port of /metrics and /status, 0-65535 (0: any free port), overrides [daemon] "
                          "metrics_port (default: the config's, 9464)")
+    dm.add_argument("--speed", type=float, default=1.0,
+                    help="simulated seconds per real second, against a sandbox run at the same speed "
+                         "(benchmarks; default: 1, real time)")
+    dm.add_argument("--epoch", type=float, default=None,
+                    help="simulated time at --anchor, epoch seconds (with --speed; default: now)")
+    dm.add_argument("--anchor", type=float, default=None,
+                    help="the real wall-clock time at which simulated time is --epoch (default: now); "
+                         "a sandbox given the same three runs on the same timeline")
 
     ex = command("export", "jobs' output as one flat table: a row per post or user (CSV, Parquet, JSONL)")
     common(ex)
