@@ -55,6 +55,7 @@ from harvester.core.model import JobSpec, JobStats
 from harvester.core.request import Cause, StopCause
 from harvester.errors import UserError
 from harvester.jobspec import load_jobs
+from harvester.runtime import cache
 from harvester.runtime.daemon_store import DaemonStore
 from harvester.runtime.demand import track_demand
 from harvester.runtime.harvest import open_runtime
@@ -176,6 +177,7 @@ class Daemon:
             tg.start_soon(scheduler.run)
             tg.start_soon(poll_usage, rt)
             tg.start_soon(track_demand, rt)
+            tg.start_soon(cache.prune, rt.store, rt.clock)
             if self.handle_signals:
                 tg.start_soon(self._watch_signals)
             tg.start_soon(self._grace)

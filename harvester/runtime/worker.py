@@ -274,7 +274,8 @@ class Worker:
         if settlement is not None:
             commit = replace(commit, ledger=settlement.ledger, holds=settlement.holds)
         if page is not None and permit is not None and task.write:
-            commit = replace(commit, cache=cache.rows(task.endpoint, permit.request.params, page, now))
+            kinds = cache.wanted(rt.jobs.specs.values())
+            commit = replace(commit, cache=cache.rows(task.endpoint, permit.request.params, page, now, kinds))
         if task.write:
             if not await self._write_and_commit(task, commit, self._lines(task, permit, page, cached, now)):
                 return

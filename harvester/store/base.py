@@ -167,6 +167,10 @@ class Store(Protocol):
         """Objects of ``ids`` fetched (with that shape) at or after ``since``: id -> json body."""
         ...
 
+    async def cache_prune(self, before: float) -> int:
+        """Forget the objects fetched before ``before``; returns how many."""
+        ...
+
     async def get_state(self, key: str) -> Any:
         """A saved JSON document (engine state), or None."""
         ...

@@ -345,6 +345,10 @@ class PostgresStore:
         if rows:
             await self._write("executemany", _Q["cache_put"], list(rows))
 
+    async def cache_prune(self, before: float) -> int:
+        status = await self._write("execute", _Q["cache_prune"], before)
+        return int(str(status).rsplit(" ", 1)[-1])
+
     async def cache_get(self, kind: str, shape: str, ids: Sequence[str], since: float) -> dict[str, str]:
         rows = await self._read(_Q["cache_get"], kind, shape, since, list(ids))
         return {str(r[0]): str(r[1]) for r in rows}

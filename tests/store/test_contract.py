@@ -465,3 +465,14 @@ async def test_demand_counts_due_and_claimed_tasks_per_bucket_of_the_given_jobs(
     assert await store.demand(["j"], NOW) == {(tl, "app"): 2, (tl, "pool"): 1}  # one claimed, one due
     assert await store.demand(["j"], NOW + 1000) == {(tl, "app"): 3, (tl, "pool"): 1}
     assert await store.demand([], NOW) == {}
+
+
+async def test_cache_prune_forgets_objects_of_earlier_days(store: Store) -> None:
+    day = 86_400.0
+    await store.cache_put([("post", "s", "1", NOW - day, '{"id":"1"}'), ("post", "s", "2", NOW, '{"id":"2"}'),
+                           ("user", "s", "3", NOW - 1, '{"id":"3"}')])  # fmt: skip
+    assert await store.cache_prune(NOW - 1) == 1
+    assert await store.cache_get("post", "s", ["1", "2"], 0.0) == {"2": '{"id":"2"}'}
+    assert await store.cache_prune(NOW - 1) == 0
+    assert await store.cache_prune(NOW + 1) == 2
+    assert await store.cache_get("user", "s", ["3"], 0.0) == {}

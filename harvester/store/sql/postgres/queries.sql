@@ -280,6 +280,10 @@ ON CONFLICT (key) DO UPDATE SET value = excluded.value
 INSERT INTO cache (kind, shape, id, fetched_at, body) VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (kind, shape, id) DO UPDATE SET fetched_at = excluded.fetched_at, body = excluded.body
 
+-- cache_prune --
+-- $1 before: objects fetched before the current UTC day's start can answer no lookup any more.
+DELETE FROM cache WHERE fetched_at < $1
+
 -- cache_get --
 SELECT id, body FROM cache
 WHERE kind = $1 AND shape = $2 AND fetched_at >= $3 AND id = ANY($4::text[])

@@ -214,6 +214,10 @@ ON CONFLICT (key) DO UPDATE SET value = excluded.value
 INSERT INTO cache (kind, shape, id, fetched_at, body) VALUES (?, ?, ?, ?, ?)
 ON CONFLICT (kind, shape, id) DO UPDATE SET fetched_at = excluded.fetched_at, body = excluded.body
 
+-- cache_prune --
+-- Objects fetched before :before (the current UTC day's start) can answer no lookup any more.
+DELETE FROM cache WHERE fetched_at < :before
+
 -- cache_get --
 SELECT id, body FROM cache
 WHERE kind = :kind AND shape = :shape AND fetched_at >= :since
