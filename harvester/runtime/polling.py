@@ -54,9 +54,9 @@ def snowflake_time(post_id: str) -> float | None:
 def backfill_exposure(task: Task, raw: Mapping[str, Any] | None, items: int, now: float) -> float | None:
     """Seconds of posting a first poll's items cover (Rule 6 of ``core.policy``), or None.
 
-    The task's ``start_time`` if it has one; else recent search's seven days; else, for a
-    timeline, back to the oldest post returned (pages are newest first, so the last page's last
-    item), or a week when it returned nothing.
+    The task's ``start_time`` if it has one; else recent search's seven days (x-api-spec.md,
+    "Search defaults"); else back to the oldest post returned (pages are newest first, so the
+    last page's last item); else, for a timeline that returned nothing, a week.
     """
     start = task.params.get("start_time")
     if isinstance(start, str):
@@ -68,14 +68,13 @@ def backfill_exposure(task: Task, raw: Mapping[str, Any] | None, items: int, now
             return now - t
     if task.endpoint == KIND_ENDPOINT["search"]:
         return RECENT_WINDOW
-    if task.endpoint == ARCHIVE_SEARCH:
-        return None
     data = raw.get("data") if raw else None
     if items and isinstance(data, list) and data and isinstance(data[-1], dict):
         oldest = snowflake_time(str(data[-1].get("id", "")))
         if oldest is not None and now > oldest:
             return now - oldest
-    return EMPTY_BACKFILL if items == 0 else None
+    # Full-archive search's default window is not in x-api-spec.md: an empty one teaches nothing.
+    return EMPTY_BACKFILL if items == 0 and task.endpoint != ARCHIVE_SEARCH else None
 
 
 DAEMON_GROUP = ""  # the budget group of the poll jobs without one of their own

@@ -110,3 +110,4 @@ def test_active_since_is_a_visibly_stronger_prior() -> None:
     # ... so under a budget it is polled visibly more often (sqrt of the rate ratio).
     c = budget_scale([plain_after.mean_rate, active_after.mean_rate] + [5 / DAY] * 30, 200 / DAY, LO, HI)
     assert P.budget_interval(active_after.mean_rate, c) < P.budget_interval(plain_after.mean_rate, c) / 1.3
+
