@@ -14,8 +14,9 @@ requests/day x 1, 0.5 and 2). For each budget:
 3. The truth is the same world built in this process (same seed and epoch: the sandbox's world
    is a function of them): each source's posts over the run.
 4. Two reference pollers are computed against that truth with the harvester's request count
-   over the same span (not run over HTTP: a poll at ``t`` captures every post of its source
-   created before ``t``, which over HTTP is what a poll with room on its page does):
+   (after its backfill) over the same span, a poll costing a request per 100 new posts, at
+   least one (not run over HTTP: a poll at ``t`` captures every post of its source created
+   before ``t``, as a poll over HTTP does when it pages through what is new):
    *fixed* polls every source at one interval; *oracle* polls each source at a rate
    proportional to the square root of its true rate (the allocation that minimises mean delay
    for Poisson sources), within the same bounds. Both start each source at a random phase.
@@ -47,13 +48,15 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 
 import psutil
 
 from harvester.clock import LoopClock
-from harvester.core.policy import DAY, budget_scale
+from harvester.core.policy import DAY
 from harvester.runtime.polling import snowflake_time
 from harvester.sandbox import Sandbox, SandboxConfig
 from harvester.sandbox.query import parse
@@ -295,10 +298,11 @@ def harvester_figures(run: Run, world: World, cut: float) -> Figures:
 def reference_figures(world: World, intervals: dict[str, float], t0: float, t1: float, cut: float,
                       seed: int) -> Figures:  # fmt: skip
     """Poll each source every ``intervals[source]`` from a random phase; a poll captures every
-    post created before it."""
+    post created before it, and costs a request per 100 posts it brings (at least one), as a
+    poll over HTTP does."""
     rng = random.Random(seed)
     delays: list[float] = []
-    total = polls = empty = 0
+    total = polls = empty = requests = 0
     for source, posts in world.posts.items():
         step = intervals[source]
         phase = rng.uniform(0, step)
@@ -311,8 +315,9 @@ def reference_figures(world: World, intervals: dict[str, float], t0: float, t1: 
         created = [c for c, _ in posts]
         prev = t0
         for t in times:
-            if bisect.bisect_left(created, t) == bisect.bisect_left(created, prev):
-                empty += 1
+            new = bisect.bisect_left(created, t) - bisect.bisect_left(created, prev)
+            empty += new == 0
+            requests += max(1, math.ceil(new / 100))
             prev = t
         for c in created:
             if not t0 <= c < cut:
@@ -321,7 +326,31 @@ def reference_figures(world: World, intervals: dict[str, float], t0: float, t1: 
             i = bisect.bisect_left(times, c)
             if i < len(times):
                 delays.append(times[i] - c)
-    return figures_from(delays, total, polls, empty, polls)
+    return figures_from(delays, total, requests, empty, polls)
+
+
+def fixed_intervals(sources: list[str], step: float) -> dict[str, float]:
+    """Every source every ``step`` seconds."""
+    return dict.fromkeys(sources, step)
+
+
+def oracle_intervals(rates: dict[str, float], c: float) -> dict[str, float]:
+    """Each source every ``c / sqrt(true rate)`` seconds, within the job's bounds."""
+    return {s: min(MAX_INTERVAL, max(MIN_INTERVAL, c / math.sqrt(r))) for s, r in rates.items()}
+
+
+def at_requests(make: Callable[[float], dict[str, float]], world: World, t0: float, t1: float, cut: float,
+                seed: int, requests: int) -> Figures:  # fmt: skip
+    """The poller ``make(x)`` (intervals growing with ``x``) at ``requests`` requests over the span:
+    bisection on ``log x``."""
+    lo, hi = math.log(1.0), math.log(1e9)
+    for _ in range(40):
+        mid = (lo + hi) / 2
+        if reference_figures(world, make(math.exp(mid)), t0, t1, cut, seed).requests > requests:
+            lo = mid
+        else:
+            hi = mid
+    return reference_figures(world, make(math.exp(hi)), t0, t1, cut, seed)
 
 
 def main() -> None:
@@ -357,11 +386,8 @@ def main() -> None:
         steady = run.requests - run.backfill
         rates = {s: max(len(p), 0.5) / span for s, p in world.posts.items()}
         sources = list(world.posts)
-        fixed_step = len(sources) * span / max(1, steady)
-        fixed = reference_figures(world, dict.fromkeys(sources, fixed_step), run.t0, run.t1, cut, args.seed)
-        c = budget_scale(rates.values(), steady / span, MIN_INTERVAL, MAX_INTERVAL)
-        oracle_iv = {s: min(MAX_INTERVAL, max(MIN_INTERVAL, c / math.sqrt(r))) for s, r in rates.items()}
-        oracle = reference_figures(world, oracle_iv, run.t0, run.t1, cut, args.seed)
+        fixed = at_requests(partial(fixed_intervals, sources), world, run.t0, run.t1, cut, args.seed, steady)
+        oracle = at_requests(partial(oracle_intervals, rates), world, run.t0, run.t1, cut, args.seed, steady)
         after_day1 = sum(1 for t in run.request_times if t >= run.t0 + DAY)
         per_day = after_day1 / ((run.t1 - run.t0 - DAY) / DAY)
         rss_after = [r for t, r in run.rss if t >= run.t0 + DAY]

@@ -70,6 +70,11 @@ from harvester.store import redact_url
 
 log = structlog.get_logger(__name__)
 
+# The daemon's SQLite page cache. Its queue is its jobs' sources, not a million tasks, and the
+# state file grows (ledger, done polls): a page cache sized for `harvester run` would grow the
+# daemon's memory with the file for months (issue 19).
+DAEMON_SQLITE_CACHE_KIB = 4 * 1024
+
 
 @dataclass
 class DaemonResult:
@@ -142,7 +147,7 @@ class Daemon:
         try:
             clock = self.clock or LoopClock()
             settings = RunSettings(lease=self.config.harvest.lease_seconds, exit_when_drained=False,
-                                   idle_poll=self.idle_poll)
+                                   idle_poll=self.idle_poll, sqlite_cache_kib=DAEMON_SQLITE_CACHE_KIB)
             async with open_runtime(self.config, [], clock=clock, base_url=self.base_url, bearer=self.bearer,
                                     settings=settings) as rt:  # fmt: skip
                 store = rt.store

@@ -37,6 +37,7 @@ class RunSettings:
         idle_poll: the longest an idle worker sleeps before looking at the queue again.
         worker_prefix: names workers ``<prefix>w<n>`` (several pools in one process).
         usage_poll: read ``/2/usage/tweets`` every ``[cap] usage_poll_seconds``.
+        sqlite_cache_kib: a SQLite state's page cache (None: the store's default).
     """
 
     lease: float = 300.0
@@ -45,6 +46,7 @@ class RunSettings:
     idle_poll: float = 5.0
     worker_prefix: str = ""
     usage_poll: bool = True
+    sqlite_cache_kib: int | None = None
 
 
 @dataclass

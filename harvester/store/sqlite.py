@@ -128,9 +128,11 @@ class SqliteStore:
         *,
         thread: bool = False,
         max_batch: int = 256,
+        cache_kib: int = CACHE_KIB,
     ) -> None:
-        if max_batch < 1:
-            raise ValueError("max_batch must be >= 1")
+        if max_batch < 1 or cache_kib < 1:
+            raise ValueError("max_batch and cache_kib must be >= 1")
+        self._cache_kib = cache_kib
         self._path = Path(path)
         self._thread = thread
         self._max_batch = max_batch
@@ -219,7 +221,7 @@ class SqliteStore:
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"{self._path}: cannot open the state store: {exc}") from exc
         try:
-            _configure(conn, self._path)
+            _configure(conn, self._path, self._cache_kib)
             _migrate(conn, self._path)
         except sqlite3.DatabaseError as exc:
             conn.close()
@@ -648,14 +650,14 @@ def _loads(text: str) -> Mapping[str, str]:
 # -- connection setup ---------------------------------------------------------------------------
 
 
-def _configure(conn: sqlite3.Connection, path: Path) -> None:
+def _configure(conn: sqlite3.Connection, path: Path, cache_kib: int = CACHE_KIB) -> None:
     mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
     if mode != "wal":
         raise StoreError(f"{path}: cannot use WAL mode here (got {mode!r}); is it on a network drive?")
     conn.execute("PRAGMA synchronous = NORMAL")  # safe: see "Durability" above
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+    conn.execute(f"PRAGMA cache_size = -{int(cache_kib)}")
     conn.execute("PRAGMA temp_store = MEMORY")
 
 
