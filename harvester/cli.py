@@ -154,6 +154,14 @@ def _parser() -> argparse.ArgumentParser:
     dm.add_argument("--prune-rules", action="store_true", default=None,
                     help="delete every stream rule on the server no job has, not only those harvester added "
                          "(default: the config's [stream] prune_rules, false)")
+    dm.add_argument("--speed", type=float, default=1.0,
+                    help="simulated seconds per real second, against a sandbox run at the same speed "
+                         "(benchmarks; default: 1, real time)")
+    dm.add_argument("--epoch", type=float, default=None,
+                    help="simulated time at --anchor, epoch seconds (with --speed; default: now)")
+    dm.add_argument("--anchor", type=float, default=None,
+                    help="the real wall-clock time at which simulated time is --epoch (default: now); "
+                         "a sandbox given the same three runs on the same timeline")
 
     ex = command("export", "jobs' output as one flat table: a row per post or user (CSV, Parquet, JSONL)")
     common(ex)

@@ -79,6 +79,16 @@ def wall_time() -> float:
     return time.time()
 
 
+def simulated_now(epoch: float | None, anchor: float | None, speed: float) -> float:
+    """Simulated time now, for a process whose simulated time was ``epoch`` at the real wall
+    time ``anchor`` and runs ``speed`` times faster: two processes (a sandbox and a daemon) given
+    the same three share one timeline. ``epoch`` None: now; ``anchor`` None: now."""
+    real = time.time()
+    if epoch is None:
+        return real
+    return epoch + speed * (real - (real if anchor is None else anchor))
+
+
 class _WarpSelector(selectors.BaseSelector):
     """Wraps the loop's selector: waits real time scaled down, and jumps when idle."""
 

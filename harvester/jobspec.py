@@ -74,11 +74,12 @@ _ID = re.compile(ID_PATTERN)
 _USERNAME = re.compile(USERNAME_PATTERN)
 _TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 MODES = ("once", "poll")
+WINDOWS_PER_DAY = 96  # X's rate-limit windows are 15 minutes (x-api-spec.md §6.2)
 
 # Keys every kind accepts.
 _COMMON = frozenset(
     {"name", "kind", "priority", "auth", "mode", "schedule", "min_interval", "max_interval", "active_since",
-     "limit"}
+     "limit", "poll_budget"}
 )
 _TIME_BOUNDS = frozenset({"start_time", "end_time", "since_id", "until_id"})
 _USERS = frozenset({"user_ids", "usernames", "user_ids_file", "usernames_file", "ids_column", "from_job"})
@@ -389,6 +390,10 @@ class _JobReader:
         extra = self.extra()
         if kind == "stream":
             extra["rules"] = self.rules(name)
+        if "poll_budget" in self.data:
+            if extra.get("mode") != "poll":
+                self.fail("poll_budget", "a poll budget needs mode = 'poll'")
+            extra["poll_budget"] = self.poll_budget(endpoint, auth)
         return JobSpec(
             name=name,
             kind=kind,
@@ -645,6 +650,38 @@ class _JobReader:
                 self.fail(f"{where}.value", f"repeats rule {text!r}")
             out.append({"value": text, "tag": tag})
         return tuple(out)
+
+    def poll_budget(self, endpoint: Endpoint, auth: str) -> float:
+        """``poll_budget``: requests per day for the job's polls: a number, ``"N/day"``,
+        ``"N/hour"``, or ``"P%"`` of the route's rate-limit window (per app, or per user token
+        for user auth; X's windows are 15 minutes, 96 a day)."""
+        value = self.data["poll_budget"]
+        what = "requests per day: a number, 'N/day', 'N/hour' or 'P%' of the route's rate limit"
+        if isinstance(value, bool):
+            self.expect("poll_budget", value, what)
+        per_day: float | None = None
+        if isinstance(value, int | float):
+            per_day = float(value)
+        elif isinstance(value, str):
+            text = value.strip().lower().replace(" ", "")
+            m = re.fullmatch(r"(\d+(?:\.\d*)?|\.\d+)(%|/day|/d|/hour|/h)?", text)
+            if m is None:
+                self.expect("poll_budget", value, what)
+            number, unit = float(m.group(1)), m.group(2)
+            if unit == "%":
+                limit = endpoint.app_limit if auth == APP_AUTH else endpoint.user_limit
+                if limit is None or not 0 < number <= 100:
+                    self.fail("poll_budget", f"a share must be within (0, 100]%, got {_show(value)}")
+                per_day = number / 100 * limit * WINDOWS_PER_DAY
+            elif unit in ("/hour", "/h"):
+                per_day = number * 24
+            else:
+                per_day = number
+        else:
+            self.expect("poll_budget", value, what)
+        if not 0 < per_day < float("inf"):  # NaN fails too
+            self.fail("poll_budget", f"must be more than 0 requests per day, got {_show(value)}")
+        return per_day
 
     def extra(self) -> dict[str, Any]:
         extra: dict[str, Any] = {}

@@ -611,3 +611,32 @@ def test_from_job_names_a_job_that_returns_what_it_takes(tmp_path: Path) -> None
             '[[job]]\nname = "fan"\nkind = "quote_tweets"\nfrom_job = "u"\n'
     path = write(tmp_path, users)
     assert "takes post ids" in str(job_error(path, path, "fan", "from_job"))
+
+
+@pytest.mark.parametrize(
+    ("value", "per_day"),
+    [("2400", 2400.0), ("'300/day'", 300.0), ("'10/h'", 240.0), ("12.5", 12.5), ("'50%'", None)],
+)
+def test_poll_budget(tmp_path: Path, value: str, per_day: float | None) -> None:
+    from harvester.core.endpoints import ENDPOINTS
+
+    spec = one(tmp_path, f'[[job]]\nname = "p"\nkind = "timeline"\nuser_ids = ["1"]\nmode = "poll"\npoll_budget = {value}\n')
+    limit = ENDPOINTS[KIND_ENDPOINT["timeline"]].app_limit
+    assert limit is not None
+    want = per_day if per_day is not None else 0.5 * limit * 96  # half the route's windows, per day
+    assert spec.extra["poll_budget"] == pytest.approx(want)
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ("poll_budget = 100", "needs mode = 'poll'"),
+        ('mode = "poll"\npoll_budget = 0', "more than 0"),
+        ('mode = "poll"\npoll_budget = "lots"', "requests per day"),
+        ('mode = "poll"\npoll_budget = "150%"', "within (0, 100]%"),
+        ('mode = "poll"\npoll_budget = true', "requests per day"),
+    ],
+)
+def test_poll_budget_errors(tmp_path: Path, extra: str, expected: str) -> None:
+    body = f'[[job]]\nname = "r"\nkind = "timeline"\nuser_ids = ["1"]\n{extra}\n'
+    assert expected in bad(tmp_path, body, "r", "poll_budget")

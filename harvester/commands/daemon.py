@@ -14,9 +14,11 @@ def daemon_command(args: argparse.Namespace) -> int:
     1 after a failure (the credentials refused). Errors raise."""
     from harvester import log as logsetup
     from harvester.cli import config_path, job_paths
+    from harvester.clock import LoopClock, simulated_now
     from harvester.clock import run as run_loop
     from harvester.config import load_config, with_overrides
     from harvester.core.request import Cause
+    from harvester.errors import UserError
     from harvester.jobspec import load_jobs
     from harvester.log import register_secret
     from harvester.preflight import check
@@ -28,11 +30,17 @@ def daemon_command(args: argparse.Namespace) -> int:
     check(config, load_jobs(job_paths(args), config=config))  # nothing is opened before this passes
     register_secret(config.bearer_token())  # fail fast (exit 2) if the token is missing
     daemon = Daemon(config, job_paths(args), metrics_port=config.daemon.metrics_port)
+    speed = float(getattr(args, "speed", 1.0) or 1.0)
+    if speed <= 0:
+        raise UserError("--speed: must be > 0")
+    epoch, anchor = getattr(args, "epoch", None), getattr(args, "anchor", None)
 
     async def main() -> DaemonResult:
+        if speed != 1.0 or epoch is not None:
+            daemon.clock = LoopClock(epoch=simulated_now(epoch, anchor, speed))
         return await daemon.run()
 
-    result = run_loop(main)
+    result = run_loop(main, speed=speed)
     stop = result.stop
     if stop is None or stop.cause is Cause.SIGNAL:
         return 0

@@ -17,7 +17,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from harvester.clock import LoopClock, wall_time
+from harvester.clock import LoopClock, simulated_now, wall_time
 from harvester.clock import run as run_loop
 from harvester.errors import UserError
 
@@ -36,6 +36,10 @@ def add_sandbox_arguments(sb: argparse.ArgumentParser) -> None:
     sb.add_argument("--seed", type=int, default=7, help="world seed (the same seed gives the same world)")
     sb.add_argument("--epoch", type=float, default=None,
                     help="simulated start time, epoch seconds (default: now)")  # fmt: skip
+    sb.add_argument("--anchor", type=float, default=None,
+                    help="real wall-clock time at which simulated time is --epoch (default: when the "
+                         "server starts); a daemon given the same --epoch, --anchor, --speed shares the "
+                         "timeline")  # fmt: skip
     sb.add_argument("--token-env", default=None, metavar="VAR",
                     help="accept only the bearer token in env var VAR (default: any bearer token)")  # fmt: skip
     sb.add_argument("--latency", type=float, default=0.0, help="seconds added to each response")
@@ -114,7 +118,7 @@ def serve_sandbox(args: argparse.Namespace) -> int:
     epoch = cfg.epoch
 
     async def main() -> None:
-        clock = LoopClock(epoch=epoch)
+        clock = LoopClock(epoch=epoch if args.anchor is None else simulated_now(epoch, args.anchor, args.speed))
         on = f", quirks {', '.join(sorted(quirks))}" if quirks else ""
         print(f"sandbox: serving http://{args.host}:{args.port} (speed {args.speed}, API {args.api_version}{on})",
               file=sys.stderr)  # fmt: skip

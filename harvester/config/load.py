@@ -101,7 +101,7 @@ _SECTION_KEYS = {
     "pricing": ("post", "user", "follow", "list", "owned_read", "bill_includes", "counts_recent", "counts_all"),
     "budget": ("max_usd_per_run", "spending_limit_usd", "cycle_start_day", "balance_usd", "warn_at"),
     "cap": ("monthly_posts", "capped_endpoints", "usage_poll_seconds"),
-    "daemon": ("grace_seconds", "metrics_host", "metrics_port", "reload_on_sighup"),
+    "daemon": ("grace_seconds", "metrics_host", "metrics_port", "reload_on_sighup", "poll_budget"),
     "stream": ("stall_seconds", "prune_rules", "fill_gaps", "fill_downtime"),
 }
 
@@ -342,6 +342,7 @@ def _daemon(t: _Table) -> DaemonConfig:
         metrics_host=t.string("metrics_host", d.metrics_host),
         metrics_port=rules.metrics_port(t),
         reload_on_sighup=t.boolean("reload_on_sighup", d.reload_on_sighup),
+        poll_budget=t.opt_number("poll_budget", above=0),
     )
     t.finish()
     return result

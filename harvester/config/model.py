@@ -141,6 +141,7 @@ class DaemonConfig:
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9464
     reload_on_sighup: bool = True
+    poll_budget: float | None = None  # requests/day shared by the poll jobs without their own
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

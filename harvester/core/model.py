@@ -166,6 +166,9 @@ class NewTask:
         not_before: epoch seconds before which the task is not claimed.
         auth: auth context (or pool) name.
         write: whether its pages go to the job's output file (resolve steps do not).
+        deadline: epoch seconds by which it must be claimed, whatever its priority (a polled
+            source's ``max_interval``: the starvation guard); claims take tasks past their
+            deadline first, earliest first. None: no deadline.
     """
 
     job: str
@@ -177,6 +180,7 @@ class NewTask:
     not_before: float = 0.0
     auth: str = "app"
     write: bool = True
+    deadline: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -33,6 +33,24 @@ priority, then by expected new items per request, then by staleness. It stops wh
 budget is spent. Sources not yet due are never chosen: a poll made early is a poll whose items
 a later poll would have brought anyway.
 
+Rule 5, *a request budget* (``poll_budget``). Given a budget of ``B`` polls per second for a
+job's sources, the intervals are no longer set by the yield target: each source ``i`` is polled
+every ``T_i = c / sqrt(rate_i)``, clamped to ``[min_interval, max_interval]``, with ``c`` the one
+value for which ``sum(1 / T_i) = B`` (:func:`budget_scale`, a water-filling over the clamps). Why
+the square root: a Poisson source polled every ``T`` has its posts wait ``T / 2`` on average, so
+the mean delay over all posts is ``sum(rate_i * T_i) / (2 * sum(rate_i))``; minimising that under
+``sum(1 / T_i) = B`` (Lagrange) gives ``T_i`` proportional to ``1 / sqrt(rate_i)``. It spends the
+budget on every source, the quiet ones too (which the yield target leaves at ``max_interval``),
+but less than proportionally to their rate, which is what minimises delay. The allocation reads
+each source's posterior mean; the source being scheduled uses its scheduling rate (Rule 1), so a
+burst still pulls it in at once, and a full page still means ``min_interval`` (Rule 3). Backoff
+(Rule 2) is not applied: under a budget the posterior's fall after empty polls does that job.
+
+Rule 6, *the first poll teaches.* The first poll of a source is its backfill: everything it
+posted over a known span (the search window, or back to the oldest post returned). Its count over
+that span (``exposure``) enters the posterior as evidence like any other, so a source's rate is
+about right after its first poll rather than after days of polls.
+
 Why this shape: a fixed interval spends most requests on sources that have nothing new (heavy-
 tailed rates: most users post less than once a day, a few hundred times); the yield target makes
 requests roughly equally productive, which is what a request budget rewards, while the clamps
@@ -44,12 +62,16 @@ Nothing here reads a clock, sleeps, logs or does I/O: time is ``now``, states ar
 
 from __future__ import annotations
 
+import bisect
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 DAY = 86_400.0
+BURST_P = 0.01  # a poll's count this unlikely under the posterior is a burst (Rule 5)
+ACTIVE_BOOST = 4.0  # an active_since user's prior rate, times the plain one
+ACTIVE_PRIOR_SECONDS = 7 * DAY  # ... worth a week of watching, as much as a backfill
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -178,13 +200,34 @@ class Policy:
         """Seconds until a source producing ``rate`` items/second has ``target_yield`` new, clamped."""
         return self._clamp(self._target / rate) if rate > 0 else self.max_interval
 
+    def budget_interval(self, rate: float, scale: float) -> float:
+        """Rule 5: the interval of a source producing ``rate`` items/second when the job's
+        budget gives the scale ``c`` (:func:`budget_scale`): ``c / sqrt(rate)``, clamped."""
+        if scale <= 0:
+            return self.min_interval
+        if rate <= 0 or math.isinf(scale):
+            return self.max_interval
+        return self._clamp(scale / math.sqrt(rate))
+
     def observe(
-        self, state: SourceState, now: float, new_items: int, newest_item_time: float | None = None
+        self,
+        state: SourceState,
+        now: float,
+        new_items: int,
+        newest_item_time: float | None = None,
+        *,
+        exposure: float | None = None,
     ) -> SourceState:
-        """The state after a poll at ``now`` that brought ``new_items`` (pure)."""
+        """The state after a poll at ``now`` that brought ``new_items`` (pure).
+
+        ``exposure``: for a first poll, the seconds of posting its items cover (Rule 6); without
+        it a first poll teaches nothing about the rate."""
         if new_items < 0:
             raise ValueError("new_items must be >= 0")
-        if state.last_poll is None:
+        if state.last_poll is None and exposure is not None and exposure > 0:
+            alpha, beta = state.alpha + new_items, state.beta + exposure
+            rate = alpha / beta
+        elif state.last_poll is None:
             # The first poll is the full harvest of an unknown past: no exposure to divide by,
             # so it teaches nothing about the rate (seed that with prior_from_activity).
             alpha, beta, rate = state.alpha, state.beta, state.mean_rate
@@ -206,6 +249,20 @@ class Policy:
             newest = newest_item_time
         return replace(state, alpha=alpha, beta=beta, rate=rate, last_poll=now, last_new_item_time=newest,
                        polls=state.polls + 1, empty_streak=empty, interval=interval, saturated=saturated)  # fmt: skip
+
+    def budget_rate(self, before: SourceState, after: SourceState, new_items: int, now: float) -> float:
+        """The rate Rule 5 schedules a source by after a poll: its posterior mean, or the poll's
+        own count over its gap when that count is a surprise under the posterior before it
+        (a Poisson tail under 1 %: a burst). Plain ``max(mean, k / dt)`` (Rule 1) would take
+        every lucky single post of a quiet source for a burst and spend the budget on noise."""
+        if before.last_poll is None or new_items == 0:
+            return after.mean_rate
+        dt = max(0.0, now - before.last_poll)
+        if dt <= 0:
+            return after.mean_rate
+        if poisson_tail(new_items, before.mean_rate * dt) < BURST_P:
+            return max(after.mean_rate, new_items / dt)
+        return after.mean_rate
 
     def next_poll(self, state: SourceState, now: float) -> float:
         """When the source should be polled next (``now`` if it never was)."""
@@ -272,6 +329,77 @@ class Policy:
         )
 
 
+def poisson_tail(k: int, mu: float) -> float:
+    """P(N >= k) for N ~ Poisson(mu)."""
+    if k <= 0:
+        return 1.0
+    if mu <= 0:
+        return 0.0
+    term = math.exp(-mu)
+    below = term
+    for i in range(1, k):
+        term *= mu / i
+        below += term
+    return max(0.0, 1.0 - below)
+
+
+def budget_scale(rates: Iterable[float], per_second: float, min_interval: float, max_interval: float) -> float:
+    """Rule 5's scale ``c``: polling each source every ``clamp(c / sqrt(rate))`` makes
+    ``per_second`` polls a second in all (:func:`budget_scale_mixed` with one pair of bounds)."""
+    return budget_scale_mixed([(rates, min_interval, max_interval)], per_second)
+
+
+def budget_scale_mixed(groups: Iterable[tuple[Iterable[float], float, float]], per_second: float) -> float:
+    """Rule 5's scale ``c`` for sources in groups with bounds of their own (the jobs sharing a
+    daemon-wide budget): each group is ``(rates, min_interval, max_interval)``.
+
+    ``0.0`` when even every source at its ``min_interval`` spends less (all go at
+    ``min_interval``); ``inf`` when every source at its ``max_interval`` spends more (all go at
+    ``max_interval``: the bound wins over the budget). Bisection on ``log c`` over each group's
+    sorted square roots with prefix sums: O(n log n) for the sorts, O(groups x log n) per step.
+    """
+    parts: list[tuple[list[float], list[float], float, float]] = []
+    fastest = slowest = 0.0
+    lo_c, hi_c = math.inf, 0.0
+    for rates, min_interval, max_interval in groups:
+        roots = sorted(math.sqrt(max(r, 0.0)) for r in rates)
+        if not roots:
+            continue
+        prefix = [0.0]
+        for x in roots:
+            prefix.append(prefix[-1] + x)
+        parts.append((roots, prefix, 1.0 / min_interval, 1.0 / max_interval))
+        fastest += len(roots) / min_interval
+        slowest += len(roots) / max_interval
+        positive = [x for x in roots if x > 0]
+        if positive:
+            lo_c, hi_c = min(lo_c, positive[0] * min_interval), max(hi_c, positive[-1] * max_interval)
+    if not parts or per_second >= fastest:
+        return 0.0
+    if per_second <= slowest or hi_c == 0.0:
+        return math.inf
+
+    def spend(c: float) -> float:
+        total = 0.0
+        for roots, prefix, lo_f, hi_f in parts:
+            n = len(roots)
+            slow = bisect.bisect_right(roots, c * hi_f)  # sqrt(r) / c <= 1/max: at max_interval
+            fast = bisect.bisect_left(roots, c * lo_f, lo=slow)  # sqrt(r) / c >= 1/min: at min_interval
+            total += slow * hi_f + (prefix[fast] - prefix[slow]) / c + (n - fast) * lo_f
+        return total
+
+    a, b = math.log(lo_c), math.log(hi_c)  # spend(e^a) is the most, spend(e^b) the least
+    for _ in range(100):
+        mid = (a + b) / 2
+        if spend(math.exp(mid)) > per_second:
+            a = mid
+        else:
+            b = mid
+        if b - a < 1e-10:
+            break
+    return math.exp((a + b) / 2)
+
+
 def prior_from_activity(
     policy: Policy,
     posts_per_day: float | None,
@@ -285,13 +413,17 @@ def prior_from_activity(
     ``posts_per_day`` (say, from the profile's tweet count over account age) sets the prior rate;
     ``last_tweet_age`` (seconds since their newest post) is added as silent exposure, so a user
     not seen posting for weeks starts near the bottom; ``active_since`` (the user signed in
-    recently, x-api-rate-limits.txt "Prioritize active users") doubles the prior's rate and
-    shortens their first revisit. The prior is worth a day of watching: a few polls override it.
+    recently, x-api-rate-limits.txt "Prioritize active users") multiplies the prior's rate by
+    :data:`ACTIVE_BOOST` and makes it worth :data:`ACTIVE_PRIOR_SECONDS` of watching instead of
+    one day, so it still shows after a backfill's week of evidence (a plain prior is a few polls'
+    worth: they override it).
     """
     rate = policy.prior_rate if posts_per_day is None else max(posts_per_day, 1e-3) / DAY
+    seconds = DAY
     if active_since:
-        rate *= 2.0
-    state = policy.prior(rate, priority=priority, seconds=DAY)
+        rate *= ACTIVE_BOOST
+        seconds = ACTIVE_PRIOR_SECONDS
+    state = policy.prior(rate, priority=priority, seconds=seconds)
     if last_tweet_age is not None and last_tweet_age > 0:
         # No post for `age` seconds is Poisson evidence: beta grows by the silent exposure.
         beta = state.beta + last_tweet_age

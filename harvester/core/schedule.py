@@ -49,7 +49,7 @@ from harvester.core.plan import Inputs, iter_plan
 DEFAULT_POLL_INTERVAL = 900
 SLOT_MARK = "@"
 GEN_MARK = "~g"
-TIMING_KEYS = frozenset({"mode", "schedule", "min_interval", "max_interval"})
+TIMING_KEYS = frozenset({"mode", "schedule", "min_interval", "max_interval", "poll_budget"})
 
 _KEY = re.compile(r"^(?P<base>[^@~]*)(?:@(?P<slot>-?\d+(?:\.\d+)?))?(?:~g(?P<gen>\d+))?$")
 

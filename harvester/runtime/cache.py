@@ -16,15 +16,21 @@ cached, and a page without them would differ from the API's.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
+
+from harvester.clock import Clock
 from harvester.core.endpoints import ENDPOINTS, Resource
+from harvester.core.model import JobSpec
 from harvester.core.page import Page
 from harvester.core.plan import PageRequest
 from harvester.core.pricing import PER_REQUEST, next_utc_midnight
 from harvester.store.base import Store
+
+log = structlog.get_logger(__name__)
 
 LOOKUPS = {"/2/tweets": "post", "/2/users": "user"}
 # Every parameter that changes what an object holds. The first three always appear in the
@@ -32,6 +38,19 @@ LOOKUPS = {"/2/tweets": "post", "/2/users": "user"}
 _LEGACY_SHAPE = ("tweet.fields", "user.fields", "expansions")
 SHAPE_PARAMS = (*_LEGACY_SHAPE, "post.fields", "media.fields", "place.fields", "poll.fields")
 _KIND = {Resource.POST: "post", Resource.USER: "user", Resource.FOLLOW: "user"}
+_READERS = {"lookup_tweets": "post", "lookup_users": "user"}  # job kinds that read the cache
+
+
+async def prune(store: Store, clock: Clock) -> None:
+    """Forget, at every UTC midnight (and once at start), the objects of earlier days: a lookup
+    uses only the current UTC day's (X dedups charges per UTC day), so the cache holds at most a
+    day of objects however long the daemon runs. Never returns."""
+    while True:
+        now = clock.now()
+        removed = await store.cache_prune(next_utc_midnight(now) - 86_400.0)
+        if removed:
+            log.info("cache_pruned", objects=removed)
+        await clock.sleep_until(next_utc_midnight(now) + 1.0)
 
 
 def shape(params: Mapping[str, str]) -> str:
@@ -65,11 +84,24 @@ async def lookup(store: Store, route: str, request: PageRequest, now: float) -> 
         path=request.path, params={**request.params, ids_param: ",".join(missing)}))
 
 
-def rows(route: str, params: Mapping[str, str], page: Page, now: float) -> tuple[tuple[str, str, str, float, str], ...]:
-    """The cache rows of a written page's ``data`` objects (committed with the page)."""
+def wanted(specs: Iterable[JobSpec]) -> frozenset[str]:
+    """The kinds of object some job can read from the cache: posts if a job looks posts up,
+    users if one looks users up. Nothing else reads the cache, so a daemon of poll jobs keeps
+    nothing in it."""
+    kinds = {spec.kind for spec in specs}
+    return frozenset(kind for job_kind, kind in _READERS.items() if job_kind in kinds)
+
+
+def rows(
+    route: str, params: Mapping[str, str], page: Page, now: float, kinds: Collection[str] = ("post", "user")
+) -> tuple[tuple[str, str, str, float, str], ...]:
+    """The cache rows of a written page's ``data`` objects (committed with the page), of the
+    ``kinds`` a job can still read (:func:`wanted`)."""
     ep = ENDPOINTS.get(route)
     if ep is None or ep.resource not in _KIND or route in PER_REQUEST:  # lists and counts: no lookup reads them
         return ()
     kind = _KIND[ep.resource]
+    if kind not in kinds:
+        return ()
     sh = shape(params)
     return tuple((kind, sh, str(o["id"]), now, json.dumps(o, separators=(",", ":"))) for o in page.data if "id" in o)

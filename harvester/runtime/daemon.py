@@ -56,6 +56,7 @@ from harvester.core.model import JobSpec, JobStats
 from harvester.core.request import Cause, StopCause
 from harvester.errors import UserError
 from harvester.jobspec import load_jobs
+from harvester.runtime import cache
 from harvester.runtime.daemon_store import DaemonStore
 from harvester.runtime.demand import track_demand
 from harvester.runtime.harvest import open_runtime
@@ -71,6 +72,11 @@ from harvester.runtime.usage_poll import poll_usage
 from harvester.store import redact_url
 
 log = structlog.get_logger(__name__)
+
+# The daemon's SQLite page cache. Its queue is its jobs' sources, not a million tasks, and the
+# state file grows (ledger, done polls): a page cache sized for `harvester run` would grow the
+# daemon's memory with the file for months (issue 19).
+DAEMON_SQLITE_CACHE_KIB = 4 * 1024
 
 
 @dataclass
@@ -146,12 +152,13 @@ class Daemon:
         try:
             clock = self.clock or LoopClock()
             settings = RunSettings(lease=self.config.harvest.lease_seconds, exit_when_drained=False,
-                                   idle_poll=self.idle_poll)
+                                   idle_poll=self.idle_poll, sqlite_cache_kib=DAEMON_SQLITE_CACHE_KIB)
             async with open_runtime(self.config, [], clock=clock, base_url=self.base_url, bearer=self.bearer,
                                     settings=settings) as rt, AsyncExitStack() as stack:  # fmt: skip
                 store = rt.store
                 assert isinstance(store, DaemonStore)  # open_runtime's generation-aware store
                 self.rt = rt
+                rt.poll_rates.daemon_budget = self.config.daemon.poll_budget
                 self.scheduler = Scheduler(rt, store)
                 # The stream's rules first: a rule the server refuses stops the start before
                 # anything is queued (and on SIGHUP keeps the old jobs).
@@ -192,6 +199,7 @@ class Daemon:
                 tg.start_soon(self.stream.run)
             tg.start_soon(poll_usage, rt)
             tg.start_soon(track_demand, rt)
+            tg.start_soon(cache.prune, rt.store, rt.clock)
             if self.handle_signals:
                 tg.start_soon(self._watch_signals)
             tg.start_soon(self._grace)

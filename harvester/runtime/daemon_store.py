@@ -175,6 +175,9 @@ class DaemonStore:
     async def cache_get(self, kind: str, shape: str, ids: Sequence[str], since: float) -> dict[str, str]:
         return await self.inner.cache_get(kind, shape, ids, since)
 
+    async def cache_prune(self, before: float) -> int:
+        return await self.inner.cache_prune(before)
+
     def __repr__(self) -> str:
         return (f"<DaemonStore {self.inner!r} claimed={len(self._claimed)} retired={self.retired} "
                 f"generations={self.generations}>")

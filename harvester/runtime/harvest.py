@@ -119,7 +119,7 @@ async def open_runtime(
     the output files and the store. Used by ``harvest`` (one run) and the daemon.
     """
     creds = signers if signers is not None else credentials(config, bearer)  # a missing token fails here
-    store = open_store(config.harvest.state)
+    store = open_store(config.harvest.state, sqlite_cache_kib=settings.sqlite_cache_kib if settings else None)
     await store.open()
     node, slot = "", None
     if is_shared_state(config.harvest.state):  # several processes: each writes its own files

@@ -10,21 +10,132 @@ exactly when the poll it follows is committed.
 
 Within a job's priority, sources are ordered by the new posts one request is expected to bring
 (``Policy.per_request``), so when quota is short it goes where it yields most. Users named in the
-job's ``active_since`` start with a doubled prior rate (x-api-rate-limits.txt, "Prioritize active
-users"); everyone's rate is then learnt from what they post.
+job's ``active_since`` start with a stronger prior (x-api-rate-limits.txt, "Prioritize active
+users": four times the rate, worth a week); everyone's rate is then learnt from what they post,
+starting with the first (backfill) poll's count over the span it covers (:func:`backfill_exposure`).
+
+*A poll budget* (``poll_budget``, requests per day) replaces the yield target by the square-root
+allocation of ``core.policy`` (Rule 5): each source's interval is ``c / sqrt(rate)`` with ``c``
+chosen so that the job's sources together poll ``poll_budget`` times a day. That needs every
+source's rate, so :class:`PollRates` keeps, per budgeted job, each source's posterior mean (one
+float per source, loaded once from the saved states, bounded by the job's sources).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
 
+from harvester.core.endpoints import ARCHIVE_SEARCH, KIND_ENDPOINT
 from harvester.core.model import JobSpec, NewTask, Task
-from harvester.core.policy import Policy, SourceState, prior_from_activity
+from harvester.core.plan import plan_job
+from harvester.core.policy import DAY, Policy, SourceState, budget_scale_mixed, prior_from_activity
 from harvester.core.schedule import DEFAULT_POLL_INTERVAL, INCREMENTAL, newest_key, run_key, split_key
 from harvester.store.base import Store
 
 DEFAULT_MAX_INTERVAL = 86_400
 PRIORITY_SCALE = 1000  # a job's priority always outranks any yield ordering inside it
+RECENT_WINDOW = 7 * DAY  # what recent search covers (x-api-spec.md: the last 7 days)
+EMPTY_BACKFILL = 7 * DAY  # a timeline with nothing in it: at least a week without a post
+TWEPOCH_MS = 1_288_834_974_657  # X's snowflake epoch: an id's creation time is (id >> 22) + this
+
+
+def snowflake_time(post_id: str) -> float | None:
+    """A post id's creation time, epoch seconds (None if it is not a snowflake)."""
+    try:
+        n = int(post_id)
+    except ValueError:
+        return None
+    return ((n >> 22) + TWEPOCH_MS) / 1000 if n > 0 else None
+
+
+def backfill_exposure(task: Task, raw: Mapping[str, Any] | None, items: int, now: float) -> float | None:
+    """Seconds of posting a first poll's items cover (Rule 6 of ``core.policy``), or None.
+
+    The task's ``start_time`` if it has one; else recent search's seven days (x-api-spec.md,
+    "Search defaults"); else back to the oldest post returned (pages are newest first, so the
+    last page's last item); else, for a timeline that returned nothing, a week.
+    """
+    start = task.params.get("start_time")
+    if isinstance(start, str):
+        try:
+            t = datetime.fromisoformat(start).timestamp()
+        except ValueError:
+            t = now
+        if now > t:
+            return now - t
+    if task.endpoint == KIND_ENDPOINT["search"]:
+        return RECENT_WINDOW
+    data = raw.get("data") if raw else None
+    if items and isinstance(data, list) and data and isinstance(data[-1], dict):
+        oldest = snowflake_time(str(data[-1].get("id", "")))
+        if oldest is not None and now > oldest:
+            return now - oldest
+    # Full-archive search's default window is not in x-api-spec.md: an empty one teaches nothing.
+    return EMPTY_BACKFILL if items == 0 and task.endpoint != ARCHIVE_SEARCH else None
+
+
+DAEMON_GROUP = ""  # the budget group of the poll jobs without one of their own
+
+
+@dataclass
+class PollRates:
+    """The posterior mean rates (items/second) of the sources sharing a budget, for Rule 5.
+
+    A job with its own ``poll_budget`` is a group of its own; with ``[daemon] poll_budget``
+    set, every other poll job's sources share that one (``daemon_budget``). Each group's map
+    (source ``"<job> <base key>"`` -> rate) is loaded from the saved states the first time and
+    again when its jobs or their generations change. Bounded by the jobs' sources: nothing here
+    grows per request.
+    """
+
+    daemon_budget: float | None = None  # requests per day for the jobs without their own
+    groups: dict[str, tuple[tuple[tuple[str, int], ...], dict[str, float]]] = field(default_factory=dict)
+
+    def budget(self, spec: JobSpec, specs: Mapping[str, JobSpec]) -> tuple[str, float, list[JobSpec]] | None:
+        """``(group, requests per day, the group's jobs)`` for a poll job, or None (no budget)."""
+        own = spec.extra.get("poll_budget")
+        if own:
+            return spec.name, float(own), [spec]
+        if not self.daemon_budget:
+            return None
+        members = [s for s in specs.values() if s.extra.get("mode") == "poll" and not s.extra.get("poll_budget")]
+        if spec.name not in {s.name for s in members}:
+            members.append(spec)
+        return DAEMON_GROUP, self.daemon_budget, members
+
+    async def rates(
+        self, store: Store, group: str, members: list[JobSpec], generations: Mapping[str, int]
+    ) -> dict[str, float]:
+        """The group's map (sources never polled count at their prior)."""
+        signature = tuple(sorted((s.name, generations.get(s.name, 0)) for s in members))
+        held = self.groups.get(group)
+        if held is not None and held[0] == signature:
+            return held[1]
+        out: dict[str, float] = {}
+        for spec in members:
+            policy = policy_for(spec)
+            generation = generations.get(spec.name, 0)
+            for t in plan_job(spec):
+                if t.endpoint not in INCREMENTAL:
+                    continue
+                saved = await store.get_state(state_key(spec.name, t.key, generation))
+                state = SourceState.from_dict(saved) if saved else _prior(policy, spec, t)
+                out[f"{spec.name} {t.key}"] = state.mean_rate
+        self.groups[group] = (signature, out)
+        return out
+
+    def __repr__(self) -> str:
+        groups = ", ".join(f"{g or 'daemon'}: {len(m)} sources" for g, (_, m) in self.groups.items())
+        return f"<PollRates budget/day={self.daemon_budget} {groups}>"
+
+
+def _prior(policy: Policy, spec: JobSpec, task: Task | NewTask) -> SourceState:
+    user = task.path_params.get("id")
+    active = user is not None and user in tuple(spec.extra.get("active_since", ()))
+    return prior_from_activity(policy, None, None, active, priority=spec.priority)
 
 
 def policy_for(spec: JobSpec) -> Policy:
@@ -53,20 +164,46 @@ class NextPoll:
 
 
 async def next_poll(
-    store: Store, spec: JobSpec, task: Task, items: int, newest_id: str | None, now: float
+    store: Store,
+    spec: JobSpec,
+    task: Task,
+    items: int,
+    newest_id: str | None,
+    now: float,
+    *,
+    exposure: float | None = None,
+    book: PollRates | None = None,
+    specs: Mapping[str, JobSpec] | None = None,
+    generations: Mapping[str, int] | None = None,
 ) -> NextPoll:
-    """Learn from the poll that just ended and build the next one."""
+    """Learn from the poll that just ended and build the next one.
+
+    ``exposure``: a first poll's span (:func:`backfill_exposure`). ``book``: the runtime's
+    :class:`PollRates`, needed under a budget, with the jobs (``specs``) and their
+    ``generations`` that may share it.
+    """
     base, _, generation = split_key(task.key)
     policy = policy_for(spec)
     key = state_key(task.job, base, generation)
     saved = await store.get_state(key)
-    if saved:
-        state = SourceState.from_dict(saved)
-    else:
-        user = task.path_params.get("id")
-        active = user is not None and user in tuple(spec.extra.get("active_since", ()))
-        state = prior_from_activity(policy, None, None, active, priority=spec.priority)
-    state = policy.observe(state, now, items)
+    before = SourceState.from_dict(saved) if saved else _prior(policy, spec, task)
+    state = policy.observe(before, now, items, exposure=exposure)
+    budget = book.budget(spec, specs or {spec.name: spec}) if book is not None else None
+    if budget is not None and book is not None:
+        group, per_day, members = budget
+        gens = dict(generations or {})
+        gens[spec.name] = generation
+        rates = await book.rates(store, group, members, gens)
+        rates[f"{spec.name} {base}"] = state.mean_rate
+        bounds: dict[tuple[float, float], list[float]] = {}
+        policies = {m.name: policy_for(m) for m in members}
+        for source, rate in rates.items():
+            p = policies.get(source.split(" ", 1)[0], policy)
+            bounds.setdefault((p.min_interval, p.max_interval), []).append(rate)
+        scale = budget_scale_mixed([(r, lo, hi) for (lo, hi), r in bounds.items()], per_day / DAY)
+        rate = policy.budget_rate(before, state, items, now)
+        interval = policy.min_interval if state.saturated else policy.budget_interval(rate, scale)
+        state = replace(state, interval=interval)
     when = max(policy.next_poll(state, now), now + policy.min_interval)
     newest = await store.get_state(newest_key(task.job, base, generation))
     candidates = [int(x) for x in (newest, newest_id, task.params.get("since_id")) if x]
@@ -79,6 +216,6 @@ async def next_poll(
         job=task.job, key=run_key(base, slot=when, generation=generation), endpoint=task.endpoint,
         path_params=dict(task.path_params), params=params,
         priority=spec.priority * PRIORITY_SCALE + yield_rank, not_before=when, auth=task.auth,
-        write=task.write,
+        write=task.write, deadline=max(when, now + policy.max_interval),  # the starvation guard
     )
     return NextPoll(task=follow, state=state, key=key)

@@ -19,6 +19,7 @@ from harvester.core.request import RequestMachine, StopCause
 from harvester.core.stream.status import StreamStatus
 from harvester.output import OutputFiles
 from harvester.runtime.pacer import Pacer
+from harvester.runtime.polling import PollRates
 from harvester.runtime.recent_errors import RecentErrors
 from harvester.runtime.signals import RunSignals
 from harvester.runtime.stats import RunStats
@@ -37,6 +38,7 @@ class RunSettings:
         idle_poll: the longest an idle worker sleeps before looking at the queue again.
         worker_prefix: names workers ``<prefix>w<n>`` (several pools in one process).
         usage_poll: read ``/2/usage/tweets`` every ``[cap] usage_poll_seconds``.
+        sqlite_cache_kib: a SQLite state's page cache (None: the store's default).
     """
 
     lease: float = 300.0
@@ -45,6 +47,7 @@ class RunSettings:
     idle_poll: float = 5.0
     worker_prefix: str = ""
     usage_poll: bool = True
+    sqlite_cache_kib: int | None = None
 
 
 @dataclass
@@ -83,3 +86,4 @@ class Runtime:
     usage_reads: int = 0
     waits_logged: set[tuple[str, str, int]] = field(default_factory=set)  # each wait said once
     stream: StreamStatus | None = None  # the stream runner's figures, when one runs
+    poll_rates: PollRates = field(default_factory=PollRates)  # budgeted poll jobs' source rates

@@ -263,7 +263,12 @@ class Worker:
         spawn = result.spawn
         if result.next_cursor is None and not rt.settings.exit_when_drained and polling.polls(spec, task):
             newest = result.newest_id if task.pages == 0 else None
-            follow = await polling.next_poll(rt.store, spec, task, task.items + items, newest, now)
+            total = task.items + items
+            exposure = (polling.backfill_exposure(task, page.raw if page is not None else None, total, now)
+                        if "since_id" not in task.params else None)  # fmt: skip
+            follow = await polling.next_poll(rt.store, spec, task, total, newest, now, exposure=exposure,
+                                             book=rt.poll_rates, specs=rt.jobs.specs,
+                                             generations=getattr(rt.store, "generations", None))  # fmt: skip
             spawn = (*spawn, follow.task)
             state[follow.key] = follow.state.to_dict()
             log.info("poll_scheduled", job=task.job, source=split_key(task.key)[0], new_items=task.items + items,
@@ -276,7 +281,8 @@ class Worker:
         if settlement is not None:
             commit = replace(commit, ledger=settlement.ledger, holds=settlement.holds)
         if page is not None and permit is not None and task.write:
-            commit = replace(commit, cache=cache.rows(task.endpoint, permit.request.params, page, now))
+            kinds = cache.wanted(rt.jobs.specs.values())
+            commit = replace(commit, cache=cache.rows(task.endpoint, permit.request.params, page, now, kinds))
         if task.write:
             if not await self._write_and_commit(task, commit, self._lines(task, permit, page, cached, now)):
                 return

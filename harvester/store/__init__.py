@@ -47,8 +47,12 @@ def is_shared_state(location: str) -> bool:
     return url_scheme(location) in SHARED_SCHEMES
 
 
-def open_store(location: str | Path) -> Store:
+def open_store(location: str | Path, *, sqlite_cache_kib: int | None = None) -> Store:
     """The store at ``location``: a file path or ``sqlite:///path`` (SQLite), ``postgresql://``.
+
+    ``sqlite_cache_kib``: SQLite's page cache (default ``sqlite.CACHE_KIB``); the daemon keeps
+    it small, as its queue is its jobs' sources and a cache sized for a million tasks would grow
+    its memory with the file for months.
 
     The store is not opened yet; call ``await store.open()``. As in SQLAlchemy,
     ``sqlite:///state.db`` is relative and ``sqlite:////var/lib/state.db`` absolute.
@@ -72,7 +76,7 @@ def open_store(location: str | Path) -> Store:
                 )
     from harvester.store.sqlite import SqliteStore  # here, so importing the package stays light
 
-    return SqliteStore(location)
+    return SqliteStore(location) if sqlite_cache_kib is None else SqliteStore(location, cache_kib=sqlite_cache_kib)
 
 
 def redact_url(url: str) -> str:

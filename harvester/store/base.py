@@ -177,6 +177,10 @@ class Store(Protocol):
         """Objects of ``ids`` fetched (with that shape) at or after ``since``: id -> json body."""
         ...
 
+    async def cache_prune(self, before: float) -> int:
+        """Forget the objects fetched before ``before``; returns how many."""
+        ...
+
     async def get_state(self, key: str) -> Any:
         """A saved JSON document (engine state), or None."""
         ...
@@ -184,3 +188,10 @@ class Store(Protocol):
     async def put_state(self, key: str, value: Any) -> None:
         """Save a JSON document under ``key``, replacing any earlier one."""
         ...
+
+
+def claim_order(priority: int, id_: int, deadline: float | None, now: float) -> tuple[bool, float, int, int]:
+    """The claim order of returned rows: past their deadline first (earliest first), then by
+    priority and id (the store's ``claim_tasks``)."""
+    late = deadline is not None and deadline <= now
+    return (not late, deadline if late and deadline is not None else 0.0, -priority, id_)

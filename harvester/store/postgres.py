@@ -70,6 +70,7 @@ import asyncpg
 from harvester.core.model import Failure, JobStats, NewTask, PageCommit, StreamCommit, Task
 from harvester.errors import StoreError
 from harvester.store import ClaimLost, redact_url, url_passwords
+from harvester.store.base import claim_order
 from harvester.store.sql_loader import load_migrations, load_queries
 from harvester.store.sqlite import _dumps, _loads
 
@@ -231,10 +232,10 @@ class PostgresStore:
             self._keep(fetch)
             fetch.add_done_callback(self._hand_back)
             raise
-        rows.sort(key=lambda r: (-r[6], r[0]))
+        rows.sort(key=lambda r: claim_order(r[6], r[0], r[15], now))
         for row in rows:
             self._tokens[row[0]] = row[14]
-        return [_task(row) for row in rows]
+        return [_task(row[:15]) for row in rows]
 
     async def commit_page(self, commit: PageCommit) -> None:
         cache = {(k, sh, i): (k, sh, i, at, body) for k, sh, i, at, body in commit.cache}  # one row per key
@@ -242,8 +243,9 @@ class PostgresStore:
         await self._guarded(
             commit.task_id, _Q["commit_page"], commit.next_cursor, commit.items, commit.output_job,
             commit.output_offset if commit.output_job is not None else None,
-            *_task_arrays(commit.spawn), *_ledger_arrays(commit.ledger), list(commit.holds),
+            *_task_arrays(commit.spawn)[:9], *_ledger_arrays(commit.ledger), list(commit.holds),
             *(list(col) for col in _columns(list(cache.values()), 5)), list(kv), list(kv.values()),
+            _task_arrays(commit.spawn)[9],  # $33: the deadlines, numbered last (migration 0006)
         )  # fmt: skip
 
     async def commit_stream(self, commit: StreamCommit) -> None:
@@ -353,6 +355,10 @@ class PostgresStore:
         if rows:
             await self._write("executemany", _Q["cache_put"], list(rows))
 
+    async def cache_prune(self, before: float) -> int:
+        status = await self._write("execute", _Q["cache_prune"], before)
+        return int(str(status).rsplit(" ", 1)[-1])
+
     async def cache_get(self, kind: str, shape: str, ids: Sequence[str], since: float) -> dict[str, str]:
         rows = await self._read(_Q["cache_get"], kind, shape, since, list(ids))
         return {str(r[0]): str(r[1]) for r in rows}
@@ -445,7 +451,7 @@ def _task_arrays(tasks: Sequence[NewTask]) -> tuple[list[Any], ...]:
         [t.job for t in tasks], [t.key for t in tasks], [t.endpoint for t in tasks],
         [_dumps(t.path_params) for t in tasks], [_dumps(t.params) for t in tasks],
         [t.priority for t in tasks], [float(t.not_before) for t in tasks], [t.auth for t in tasks],
-        [t.write for t in tasks],
+        [t.write for t in tasks], [t.deadline for t in tasks],
     )  # fmt: skip
 
 

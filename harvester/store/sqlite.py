@@ -81,6 +81,7 @@ from harvester.core.model import Failure, JobStats, NewTask, PageCommit, StreamC
 from harvester.errors import StoreError
 from harvester.paths import creatable_problem, os_words, writable_file_problem
 from harvester.store import ClaimLost
+from harvester.store.base import claim_order
 from harvester.store.sql_loader import load_migrations, load_queries
 
 __all__ = ["SqliteStore", "inspect_state", "state_path_problem"]
@@ -127,9 +128,11 @@ class SqliteStore:
         *,
         thread: bool = False,
         max_batch: int = 256,
+        cache_kib: int = CACHE_KIB,
     ) -> None:
-        if max_batch < 1:
-            raise ValueError("max_batch must be >= 1")
+        if max_batch < 1 or cache_kib < 1:
+            raise ValueError("max_batch and cache_kib must be >= 1")
+        self._cache_kib = cache_kib
         self._path = Path(path)
         self._thread = thread
         self._max_batch = max_batch
@@ -218,7 +221,7 @@ class SqliteStore:
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"{self._path}: cannot open the state store: {exc}") from exc
         try:
-            _configure(conn, self._path)
+            _configure(conn, self._path, self._cache_kib)
             _migrate(conn, self._path)
         except sqlite3.DatabaseError as exc:
             conn.close()
@@ -256,8 +259,8 @@ class SqliteStore:
 
         def apply(conn: sqlite3.Connection) -> list[Task]:
             rows = conn.execute(query, args).fetchall()
-            rows.sort(key=lambda r: (-r[6], r[0]))
-            return [_task(row) for row in rows]
+            rows.sort(key=lambda r: claim_order(r[6], r[0], r[14], now))
+            return [_task(row[:14]) for row in rows]
 
         def orphaned(tasks: list[Task]) -> None:
             # The caller was cancelled while its claim was being applied (thread mode): hand
@@ -402,6 +405,9 @@ class SqliteStore:
         if rows:
             batch = list(rows)
             await self._submit(lambda conn: conn.executemany(_Q["cache_put"], batch))
+
+    async def cache_prune(self, before: float) -> int:
+        return int(await self._submit(lambda conn: conn.execute(_Q["cache_prune"], {"before": before}).rowcount))
 
     async def cache_get(self, kind: str, shape: str, ids: Sequence[str], since: float) -> dict[str, str]:
         args = {"kind": kind, "shape": shape, "since": since, "ids": json.dumps(list(ids))}
@@ -579,7 +585,7 @@ def _insert_tasks(conn: sqlite3.Connection, tasks: Sequence[NewTask]) -> int:
     conn.executemany(_Q["insert_job"], [(job,) for job in {t.job for t in tasks}])
     rows = (
         (t.job, t.key, t.endpoint, _dumps(t.path_params), _dumps(t.params), t.priority,
-         t.not_before, t.auth, t.write)
+         t.not_before, t.auth, t.write, t.deadline)
         for t in tasks
     )  # fmt: skip
     return conn.executemany(_Q["insert_task"], rows).rowcount
@@ -665,14 +671,14 @@ def _loads(text: str) -> Mapping[str, str]:
 # -- connection setup ---------------------------------------------------------------------------
 
 
-def _configure(conn: sqlite3.Connection, path: Path) -> None:
+def _configure(conn: sqlite3.Connection, path: Path, cache_kib: int = CACHE_KIB) -> None:
     mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
     if mode != "wal":
         raise StoreError(f"{path}: cannot use WAL mode here (got {mode!r}); is it on a network drive?")
     conn.execute("PRAGMA synchronous = NORMAL")  # safe: see "Durability" above
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+    conn.execute(f"PRAGMA cache_size = -{int(cache_kib)}")
     conn.execute("PRAGMA temp_store = MEMORY")
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import email.utils
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -63,6 +64,15 @@ class Server:
             return 429, 0, self.window_start + self.window
         self.count += 1
         return 200, self.limit - self.count, self.window_start + self.window
+
+
+def check_guard_index(bucket: Any, now: float, window: float) -> None:
+    """The sliding guard's grouped index answers what a scan of the log does (issue 19)."""
+    for t in (now, now + 1.0, now + window / 2, now + window, now + 2 * window):
+        counted = bucket._counted(t)
+        assert bucket._count(t) == len(counted), (t, counted)
+        for k in {1, len(counted) // 2, len(counted)} - {0} if counted else ():
+            assert bucket._kth_newest(t, k) == counted[len(counted) - k]
 
 
 class Sim:
@@ -129,6 +139,7 @@ class Sim:
         elif op == "cancel" and self.pending:
             r = self.pending.pop(self.data.draw(st.integers(0, len(self.pending) - 1), label="which"))
             self.engine.cancel(r.ticket)
+        check_guard_index(self.engine.bucket(ROUTE, "app", "app"), self.t, self.server.window)
 
     def finish(self) -> None:
         self.advance_to(self.t + self.max_latency + 1)

@@ -72,6 +72,31 @@ async def test_claim_order_is_priority_then_insertion(store: Store) -> None:
     assert await store.claim("w", NOW, LEASE, limit=5) == []
 
 
+async def test_tasks_past_their_deadline_go_first_whatever_their_priority(store: Store) -> None:
+    await store.enqueue([
+        new("busy1", priority=9), new("busy2", priority=9), new("busy3", priority=9),
+        new("quiet", priority=0, deadline=NOW - 10), new("quieter", priority=0, deadline=NOW - 50),
+        new("not-yet", priority=0, deadline=NOW + 10),  # its deadline is ahead: priority order
+        new("future", priority=0, deadline=NOW - 99, not_before=NOW + 5),  # late but not due
+    ])  # fmt: skip
+    assert [t.key for t in await store.claim("w", NOW, LEASE, limit=3)] == ["quieter", "quiet", "busy1"]
+    assert [t.key for t in await store.claim("w", NOW, LEASE, limit=1, skip=[("/2/users/:id/tweets", "app")])] == [
+        "busy2"
+    ]
+    assert [t.key for t in await store.claim("w", NOW + 4, LEASE, limit=1)] == ["busy3"]
+    assert [t.key for t in await store.claim("w", NOW + 11, LEASE, limit=2)] == ["future", "not-yet"]
+    # Spawned tasks carry their deadline too.
+    await store.enqueue([new("parent")])
+    [parent] = await store.claim("w", NOW + 11, LEASE, limit=1)
+    await store.commit_page(
+        PageCommit(task_id=parent.id, next_cursor=None, items=0, spawn=(new("next", priority=0, deadline=NOW + 20),
+                                                                         new("other", priority=10)))
+    )  # fmt: skip
+    assert [t.key for t in await store.claim("w", NOW + 12, LEASE, limit=1)] == ["other"]
+    await store.enqueue([new("more", priority=10)])
+    assert [t.key for t in await store.claim("w", NOW + 21, LEASE, limit=2)] == ["next", "more"]
+
+
 async def test_not_before_is_respected(store: Store) -> None:
     await store.enqueue([new("later", not_before=NOW + 100, priority=9), new("now", not_before=NOW)])
     assert await store.next_due() == NOW
@@ -470,3 +495,14 @@ async def test_commit_stream_writes_outputs_charges_fills_and_position_at_once(s
     assert [(e["job"], e["micros"], e["posts"]) for e in await store.ledger_entries(NOW - 1)] == [("a", 5000, 1)]
     assert [t.key for t in await claim_all(store)] == ["fill:0:1-2"]
     assert await store.get_state("stream:position") == {"h": "2"}
+
+
+async def test_cache_prune_forgets_objects_of_earlier_days(store: Store) -> None:
+    day = 86_400.0
+    await store.cache_put([("post", "s", "1", NOW - day, '{"id":"1"}'), ("post", "s", "2", NOW, '{"id":"2"}'),
+                           ("user", "s", "3", NOW - 1, '{"id":"3"}')])  # fmt: skip
+    assert await store.cache_prune(NOW - 1) == 1
+    assert await store.cache_get("post", "s", ["1", "2"], 0.0) == {"2": '{"id":"2"}'}
+    assert await store.cache_prune(NOW - 1) == 0
+    assert await store.cache_prune(NOW + 1) == 2
+    assert await store.cache_get("user", "s", ["3"], 0.0) == {}

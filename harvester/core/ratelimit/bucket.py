@@ -5,6 +5,7 @@ The rules are in the package docstring (``harvester.core.ratelimit``).
 
 from __future__ import annotations
 
+import bisect
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 
@@ -31,12 +32,13 @@ _KINDS: tuple[AuthKind, ...] = ("app", "user")
 class _Entry:
     """One grant in a bucket's log."""
 
-    __slots__ = ("cancelled", "granted_at", "window")
+    __slots__ = ("cancelled", "gone", "granted_at", "window")
 
     def __init__(self, granted_at: float, window: float | None = None) -> None:
         self.granted_at = granted_at
         self.window = window  # the reset of the server window a header proved it landed in
         self.cancelled = False
+        self.gone = False  # expired out of the log (and out of the groups)
 
     def __repr__(self) -> str:
         state = "cancelled" if self.cancelled else f"window={self.window}"
@@ -117,6 +119,7 @@ class Bucket:
     __slots__ = (
         "_daily",
         "_gap",
+        "_groups",
         "_last_send",
         "_learned",
         "_learned_reset",
@@ -183,6 +186,12 @@ class Bucket:
         self._window: _Quota | None = None
         self._daily: dict[str, _Quota] = {}
         self._log: deque[_Entry] = deque()
+        # The live (not cancelled, not expired) grant times of the log, sorted, grouped by the
+        # window a header placed them in (None: not placed). The sliding guard counts and ranks
+        # through these in O(groups x log n) instead of rescanning the log on every question
+        # (a busy bucket holds thousands of grants per window); groups are few (one or two
+        # windows fit in the guard's span, plus None).
+        self._groups: dict[float | None, list[float]] = {}
         self._tickets: dict[int, _Entry] = {}
         self._next_id = 1
         self._last_send: float | None = None
@@ -235,7 +244,10 @@ class Bucket:
         self._now = now
         log = self._log
         while log and (log[0].cancelled or log[0].granted_at + self._span <= now):
-            log.popleft()
+            e = log.popleft()
+            e.gone = True
+            if not e.cancelled:
+                self._ungroup(e.window, e.granted_at)
         if self._window is not None and now >= self._ends_at(self._window.reset):
             self._window = None
         for kind, d in list(self._daily.items()):
@@ -255,8 +267,35 @@ class Bucket:
     def _excluded(self, reset: float | None, t: float) -> bool:
         return reset is not None and self.clock.known and t >= self._ends_at(reset)
 
+    def _group(self, window: float | None, granted_at: float) -> None:
+        bisect.insort_right(self._groups.setdefault(window, []), granted_at)
+
+    def _ungroup(self, window: float | None, granted_at: float) -> None:
+        times = self._groups[window]
+        i = bisect.bisect_left(times, granted_at)
+        assert i < len(times) and times[i] == granted_at, "grant groups out of step with the log"
+        del times[i]
+        if not times:
+            del self._groups[window]
+
+    def _live_groups(self, t: float) -> list[tuple[list[float], int]]:
+        """The groups the guard counts at ``t``, each with the index of its first grant still
+        within the span at ``t`` (``granted_at + span > t``, the very test the log used)."""
+        span = self._span
+        return [
+            (times, bisect.bisect_right(times, t, key=lambda g: g + span))
+            for window, times in self._groups.items()
+            if not self._excluded(window, t)
+        ]
+
+    def _count(self, t: float) -> int:
+        """How many grants the sliding guard counts at ``t``: O(groups x log n)."""
+        return sum(len(times) - first for times, first in self._live_groups(t))
+
     def _counted(self, t: float) -> list[float]:
-        """Grant times the sliding guard counts at ``t`` (oldest first)."""
+        """Grant times the sliding guard counts at ``t`` (oldest first), by a scan of the log:
+        the plain statement of what :meth:`_count` and :meth:`_kth_newest` answer fast (tests
+        check them against it; nothing on the request path calls it)."""
         span = self._span
         return [
             e.granted_at
@@ -264,16 +303,42 @@ class Bucket:
             if not e.cancelled and e.granted_at + span > t and not self._excluded(e.window, t)
         ]
 
+    def _kth_newest(self, t: float, k: int) -> float:
+        """The ``k``-th newest grant the guard counts at ``t`` (needs ``k <= _count(t)``).
+
+        It is the largest grant time ``x`` with at least ``k`` counted grants at or after it:
+        for each group, a binary search over its own grants (the count is monotone in the
+        index), each step counting across the groups by bisection. O(groups² x log² n)."""
+        live = self._live_groups(t)
+
+        def at_or_after(x: float) -> int:
+            return sum(len(times) - max(first, bisect.bisect_left(times, x)) for times, first in live)
+
+        best = float("-inf")
+        for times, first in live:
+            lo, hi = first, len(times) - 1  # find the highest index whose grant has >= k at/after it
+            found = -1
+            while lo <= hi:
+                mid = (lo + hi) // 2
+                if at_or_after(times[mid]) >= k:
+                    found, lo = mid, mid + 1
+                else:
+                    hi = mid - 1
+            if found >= 0:
+                best = max(best, times[found])
+        assert best > float("-inf"), "fewer counted grants than asked for"
+        return best
+
     def _guard_release(self, t: float) -> float:
         """Earliest time >= t at which fewer than ``limit`` grants are counted."""
         # Exclusions switch on at known times; between two switches only expiry changes counts.
-        switches = sorted({self._ends_at(e.window) for e in self._log if e.window is not None})
+        switches = sorted({self._ends_at(w) for w in self._groups if w is not None})
         starts = [t] + [s for s in switches if s > t] if self.clock.known else [t]
         for i, start in enumerate(starts):
-            counted = self._counted(start)
-            if len(counted) < self.limit:
+            counted = self._count(start)
+            if counted < self.limit:
                 return start
-            release = counted[len(counted) - self.limit] + self._span
+            release = self._kth_newest(start, self.limit) + self._span
             if i + 1 == len(starts) or release < starts[i + 1]:
                 return max(release, start)
         raise AssertionError("unreachable")
@@ -289,7 +354,7 @@ class Bucket:
 
     def _available_at(self, t: float) -> int:
         in_flight = len(self._tickets)
-        avail = self.limit - len(self._counted(t))
+        avail = self.limit - self._count(t)
         w = self._window_at(t)
         if w is not None:
             avail = min(avail, w.remaining - in_flight)
@@ -318,7 +383,7 @@ class Bucket:
         for kind, d in self._daily.items():
             if t < self._ends_at(d.reset) and d.remaining - in_flight <= 0:
                 yield self._ends_at(d.reset), WaitReason.DAILY, f"{kind} 24-hour bucket spent"
-        counted = len(self._counted(t))
+        counted = self._count(t)
         if counted >= self.limit:
             yield (
                 self._guard_release(t),
@@ -351,6 +416,7 @@ class Bucket:
             return WaitUntil(t=t, reason=reason, detail=detail)
         entry = _Entry(now)
         self._log.append(entry)
+        self._group(None, now)
         ticket = Ticket(route=self.route, auth=self.auth, id=self._next_id, granted_at=now)
         self._next_id += 1
         self._tickets[ticket.id] = entry
@@ -365,7 +431,10 @@ class Bucket:
 
     def cancel(self, ticket: Ticket) -> None:
         """The request never reached the server (connect error before sending): hand it back."""
-        self._settle(ticket).cancelled = True
+        entry = self._settle(ticket)
+        entry.cancelled = True
+        if not entry.gone:
+            self._ungroup(entry.window, entry.granted_at)
 
     def observe(
         self,
@@ -399,7 +468,7 @@ class Bucket:
             if self._window is not None:
                 self._window.remaining = max(0, self._window.remaining - 1)
         else:
-            entry.window = q.reset
+            self._place(entry, q.reset)
             replaced = self._window is None
             if self._window is None:
                 self._window = _Quota(q.limit, q.remaining, q.reset, h.date)
@@ -432,7 +501,14 @@ class Bucket:
         with the new reset (else the sliding guard would count them until the retracted one)."""
         for e in self._log:
             if e.window is not None and abs(e.window - old_reset) <= RESET_JITTER:
-                e.window = new_reset
+                self._place(e, new_reset)
+
+    def _place(self, entry: _Entry, window: float) -> None:
+        """A header placed ``entry`` in the window ending at ``window``: move it to that group."""
+        if not entry.cancelled and not entry.gone:
+            self._ungroup(entry.window, entry.granted_at)
+            self._group(window, entry.granted_at)
+        entry.window = window
 
     def _learn(self, reset: float, granted_at: float, *, fresh: bool) -> None:
         """One sample of the window's length: ``reset`` minus a grant, in server time, plus the
@@ -635,6 +711,9 @@ class Bucket:
             for item in log:
                 if isinstance(item, Sequence) and len(item) == 2:
                     self._log.append(_Entry(_float(item[0], 0.0), opt_float(item[1])))
+        self._groups = {}
+        for e in self._log:
+            self._group(e.window, e.granted_at)
         self._last_send = opt_float(state.get("last_send"))
         self.hold_until = _float(state.get("hold_until"), float("-inf"))
         self.hold_detail = str(state.get("hold_detail") or "")

@@ -3,65 +3,87 @@
 -- (run in autocommit), so it is atomic and holds its row locks for no network round trip.
 
 -- insert_tasks --
--- $1..$9: parallel arrays, one element per task. The job rows come first (a sibling CTE; the
+-- $1..$10: parallel arrays, one element per task. The job rows come first (a sibling CTE; the
 -- foreign key is checked at the end of the statement). Re-planning is idempotent: an existing
 -- (job, key), even one earlier in the same arrays, keeps its state. The status is "INSERT 0 n".
 WITH new_jobs AS (
     INSERT INTO jobs (job) SELECT DISTINCT unnest($1::text[]) ON CONFLICT (job) DO NOTHING
 )
-INSERT INTO tasks (job, key, endpoint, path_params, params, priority, not_before, auth, write)
+INSERT INTO tasks (job, key, endpoint, path_params, params, priority, not_before, auth, write, deadline)
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[], $6::int[],
-                     $7::float8[], $8::text[], $9::bool[])
+                     $7::float8[], $8::text[], $9::bool[], $10::float8[])
 ON CONFLICT (job, key) DO NOTHING
 
 -- claim_tasks --
--- $1 worker, $2 now, $3 lease_until, $4 limit, $5 owner. Due pending tasks, and tasks whose
--- lease expired under another owner (a dead process; this store's own claims are live by
+-- $1 worker, $2 now, $3 lease_until, $4 limit, $5 owner. First the pending tasks past their
+-- deadline (the starvation guard, migration 0006: earliest deadline first, through
+-- tasks_deadline); then, for what the limit leaves, due pending tasks and tasks whose lease
+-- expired under another owner (a dead process; this store's own claims are live by
 -- definition). The CASE is deliberate: only tasks_claim can serve it, so the plan is always a walk
--- of tasks_claim in claim order that stops after $4 rows, never a bitmap scan plus a sort of
+-- of tasks_claim in claim order that stops after the limit, never a bitmap scan plus a sort of
 -- every due task. SKIP LOCKED passes over rows another claim is taking right now instead of
 -- waiting; a row that changed since the snapshot is re-checked against the WHERE clause.
--- RETURNING does not keep the order, so the caller sorts.
-WITH picked AS MATERIALIZED (
+-- RETURNING does not keep the order, so the caller sorts (deadline is returned last for that).
+WITH late AS MATERIALIZED (
     SELECT id FROM tasks
-    WHERE state IN ('pending', 'claimed')
-      AND CASE WHEN state = 'pending' THEN not_before <= $2
-               ELSE lease_until < $2 AND owner IS DISTINCT FROM $5 END
-    ORDER BY priority DESC, id
+    WHERE state = 'pending' AND deadline IS NOT NULL AND deadline <= $2 AND not_before <= $2
+    ORDER BY deadline
     LIMIT $4
     FOR UPDATE SKIP LOCKED
+), rest AS MATERIALIZED (
+    SELECT id FROM tasks
+     WHERE state IN ('pending', 'claimed')
+       AND CASE WHEN state = 'pending' THEN not_before <= $2
+                ELSE lease_until < $2 AND owner IS DISTINCT FROM $5 END
+       AND id NOT IN (SELECT id FROM late)
+     ORDER BY priority DESC, id
+     LIMIT $4 - (SELECT count(*) FROM late)
+     FOR UPDATE SKIP LOCKED
+), picked AS (
+    SELECT id FROM late UNION ALL SELECT id FROM rest
 )
 UPDATE tasks AS t
 SET state = 'claimed', claimed_by = $1, owner = $5, lease_until = $3, claim_token = t.claim_token + 1
 FROM picked
 WHERE t.id = picked.id
 RETURNING t.id, t.job, t.key, t.endpoint, t.path_params::text, t.params::text, t.priority, t.auth,
-          t.write, t.cursor, t.pages, t.items, t.attempts, t.last_error, t.claim_token
+          t.write, t.cursor, t.pages, t.items, t.attempts, t.last_error, t.claim_token, t.deadline
 
 -- claim_tasks_filtered --
 -- As claim_tasks, leaving out closed buckets ($6: "endpoint auth" strings) and, unless $7 is
 -- NULL, jobs outside this run.
-WITH picked AS MATERIALIZED (
+WITH late AS MATERIALIZED (
     SELECT id FROM tasks
-    WHERE state IN ('pending', 'claimed')
-      AND CASE WHEN state = 'pending' THEN not_before <= $2
-               ELSE lease_until < $2 AND owner IS DISTINCT FROM $5 END
+    WHERE state = 'pending' AND deadline IS NOT NULL AND deadline <= $2 AND not_before <= $2
       AND (endpoint || ' ' || auth) <> ALL ($6::text[])
       AND ($7::text[] IS NULL OR job = ANY ($7::text[]))
-    ORDER BY priority DESC, id
+    ORDER BY deadline
     LIMIT $4
     FOR UPDATE SKIP LOCKED
+), rest AS MATERIALIZED (
+    SELECT id FROM tasks
+     WHERE state IN ('pending', 'claimed')
+       AND CASE WHEN state = 'pending' THEN not_before <= $2
+                ELSE lease_until < $2 AND owner IS DISTINCT FROM $5 END
+       AND (endpoint || ' ' || auth) <> ALL ($6::text[])
+       AND ($7::text[] IS NULL OR job = ANY ($7::text[]))
+       AND id NOT IN (SELECT id FROM late)
+     ORDER BY priority DESC, id
+     LIMIT $4 - (SELECT count(*) FROM late)
+     FOR UPDATE SKIP LOCKED
+), picked AS (
+    SELECT id FROM late UNION ALL SELECT id FROM rest
 )
 UPDATE tasks AS t
 SET state = 'claimed', claimed_by = $1, owner = $5, lease_until = $3, claim_token = t.claim_token + 1
 FROM picked
 WHERE t.id = picked.id
 RETURNING t.id, t.job, t.key, t.endpoint, t.path_params::text, t.params::text, t.priority, t.auth,
-          t.write, t.cursor, t.pages, t.items, t.attempts, t.last_error, t.claim_token
+          t.write, t.cursor, t.pages, t.items, t.attempts, t.last_error, t.claim_token, t.deadline
 
 -- commit_page --
 -- $1 id, $2 claim token, $3 next cursor, $4 items, $5 output job, $6 output offset,
--- $7..$15 spawned tasks (as insert_tasks), $16..$24 ledger rows (at, run, job, route, day,
+-- $7..$15 and $33 spawned tasks (as insert_tasks; $33 the deadlines), $16..$24 ledger rows (at, run, job, route, day,
 -- micros, reserved, keys, posts), $25 the shared-budget holds the page ends (core/shared.py),
 -- $26..$30 cache rows (kind, shape, id, fetched_at, body), $31..$32 kv documents (key, value),
 -- each key once. Guarded by state and claim token: a second commit of one claim, or a
@@ -85,9 +107,9 @@ WITH moved AS (
     INSERT INTO jobs (job) SELECT DISTINCT j FROM moved, unnest($7::text[]) AS j
     ON CONFLICT (job) DO NOTHING
 ), spawned AS (
-    INSERT INTO tasks (job, key, endpoint, path_params, params, priority, not_before, auth, write)
+    INSERT INTO tasks (job, key, endpoint, path_params, params, priority, not_before, auth, write, deadline)
     SELECT s.* FROM moved, unnest($7::text[], $8::text[], $9::text[], $10::jsonb[], $11::jsonb[],
-                                  $12::int[], $13::float8[], $14::text[], $15::bool[]) AS s
+                                  $12::int[], $13::float8[], $14::text[], $15::bool[], $33::float8[]) AS s
     ON CONFLICT (job, key) DO NOTHING
 ), charged AS (
     INSERT INTO ledger (at, run, job, route, day, micros, reserved, keys, posts)
@@ -268,6 +290,10 @@ ON CONFLICT (key) DO UPDATE SET value = excluded.value
 INSERT INTO cache (kind, shape, id, fetched_at, body) VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (kind, shape, id) DO UPDATE SET fetched_at = excluded.fetched_at, body = excluded.body
 
+-- cache_prune --
+-- $1 before: objects fetched before the current UTC day's start can answer no lookup any more.
+DELETE FROM cache WHERE fetched_at < $1
+
 -- cache_get --
 SELECT id, body FROM cache
 WHERE kind = $1 AND shape = $2 AND fetched_at >= $3 AND id = ANY($4::text[])
@@ -332,8 +358,8 @@ FROM (
 GROUP BY owner ORDER BY owner
 
 -- commit_stream --
--- $1, $2 output jobs and lengths; $3..$11 spawned tasks (as insert_tasks); $12..$20 ledger rows
--- (as insert_ledger); $21, $22 kv documents. Streamed Posts: no task moves, everything at once.
+-- $1, $2 output jobs and lengths; $3..$12 spawned tasks (as insert_tasks); $13..$21 ledger rows
+-- (as insert_ledger); $22, $23 kv documents. Streamed Posts: no task moves, everything at once.
 WITH output AS (
     INSERT INTO outputs AS o (job, shard, length)
     SELECT x.j, pg_backend_pid() % 64, x.l FROM unnest($1::text[], $2::bigint[]) AS x (j, l)
@@ -342,17 +368,17 @@ WITH output AS (
     INSERT INTO jobs (job) SELECT DISTINCT j FROM unnest($3::text[]) AS j
     ON CONFLICT (job) DO NOTHING
 ), spawned AS (
-    INSERT INTO tasks (job, key, endpoint, path_params, params, priority, not_before, auth, write)
+    INSERT INTO tasks (job, key, endpoint, path_params, params, priority, not_before, auth, write, deadline)
     SELECT s.* FROM unnest($3::text[], $4::text[], $5::text[], $6::jsonb[], $7::jsonb[],
-                           $8::int[], $9::float8[], $10::text[], $11::bool[]) AS s
+                           $8::int[], $9::float8[], $10::text[], $11::bool[], $12::float8[]) AS s
     ON CONFLICT (job, key) DO NOTHING
 ), charged AS (
     INSERT INTO ledger (at, run, job, route, day, micros, reserved, keys, posts)
-    SELECT l.* FROM unnest($12::float8[], $13::text[], $14::text[], $15::text[], $16::text[],
-                           $17::bigint[], $18::bigint[], $19::jsonb[], $20::bigint[]) AS l
+    SELECT l.* FROM unnest($13::float8[], $14::text[], $15::text[], $16::text[], $17::text[],
+                           $18::bigint[], $19::bigint[], $20::jsonb[], $21::bigint[]) AS l
 ), saved AS (
     INSERT INTO kv (key, value)
-    SELECT k.key, k.value::jsonb FROM unnest($21::text[], $22::text[]) AS k (key, value)
+    SELECT k.key, k.value::jsonb FROM unnest($22::text[], $23::text[]) AS k (key, value)
     ON CONFLICT (key) DO UPDATE SET value = excluded.value
 )
 SELECT 1

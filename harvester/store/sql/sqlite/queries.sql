@@ -7,39 +7,64 @@ INSERT INTO jobs (job) VALUES (?) ON CONFLICT (job) DO NOTHING
 
 -- insert_task --
 -- Re-planning a job is idempotent: an existing (job, key) keeps its state.
-INSERT INTO tasks (job, key, endpoint, path_params, params, priority, not_before, auth, write)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO tasks (job, key, endpoint, path_params, params, priority, not_before, auth, write, deadline)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (job, key) DO NOTHING
 
 -- claim_tasks --
--- One statement: find the due tasks through tasks_claim and mark them claimed. INDEXED BY pins
--- the plan (after ANALYZE the planner may prefer tasks_due and sort every due task). RETURNING
--- does not keep the subquery's order, so the caller sorts.
+-- One statement: find the due tasks and mark them claimed. First the tasks past their deadline
+-- (the starvation guard, migration 0006: earliest deadline first, through tasks_deadline), then
+-- the rest in claim order through tasks_claim. INDEXED BY pins the plans (after ANALYZE the
+-- planner may prefer tasks_due and sort every due task). A compound SELECT yields its left part
+-- first, so the outer LIMIT keeps the overdue ones. RETURNING does not keep the subquery's order,
+-- so the caller sorts (deadline is returned last for that).
 UPDATE tasks
 SET state = 'claimed', claimed_by = :worker, lease_until = :lease_until
 WHERE id IN (
-    SELECT id FROM tasks INDEXED BY tasks_claim
-    WHERE state = 'pending' AND not_before <= :now
-    ORDER BY priority DESC, id
+    SELECT id FROM (
+        SELECT id FROM tasks INDEXED BY tasks_deadline
+        WHERE state = 'pending' AND deadline IS NOT NULL AND deadline <= :now AND not_before <= :now
+        ORDER BY deadline
+        LIMIT :limit
+    )
+    UNION ALL
+    SELECT id FROM (
+        SELECT id FROM tasks INDEXED BY tasks_claim
+        WHERE state = 'pending' AND not_before <= :now AND NOT coalesce(deadline <= :now, 0)
+        ORDER BY priority DESC, id
+        LIMIT :limit
+    )
     LIMIT :limit
 )
 RETURNING id, job, key, endpoint, path_params, params, priority, auth, write,
-          cursor, pages, items, attempts, last_error
+          cursor, pages, items, attempts, last_error, deadline
 
 -- claim_tasks_filtered --
 -- As claim_tasks, leaving out closed buckets (endpoint, auth) and jobs outside this run.
 UPDATE tasks
 SET state = 'claimed', claimed_by = :worker, lease_until = :lease_until
 WHERE id IN (
-    SELECT id FROM tasks INDEXED BY tasks_claim
-    WHERE state = 'pending' AND not_before <= :now
-      AND (endpoint || ' ' || auth) NOT IN (SELECT value FROM json_each(:skip))
-      AND (:jobs IS NULL OR job IN (SELECT value FROM json_each(:jobs)))
-    ORDER BY priority DESC, id
+    SELECT id FROM (
+        SELECT id FROM tasks INDEXED BY tasks_deadline
+        WHERE state = 'pending' AND deadline IS NOT NULL AND deadline <= :now AND not_before <= :now
+          AND (endpoint || ' ' || auth) NOT IN (SELECT value FROM json_each(:skip))
+          AND (:jobs IS NULL OR job IN (SELECT value FROM json_each(:jobs)))
+        ORDER BY deadline
+        LIMIT :limit
+    )
+    UNION ALL
+    SELECT id FROM (
+        SELECT id FROM tasks INDEXED BY tasks_claim
+        WHERE state = 'pending' AND not_before <= :now AND NOT coalesce(deadline <= :now, 0)
+          AND (endpoint || ' ' || auth) NOT IN (SELECT value FROM json_each(:skip))
+          AND (:jobs IS NULL OR job IN (SELECT value FROM json_each(:jobs)))
+        ORDER BY priority DESC, id
+        LIMIT :limit
+    )
     LIMIT :limit
 )
 RETURNING id, job, key, endpoint, path_params, params, priority, auth, write,
-          cursor, pages, items, attempts, last_error
+          cursor, pages, items, attempts, last_error, deadline
 
 -- commit_page --
 -- Guarded by state: a second commit of the same claim (or one after release/recover) changes
@@ -197,6 +222,10 @@ ON CONFLICT (key) DO UPDATE SET value = excluded.value
 -- cache_put --
 INSERT INTO cache (kind, shape, id, fetched_at, body) VALUES (?, ?, ?, ?, ?)
 ON CONFLICT (kind, shape, id) DO UPDATE SET fetched_at = excluded.fetched_at, body = excluded.body
+
+-- cache_prune --
+-- Objects fetched before :before (the current UTC day's start) can answer no lookup any more.
+DELETE FROM cache WHERE fetched_at < :before
 
 -- cache_get --
 SELECT id, body FROM cache
