@@ -148,7 +148,7 @@ class Sim:
         self.ready.clear()
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])  # each step also checks the index against a full scan
 @given(
     data=st.data(),
     limit=st.integers(1, 6),
