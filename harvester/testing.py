@@ -25,6 +25,7 @@ from harvester.runtime.daemon import Daemon, DaemonResult
 from harvester.runtime.harvest import RunResult, harvest
 from harvester.runtime.runtime import Runtime
 from harvester.sandbox import Sandbox, SandboxConfig
+from harvester.store import open_store
 
 T = TypeVar("T")
 
@@ -162,6 +163,20 @@ def sandbox_thread(config: SandboxConfig | None = None, *, token: str = APP_TOKE
     finally:
         box["loop"].call_soon_threadsafe(box["stop"].set)
         thread.join(30)
+
+
+def ledger_micros(state: str | Path) -> int:
+    """What the ledger of the state store at ``state`` holds, in micro-dollars (every entry)."""
+
+    async def read() -> int:
+        store = open_store(str(state))
+        await store.open()
+        try:
+            return sum(int(e["micros"]) for e in await store.ledger_entries(0.0))
+        finally:
+            await store.close()
+
+    return run_loop(read)
 
 
 def read_pages(path: Path) -> list[dict[str, Any]]:

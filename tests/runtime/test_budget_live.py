@@ -15,8 +15,15 @@ from harvester.core.model import JobSpec
 from harvester.core.request import Cause
 from harvester.runtime.harvest import RunResult
 from harvester.sandbox import SandboxConfig
-from harvester.store import open_store
-from harvester.testing import EPOCH, data_ids, harvest_sandbox, make_config, read_pages, run_virtual
+from harvester.testing import (
+    EPOCH,
+    data_ids,
+    harvest_sandbox,
+    ledger_micros,
+    make_config,
+    read_pages,
+    run_virtual,
+)
 
 SEARCH = "/2/tweets/search/recent"
 SEARCH_JOB = JobSpec(name="search", kind="search", query="bumife", start_time="2026-11-15T00:00:00Z",
@@ -33,18 +40,6 @@ def no_dups(tmp: Path, job: str) -> list[str]:
     return ids
 
 
-def ledger_micros(tmp: Path) -> int:
-    async def read() -> int:
-        store = open_store(str(tmp / "state.db"))
-        await store.open()
-        try:
-            return sum(int(e["micros"]) for e in await store.ledger_entries(0.0))
-        finally:
-            await store.close()
-
-    return run_virtual(read)
-
-
 def test_budget_stops_before_overspending_and_matches_the_sandbox_to_the_cent(tmp_path: Path) -> None:
     budget = 1.23  # not a multiple of a page: the last request must shrink to fit
     config = make_config(tmp_path, workers=3)
@@ -56,7 +51,7 @@ def test_budget_stops_before_overspending_and_matches_the_sandbox_to_the_cent(tm
     result, sandbox_usd = run_virtual(main)
     assert result.stop is not None and result.stop.cause is Cause.RUN_BUDGET, result.stop
     assert result.outcome == "stopped"
-    spent = ledger_micros(tmp_path)
+    spent = ledger_micros(tmp_path / "state.db")
     assert spent <= pricing.usd_to_micros(budget)
     assert abs(spent - pricing.usd_to_micros(sandbox_usd)) < 10_000, (spent, sandbox_usd)  # to the cent
     assert round(pricing.micros_to_usd(spent), 2) == round(sandbox_usd, 2)
@@ -162,6 +157,6 @@ def test_owned_reads_use_the_owned_price(tmp_path: Path) -> None:
 
     result, sandbox_usd, posts = run_virtual(main)
     assert not result.failed, result.jobs
-    spent = ledger_micros(tmp_path)
+    spent = ledger_micros(tmp_path / "state.db")
     assert spent == posts * 1_000, (spent, posts)
     assert round(sandbox_usd, 6) == round(posts * 0.001, 6)

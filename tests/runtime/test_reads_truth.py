@@ -24,8 +24,15 @@ from harvester.runtime.harvest import RunResult
 from harvester.sandbox import Sandbox, SandboxConfig
 from harvester.sandbox.truth import Truth
 from harvester.sandbox.world import QUOTED, REPLIED_TO, RETWEETED, World
-from harvester.store import open_store
-from harvester.testing import EPOCH, data_ids, harvest_sandbox, make_config, read_pages, run_virtual
+from harvester.testing import (
+    EPOCH,
+    data_ids,
+    harvest_sandbox,
+    ledger_micros,
+    make_config,
+    read_pages,
+    run_virtual,
+)
 
 ME = "980201543"  # the most followed user of the default world: likes, bookmarks, lists
 OTHER = "8936152300"
@@ -122,18 +129,6 @@ def _config(tmp: Path) -> Any:
     return replace(base, pricing=Prices(bill_includes=False), budget=Budget(), auth=AuthConfig(users={"me": me}))
 
 
-def _ledger_micros(tmp: Path) -> int:
-    async def read() -> int:
-        store = open_store(str(tmp / "state.db"))
-        await store.open()
-        try:
-            return sum(int(e["micros"]) for e in await store.ledger_entries(0.0))
-        finally:
-            await store.close()
-
-    return run_virtual(read)
-
-
 @dataclass(frozen=True)
 class Harvested:
     result: RunResult
@@ -163,7 +158,7 @@ def _harvest(tmp_factory: pytest.TempPathFactory, name: str, spec: JobSpec,
     result, sb, expected = run_virtual(main)
     pages = read_pages(tmp / "out" / f"{spec.name}.jsonl")
     charges = sb.ledger.charges
-    out = Harvested(result, pages, sb.ledger.spent_micro, _ledger_micros(tmp), expected,
+    out = Harvested(result, pages, sb.ledger.spent_micro, ledger_micros(tmp / "state.db"), expected,
                     sum(1 for c in charges if c.owned), len(charges))
     _CACHE[name] = out
     return out

@@ -22,8 +22,15 @@ from harvester.core.model import JobSpec
 from harvester.sandbox import SandboxConfig
 from harvester.sandbox.config import StreamFault
 from harvester.sandbox.stream import Attempt
-from harvester.store.sqlite import SqliteStore
-from harvester.testing import EPOCH, data_ids, harvest_sandbox, make_config, read_pages, run_virtual
+from harvester.testing import (
+    EPOCH,
+    data_ids,
+    harvest_sandbox,
+    ledger_micros,
+    make_config,
+    read_pages,
+    run_virtual,
+)
 
 DAY = 86_400.0
 KEEPALIVE, STALL = 120.0, 180.0  # X's 20 s and tweepy's 21 s, scaled up so a day is cheap
@@ -122,15 +129,7 @@ def test_a_day_of_disconnects_loses_nothing_and_bills_what_the_sandbox_bills(tmp
     assert status is not None and status.gaps_filled > 0 and status.gaps_backfilled > 0
     assert sum(status.disconnects.values()) == 20 and status.stalls == 20
 
-    async def spent() -> int:
-        store = SqliteStore(Path(config.harvest.state))
-        await store.open()
-        try:
-            return sum(int(e["micros"]) for e in await store.ledger_entries(0.0))
-        finally:
-            await store.close()
-
-    assert asyncio.run(spent()) == sb.ledger.spent_micro > 0
+    assert ledger_micros(config.harvest.state) == sb.ledger.spent_micro > 0
     print(f"\nstream day: {len(truth)} matched, {len(written)} written, {len(stream.attempts)} connects, "
           f"reconnects {status.reconnects}, stalls {status.stalls}, gaps backfilled {status.gaps_backfilled}, filled {status.gaps_filled}, "
           f"fill tasks {status.fill_tasks}, duplicates dropped {status.duplicates}, bill {sb.ledger.spent_micro} µ$")

@@ -3,7 +3,6 @@ and exit code as for any other stop, and the ledger still equal to what the sand
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +10,15 @@ from harvester.core.model import JobSpec
 from harvester.core.request import Cause
 from harvester.embed import EXIT_CODES
 from harvester.sandbox import SandboxConfig
-from harvester.store.sqlite import SqliteStore
-from harvester.testing import EPOCH, data_ids, harvest_sandbox, make_config, read_pages, run_virtual
+from harvester.testing import (
+    EPOCH,
+    data_ids,
+    harvest_sandbox,
+    ledger_micros,
+    make_config,
+    read_pages,
+    run_virtual,
+)
 
 JOB = JobSpec(name="s", kind="stream", extra={"rules": ({"value": "duha", "tag": "s"},)})  # ~19 Posts an hour
 
@@ -26,15 +32,7 @@ def run(tmp: Path, sandbox: SandboxConfig, max_usd: float | None = None) -> tupl
 
     result, sb = run_virtual(main)
 
-    async def spent() -> int:
-        store = SqliteStore(Path(config.harvest.state))
-        await store.open()
-        try:
-            return sum(int(e["micros"]) for e in await store.ledger_entries(0.0))
-        finally:
-            await store.close()
-
-    return result, sb, asyncio.run(spent())
+    return result, sb, ledger_micros(config.harvest.state)
 
 
 def test_the_run_budget_disconnects_the_stream(tmp_path: Path) -> None:
