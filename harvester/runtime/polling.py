@@ -23,10 +23,13 @@ float per source, loaded once from the saved states, bounded by the job's source
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
+
+import structlog
 
 from harvester.core.endpoints import ARCHIVE_SEARCH, KIND_ENDPOINT
 from harvester.core.model import JobSpec, NewTask, Task
@@ -34,6 +37,8 @@ from harvester.core.plan import plan_job
 from harvester.core.policy import DAY, Policy, SourceState, budget_scale_mixed, prior_from_activity
 from harvester.core.schedule import DEFAULT_POLL_INTERVAL, INCREMENTAL, newest_key, run_key, split_key
 from harvester.store.base import Store
+
+log = structlog.get_logger(__name__)
 
 DEFAULT_MAX_INTERVAL = 86_400
 PRIORITY_SCALE = 1000  # a job's priority always outranks any yield ordering inside it
@@ -93,6 +98,7 @@ class PollRates:
 
     daemon_budget: float | None = None  # requests per day for the jobs without their own
     groups: dict[str, tuple[tuple[tuple[str, int], ...], dict[str, float]]] = field(default_factory=dict)
+    short: set[str] = field(default_factory=set)  # groups already told their budget is below the floor
 
     def budget(self, spec: JobSpec, specs: Mapping[str, JobSpec]) -> tuple[str, float, list[JobSpec]] | None:
         """``(group, requests per day, the group's jobs)`` for a poll job, or None (no budget)."""
@@ -201,6 +207,12 @@ async def next_poll(
             p = policies.get(source.split(" ", 1)[0], policy)
             bounds.setdefault((p.min_interval, p.max_interval), []).append(rate)
         scale = budget_scale_mixed([(r, lo, hi) for (lo, hi), r in bounds.items()], per_day / DAY)
+        if math.isinf(scale) and group not in book.short:  # every source at max_interval still spends more
+            book.short.add(group)
+            floor = sum(len(r) * DAY / hi for (_, hi), r in bounds.items())
+            log.warning("poll_budget_below_floor", budget=group, per_day=per_day, floor_per_day=round(floor, 1),
+                        note="max_interval wins: every source is still polled at least that often; "
+                             "raise the budget or max_interval, or poll fewer sources")  # fmt: skip
         rate = policy.budget_rate(before, state, items, now)
         interval = policy.min_interval if state.saturated else policy.budget_interval(rate, scale)
         state = replace(state, interval=interval)
