@@ -142,7 +142,7 @@ async def _wait(rt: Runtime, task: Task, until: float, reason: str) -> None:
 
 def _stopped(rt: Runtime, task: Task, why: str) -> str:
     spent = pricing.format_usd(rt.machine.run_spent)
-    return f"plan --probe stopped at job {task.job} ({task.endpoint}) after spending {spent}: {why}"
+    return f"plan --probe stopped at job {task.job} ({task.endpoint}), the probe having spent {spent}: {why}"
 
 
 __all__ = ["ProbeResult", "fetch", "probe_volumes"]
