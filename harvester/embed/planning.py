@@ -9,6 +9,9 @@ ledger under each job and route (``core/probe``, ``runtime/probe``); it says wha
 
 from __future__ import annotations
 
+import os
+import socket
+import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -108,8 +111,11 @@ async def probe(config: Config, specs: Sequence[JobSpec], *, clock: Clock | None
     lock.acquire()
     try:
         settings = RunSettings(lease=config.harvest.lease_seconds, usage_poll=False)
-        async with open_runtime(config, specs, clock=clock or LoopClock(), max_usd=max_usd, bearer=bearer,
-                                recover=False, settings=settings, enqueue=False) as rt:  # fmt: skip
+        clock = clock or LoopClock()
+        # A run of its own in the ledger (its run budget is its own, even beside a run of this process).
+        run_id = f"probe-{int(clock.now())}-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        async with open_runtime(config, specs, clock=clock, max_usd=max_usd, bearer=bearer, recover=False,
+                                settings=settings, enqueue=False, run_id=run_id) as rt:  # fmt: skip
             return await probe_volumes(rt, specs)
     finally:
         lock.release()

@@ -107,6 +107,7 @@ async def open_runtime(
     signers: Mapping[str, AuthContext] | None = None,
     before_enqueue: Callable[[Store], Awaitable[object]] | None = None,
     enqueue: bool = True,
+    run_id: str | None = None,
 ) -> AsyncIterator[Runtime]:
     """Everything a pool of workers needs, opened and restored; saved and closed on exit.
 
@@ -121,7 +122,8 @@ async def open_runtime(
 
     ``enqueue=False`` (the probe) leaves the jobs, their generations and their tasks as they are and
     records no run stop: only the engines (buckets, cap, ledger) are restored and saved, so what
-    the probe's own requests spend and learn is the next run's to see.
+    the probe's own requests spend and learn is the next run's to see. ``run_id`` names the run in
+    the ledger (default ``run-<start>-<host>-<pid>``).
     """
     creds = signers if signers is not None else credentials(config, bearer)  # a missing token fails here
     store = open_store(config.harvest.state)
@@ -163,7 +165,7 @@ async def open_runtime(
         if truncated:
             log.info("output_truncated_to_commit", jobs=truncated)
         by_name = {s.name: s for s in specs}
-        run_id = f"run-{int(clock.now())}-{socket.gethostname()}-{os.getpid()}"
+        run_id = run_id or f"run-{int(clock.now())}-{socket.gethostname()}-{os.getpid()}"
         coordinator = coordinator_for(store)
         machine = await build_machine(config, store, clock.now(), by_name, max_usd=max_usd, run=run_id,
                                       coordinator=coordinator)  # fmt: skip

@@ -58,6 +58,7 @@ def test_probe_files_each_request_under_its_route_books_the_bill_and_sizes_usern
     # Booked under the job and the route, and the books are the sandbox's bill to the micro-dollar.
     assert {(e["job"], e["route"]) for e in entries} == {
         ("search", COUNTS), ("by-name", "/2/users/by"), ("by-id", "/2/users")}  # fmt: skip
+    assert all(str(e["run"]).startswith("probe-") for e in entries)  # a run of its own, its budget its own
     booked = sum(int(e["micros"]) for e in entries)
     assert booked == probed.probe_cost == round(sb.ledger.total_usd * 1e6) == 5_000 + 3 * 10_000
     by_route: dict[str, int] = {}
