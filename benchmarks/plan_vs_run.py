@@ -2,8 +2,9 @@
 
 Everything runs in ONE in-process event loop on virtual time (idle waits are jumped over):
 
-1. a sandbox is started at ``EPOCH``; ``probe_volumes`` buys the volumes (one
-   ``/2/tweets/counts/recent`` per search, ``/2/users`` metrics for timelines) and ``plan``
+1. a sandbox is started at ``EPOCH``; ``probe`` buys the volumes (one
+   ``/2/tweets/counts/recent`` per search, ``/2/users`` or ``/2/users/by`` metrics for user-scoped
+   jobs, through the run's admission, booked in a state of its own) and ``plan``
    turns them into expected/worst requests, resources, cost and time at the rate limits;
 2. a FRESH sandbox at the same ``EPOCH`` (so the probe's charges and rate-limit use do not
    leak into the run) is harvested with the same jobs and config;
@@ -27,13 +28,10 @@ import asyncio
 import sys
 import tempfile
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
-import aiohttp
-
-from harvester.api.client import ApiClient
-from harvester.clock import LoopClock
-from harvester.commands.plan import plan, probe_volumes, render
+from harvester.commands.plan import plan, probe, render
 from harvester.config import Config, load_config
 from harvester.core import pricing
 from harvester.core.estimate import Volume
@@ -41,9 +39,8 @@ from harvester.core.model import JobSpec
 from harvester.jobspec import load_jobs
 from harvester.log import configure
 from harvester.runtime.harvest import RunResult
-from harvester.sandbox import Sandbox, SandboxConfig
 from harvester.store import open_store
-from harvester.testing import APP_TOKEN, EPOCH, harvest_sandbox, make_config, run_virtual
+from harvester.testing import APP_TOKEN, EPOCH, harvest_sandbox, make_config, run_virtual, sandbox_server
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,17 +54,12 @@ def _usd(v: int | None) -> str:
 
 
 async def _probe(config: Config, specs: list[JobSpec]) -> tuple[dict[str, Volume], int, float]:
-    clock = LoopClock(epoch=EPOCH)
-    sb = Sandbox(SandboxConfig(epoch=EPOCH), clock)
-    sb.add_app_token(APP_TOKEN)
-    url = await sb.start(host="127.0.0.1", port=0)
-    try:
-        async with aiohttp.ClientSession() as session:
-            client = ApiClient(session, url, timeout=config.api.timeout_seconds)
-            volumes, cost = await probe_volumes(client, APP_TOKEN, specs)
-    finally:
-        await sb.stop()
-    return volumes, cost, sb.ledger.total_usd
+    """The probe against a sandbox of its own, booked in a state of its own (so neither its
+    charges nor its rate-limit use leak into the run's)."""
+    async with sandbox_server(epoch=EPOCH) as (sb, url, clock):
+        cfg = replace(config, api=replace(config.api, base_url=url))
+        result = await probe(cfg, specs, clock=clock, bearer=APP_TOKEN)
+    return result.volumes, result.cost, sb.ledger.total_usd
 
 
 async def main() -> None:
@@ -75,7 +67,7 @@ async def main() -> None:
     specs = load_jobs([ROOT / "jobs"])
     with tempfile.TemporaryDirectory() as tmp:
         config = make_config(Path(tmp), base)
-        volumes, probe_cost, probe_sandbox_usd = await _probe(config, specs)
+        volumes, probe_cost, probe_sandbox_usd = await _probe(make_config(Path(tmp) / "probe", base), specs)
         jobs, buckets = plan(config, specs, volumes)
         render(jobs, buckets, probe_cost)
         alone = {s.name: max((b.seconds for b in plan(config, [s], volumes)[1]), default=0.0) for s in specs}

@@ -184,7 +184,11 @@ def _parser() -> argparse.ArgumentParser:
     common(pl)
     pl.add_argument("--json", action="store_true", help="machine-readable output")
     pl.add_argument("--probe", action="store_true",
-                    help="buy the volumes first (counts per search, a user lookup per 100 users)")
+                    help="buy the volumes first (counts per search, a user lookup per 100 users), "
+                         "through the rate limits and budgets, booked in the ledger")
+    pl.add_argument("--max-usd", type=float, default=None,
+                    help="budget for the probe in USD, overrides [budget] max_usd_per_run "
+                         "(default: the config's; none there: no run budget)")
     return p
 
 

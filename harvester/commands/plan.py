@@ -19,9 +19,9 @@ from harvester.core import pricing
 from harvester.core.estimate import BucketEstimate, JobEstimate
 from harvester.core.model import JobSpec
 from harvester.embed import Harvester
-from harvester.embed.planning import plan, probe_volumes
+from harvester.embed.planning import plan, probe
 
-__all__ = ["plan", "plan_command", "probe_volumes", "render"]  # plan, probe_volumes: benchmarks/plan_vs_run.py
+__all__ = ["plan", "plan_command", "probe", "render"]  # plan, probe: benchmarks/plan_vs_run.py
 
 
 def _n(v: int | None) -> str:
@@ -74,12 +74,13 @@ def render(jobs: Sequence[JobEstimate], buckets: Sequence[BucketEstimate], probe
     con.print(f"time to finish at the rate limits: {_minutes(finish)} expected, {worst} worst case "
               "(plus request latency)")
     if probe_cost is not None:
-        con.print(f"the probe itself cost {pricing.format_usd(probe_cost)}")
+        con.print(f"the probe itself cost {pricing.format_usd(probe_cost)} (booked in the ledger: see harvester report)")
     return con.export_text()
 
 
 def plan_command(config: Config, specs: Sequence[JobSpec], *, as_json: bool, probe: bool = False) -> int:
-    """Print the plan; with ``probe``, buy the volumes first."""
+    """Print the plan; with ``probe``, buy the volumes first (within the config's budgets: the
+    ``--max-usd`` flag is the run budget, already folded into ``config``)."""
     h = Harvester(config, specs)
     result = run_loop(h.probe) if probe else h.plan()
     if as_json:

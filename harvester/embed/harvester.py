@@ -145,9 +145,19 @@ class Harvester:
         """What the jobs will cost and take, sending nothing (unknown volumes stay None)."""
         return make_plan(self.config, self.jobs)
 
-    async def probe(self) -> Plan:
-        """:meth:`plan` after buying the volumes it needs (``Plan.probe_cost`` says for how much)."""
-        return await probe_plan(self.config, self.jobs)
+    async def probe(self, *, max_usd: float | None = None, clock: Clock | None = None) -> Plan:
+        """:meth:`plan` after buying the volumes it needs (``Plan.probe_cost`` says for how much).
+
+        The probe's requests go as a run's do: through the rate limits and the budgets (``max_usd``
+        overrides ``[budget] max_usd_per_run`` for the probe), and their cost is booked in the
+        state's ledger under each job and route (``harvester report`` and later runs see it).
+
+        Raises:
+            StopHarvest: a budget, the credits, the cap or a long rate-limit wait stopped the probe.
+            ApiError: a probe request was refused.
+        """
+        preflight.check(self.config, self.jobs)
+        return await probe_plan(self.config, self.jobs, clock=clock, max_usd=max_usd)
 
     def _require_state(self) -> None:
         state = self.config.harvest.state

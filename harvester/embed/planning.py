@@ -2,22 +2,21 @@
 
 Without a probe nothing is sent: lookups are exact, timelines and mentions have a worst case
 (their depth caps), searches and follower lists are unknown. A probe buys the volumes cheaply:
-one ``/2/tweets/counts/recent`` per search ($0.005 a request) and one user lookup per 100 users
-($0.010 a user), and says what the probe itself cost.
+one counts request per search ($0.005 a request) and one user lookup per 100 user ids or
+usernames ($0.010 a user), sent as a run sends (admission, rate limits, budget) and booked in the
+ledger under each job and route (``core/probe``, ``runtime/probe``); it says what it cost.
 """
 
 from __future__ import annotations
 
+import os
+import socket
+import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import aiohttp
-
-from harvester.api.auth import BearerAuth
-from harvester.api.client import ApiClient
-from harvester.clock import wall_time
+from harvester.clock import Clock, LoopClock, wall_time
 from harvester.config import Config
-from harvester.core import pricing
 from harvester.core.duration import format_duration
 from harvester.core.estimate import (
     BucketEstimate,
@@ -31,64 +30,12 @@ from harvester.core.estimate import (
 from harvester.core.model import JobSpec
 from harvester.core.schedule import job_schedule
 from harvester.embed.values import Plan
-from harvester.errors import ApiError
 from harvester.inputs import FILE_KEYS, check_file
+from harvester.runtime.harvest import open_runtime
+from harvester.runtime.lock import state_lock
 from harvester.runtime.polling import policy_for
-
-COUNTS = "/2/tweets/counts/recent"
-
-
-def _csv(values: Sequence[str]) -> str:
-    return ",".join(values)
-
-
-async def probe_volumes(client: ApiClient, token: str, specs: Sequence[JobSpec]) -> tuple[dict[str, Volume], int]:
-    """Volumes per job from counts and user metrics; returns them and the probe's own cost."""
-    auth = BearerAuth(token)
-    volumes: dict[str, Volume] = {}
-    cost = 0
-    metric = {"timeline": "tweet_count", "followers": "followers_count", "following": "following_count",
-              "liked_tweets": "like_count", "list_memberships": "listed_count"}  # fmt: skip
-    for spec in specs:
-        queries = [spec.query] if spec.kind == "search" and spec.query else []
-        if spec.kind == "conversation":  # a conversation is a search: its counts say how big it is
-            queries = [f"conversation_id:{i}" for i in spec.tweet_ids]
-        if queries and not spec.archive:
-            total = 0
-            for query in queries:
-                total, cost = await _count(client, auth, spec, query, total, cost)
-            volumes[spec.name] = Volume(items=total)
-        elif spec.kind in metric and spec.user_ids and not spec.start_time and not spec.end_time:
-            total = 0
-            for i in range(0, len(spec.user_ids), 100):
-                ids = spec.user_ids[i : i + 100]
-                resp = await client.get("/2/users", {"ids": _csv(ids), "user.fields": "public_metrics"}, auth)
-                if resp.status != 200 or not isinstance(resp.body, dict):
-                    raise ApiError(f"plan probe: /2/users answered HTTP {resp.status}")
-                data = resp.body.get("data", [])
-                cost += len(data) * pricing.DEFAULT_PRICES.user
-                total += sum(int(u.get("public_metrics", {}).get(metric[spec.kind], 0)) for u in data)
-            volumes[spec.name] = Volume(items=total)
-    return volumes, cost
-
-
-async def _count(client: ApiClient, auth: BearerAuth, spec: JobSpec, query: str, total: int,
-                 cost: int) -> tuple[int, int]:  # fmt: skip
-    """Add one query's recent counts to ``total`` and their price to ``cost``."""
-    token_: str | None = None
-    while True:
-        params = {"query": query, "granularity": "day"}
-        params.update({k: v for k, v in (("start_time", spec.start_time), ("end_time", spec.end_time)) if v})
-        if token_:
-            params["next_token"] = token_
-        resp = await client.get(COUNTS, params, auth)
-        if resp.status != 200 or not isinstance(resp.body, dict):
-            raise ApiError(f"plan probe: {COUNTS} answered HTTP {resp.status}")
-        cost += pricing.DEFAULT_PRICES.counts_recent
-        total += int(resp.body.get("meta", {}).get("total_tweet_count", 0))
-        token_ = resp.body.get("meta", {}).get("next_token")
-        if not token_:
-            return total, cost
+from harvester.runtime.probe import ProbeResult, probe_volumes
+from harvester.runtime.runtime import RunSettings
 
 
 def _short(seconds: float) -> str:
@@ -152,10 +99,30 @@ def make_plan(config: Config, specs: Sequence[JobSpec], volumes: Mapping[str, Vo
     return Plan(jobs=tuple(jobs), buckets=tuple(buckets), probe_cost=probe_cost)
 
 
-async def probe_plan(config: Config, specs: Sequence[JobSpec]) -> Plan:
-    """Buy the volumes (see the module docstring), then plan with them."""
-    token = config.bearer_token()
-    async with aiohttp.ClientSession() as session:
-        client = ApiClient(session, config.api.base_url, timeout=config.api.timeout_seconds)
-        volumes, cost = await probe_volumes(client, token, specs)
-    return make_plan(config, specs, volumes, cost)
+async def probe(config: Config, specs: Sequence[JobSpec], *, clock: Clock | None = None,
+                max_usd: float | None = None, bearer: str | None = None) -> ProbeResult:  # fmt: skip
+    """Buy the volumes (``runtime/probe``): through the run's admission, booked in the state's ledger.
+
+    The state is opened as a run opens it, minus the queue: nothing is enqueued, no job's
+    generation moves and no claim is put back (a run on a shared state keeps its own). A SQLite
+    state is locked for the probe's length, as a run locks it.
+    """
+    lock = state_lock(config.harvest.state)
+    lock.acquire()
+    try:
+        settings = RunSettings(lease=config.harvest.lease_seconds, usage_poll=False)
+        clock = clock or LoopClock()
+        # A run of its own in the ledger (its run budget is its own, even beside a run of this process).
+        run_id = f"probe-{int(clock.now())}-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        async with open_runtime(config, specs, clock=clock, max_usd=max_usd, bearer=bearer, recover=False,
+                                settings=settings, enqueue=False, run_id=run_id) as rt:  # fmt: skip
+            return await probe_volumes(rt, specs)
+    finally:
+        lock.release()
+
+
+async def probe_plan(config: Config, specs: Sequence[JobSpec], *, clock: Clock | None = None,
+                     max_usd: float | None = None, bearer: str | None = None) -> Plan:  # fmt: skip
+    """Buy the volumes (see :func:`probe`), then plan with them; ``Plan.probe_cost`` is what was booked."""
+    result = await probe(config, specs, clock=clock, max_usd=max_usd, bearer=bearer)
+    return make_plan(config, specs, result.volumes, result.cost)

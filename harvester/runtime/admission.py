@@ -12,9 +12,10 @@ from dataclasses import replace
 
 from harvester.core.model import Task
 from harvester.core.plan import PageRequest
-from harvester.core.request import Admission, Go
+from harvester.core.request import Admission, CheckUsage, Go
 from harvester.core.shared import Hold
 from harvester.runtime.runtime import Runtime
+from harvester.runtime.usage_poll import read_usage
 
 
 async def admit(rt: Runtime, task: Task, request: PageRequest) -> Admission:
@@ -35,3 +36,15 @@ async def admit(rt: Runtime, task: Task, request: PageRequest) -> Admission:
         hold = await session.hold(Hold(run=machine.ledger.run, job=permit.job, route=permit.route, micros=micros,
                                        posts=permit.posts, at=now, expires=now + rt.settings.lease))  # fmt: skip
         return decision if hold is None else Go(permit=replace(permit, hold=hold))
+
+
+async def admit_checked(rt: Runtime, task: Task, request: PageRequest) -> Admission:
+    """:func:`admit`, reading ``/2/usage/tweets`` first whenever the cap asks for the server's
+    count (twice at most: a :class:`CheckUsage` after that is the caller's to wait out)."""
+    admission = await admit(rt, task, request)
+    for _ in range(2):
+        if not isinstance(admission, CheckUsage):
+            break
+        await read_usage(rt)
+        admission = await admit(rt, task, request)
+    return admission

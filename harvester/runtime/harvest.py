@@ -106,6 +106,8 @@ async def open_runtime(
     settings: RunSettings | None = None,
     signers: Mapping[str, AuthContext] | None = None,
     before_enqueue: Callable[[Store], Awaitable[object]] | None = None,
+    enqueue: bool = True,
+    run_id: str | None = None,
 ) -> AsyncIterator[Runtime]:
     """Everything a pool of workers needs, opened and restored; saved and closed on exit.
 
@@ -116,7 +118,12 @@ async def open_runtime(
     ``before_enqueue`` runs on the open store before any job is followed or queued (the stream's
     rules: a rule the server refuses leaves the queue and the generations as they were). The
     runtime's store is the generation-aware :class:`DaemonStore`. On exit, whatever happened: save the engines' state, close
-    the output files and the store. Used by ``harvest`` (one run) and the daemon.
+    the output files and the store. Used by ``harvest`` (one run), the daemon and ``plan --probe``.
+
+    ``enqueue=False`` (the probe) leaves the jobs, their generations and their tasks as they are and
+    records no run stop: only the engines (buckets, cap, ledger) are restored and saved, so what
+    the probe's own requests spend and learn is the next run's to see. ``run_id`` names the run in
+    the ledger (default ``run-<start>-<host>-<pid>``).
     """
     creds = signers if signers is not None else credentials(config, bearer)  # a missing token fails here
     store = open_store(config.harvest.state, sqlite_cache_kib=settings.sqlite_cache_kib if settings else None)
@@ -134,8 +141,8 @@ async def open_runtime(
         recovered = await store.recover() if recover else 0
         if before_enqueue is not None:
             await before_enqueue(store)
-        followed = await follow_definitions(generations, specs)
-        for s in specs:  # in batches: a job's file of a million ids is never held whole
+        followed = await follow_definitions(generations, specs) if enqueue else {}
+        for s in specs if enqueue else ():  # in batches: a job's file of a million ids is never held whole
             batch: list[NewTask] = []
             for t in iter_run_tasks(s, followed[s.name].state, None, inputs=job_inputs(s)):
                 batch.append(t)
@@ -144,7 +151,8 @@ async def open_runtime(
                     batch = []
             if batch:
                 await store.enqueue(batch)
-        await requeue_fixable(generations, [s.name for s in specs])
+        if enqueue:
+            await requeue_fixable(generations, [s.name for s in specs])
         known = {j.job for j in await store.job_stats()} | {s.name for s in specs}
         offsets = await store.output_offsets()
         truncated = outputs.prepare(offsets, known)
@@ -157,11 +165,11 @@ async def open_runtime(
         if truncated:
             log.info("output_truncated_to_commit", jobs=truncated)
         by_name = {s.name: s for s in specs}
-        run_id = f"run-{int(clock.now())}-{socket.gethostname()}-{os.getpid()}"
+        run_id = run_id or f"run-{int(clock.now())}-{socket.gethostname()}-{os.getpid()}"
         coordinator = coordinator_for(store)
         machine = await build_machine(config, store, clock.now(), by_name, max_usd=max_usd, run=run_id,
                                       coordinator=coordinator)  # fmt: skip
-        if any(s.limit is not None for s in specs):  # a job's limit counts its current generation's items
+        if enqueue and any(s.limit is not None for s in specs):  # a job's limit counts its current generation's items
             current = {s.name: followed[s.name].state.generation for s in specs}
             for g in await store.generation_stats():
                 if g.job in current and (g.generation or 0) == current[g.job]:
@@ -186,7 +194,8 @@ async def open_runtime(
                     "requests_saved": int(saved.get("requests_saved", 0)) + rt.stats.requests_saved,
                 })  # fmt: skip
                 stop = rt.signals.stop
-                await store.put_state(STATE_STOP, None if stop is None else {**stop.to_json(), "at": clock.now()})
+                if enqueue:  # a probe is not a run: the last run's stop stays what status shows
+                    await store.put_state(STATE_STOP, None if stop is None else {**stop.to_json(), "at": clock.now()})
     finally:
         outputs.close()
         await store.close()

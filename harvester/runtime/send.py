@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from harvester.core.request import Answer, Lost, Outcome, Permit
+from harvester.core.model import Task
+from harvester.core.request import Answer, Lost, Outcome, Permit, Settlement
 from harvester.errors import TransportError
+from harvester.runtime.events import emit
 from harvester.runtime.runtime import Runtime
 
 
@@ -17,3 +19,15 @@ async def send(rt: Runtime, permit: Permit) -> Outcome:
         return Lost(reason=str(exc))
     rt.stats.count_status(permit.route, resp.status)
     return Answer(status=resp.status, headers=resp.headers, body=resp.body, parse_error=resp.parse_error)
+
+
+async def exchange(rt: Runtime, task: Task, permit: Permit) -> Settlement:
+    """Send ``permit``'s request and settle the outcome for ``task``: the bucket's pace follows
+    the answer's headers and the settlement's events are logged; carrying out its verdict and
+    booking its ledger rows is the caller's."""
+    outcome = await send(rt, permit)
+    now = rt.clock.now()
+    settlement = rt.machine.settle(permit, outcome, task, now)
+    rt.pacer.tune((task.endpoint, task.auth), rt.machine.pace_interval(task.endpoint, task.auth, now))
+    emit(settlement.events)
+    return settlement

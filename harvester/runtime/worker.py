@@ -47,12 +47,10 @@ from harvester.core.schedule import newest_key, run_key, split_key
 from harvester.errors import OutputError, StoreError
 from harvester.output import encode_page
 from harvester.runtime import cache, polling
-from harvester.runtime.admission import admit
+from harvester.runtime.admission import admit_checked
 from harvester.runtime.daemon_store import DaemonStore
-from harvester.runtime.events import emit
 from harvester.runtime.runtime import Runtime
-from harvester.runtime.send import send
-from harvester.runtime.usage_poll import read_usage
+from harvester.runtime.send import exchange
 from harvester.store import ClaimLost
 
 log = structlog.get_logger(__name__)
@@ -153,20 +151,10 @@ class Worker:
         key = (task.endpoint, task.auth)
         while True:
             await rt.pacer.turn(key)  # the bucket's pace (the core's decision, kept by aiolimiter)
-            admission = await admit(rt, task, request)
-            for _ in range(2):  # the cap asked for the server's count: read it, then ask again
-                if not isinstance(admission, CheckUsage):
-                    break
-                await read_usage(rt)
-                admission = await admit(rt, task, request)
-            permit = await self._admitted(task, admission)
+            permit = await self._admitted(task, await admit_checked(rt, task, request))
             if permit is None:
                 return
-            outcome = await send(rt, permit)
-            now = rt.clock.now()
-            settlement = rt.machine.settle(permit, outcome, task, now)
-            rt.pacer.tune(key, rt.machine.pace_interval(task.endpoint, task.auth, now))  # the headers moved it
-            emit(settlement.events)
+            settlement = await exchange(rt, task, permit)  # sent, settled, the pace moved by its headers
             verdict = settlement.verdict
             if isinstance(verdict, Resend):  # a known rename: admit the renamed request instead
                 await rt.store.add_ledger(settlement.ledger, holds=settlement.holds)
