@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from harvester import __version__
-from harvester.errors import HarvesterError, UserError
+from harvester.errors import HarvesterError, StopHarvest, UserError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -206,6 +206,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         _fail(exc, args, 2)
         return 2
+    except StopHarvest as exc:  # stopped on purpose (a budget, the cap): exit 3, as a run's stop
+        _fail(exc, args, 3)
+        return 3
     except HarvesterError as exc:
         _fail(exc, args, 1)
         return 1

@@ -122,6 +122,8 @@ async def fetch(rt: Runtime, task: Task) -> tuple[Page, str | None, int]:
                 await _wait(rt, task, until, reason)
             case Fail(reason=reason):
                 raise ApiError(f"plan --probe: job {task.job}: {task.endpoint}: {reason}")
+            case Halt(cause=cause) if cause.failure:  # credentials refused: a failure, not a stop
+                raise ApiError(_stopped(rt, task, cause.message))
             case Halt(cause=cause):
                 raise StopHarvest(_stopped(rt, task, cause.message))
             case _:
