@@ -2,7 +2,7 @@
 
 Why one module: the columns are a promise to researchers (scripts and notebooks select them by
 name), so the README's table, the CSV header, the Parquet schema and ``--fields`` all come from
-the two tuples below and cannot drift apart. Add a column at the end of a list; never rename or
+the tuples below and cannot drift apart. Add a column at the end of a list; never rename or
 reorder one.
 
 Types are the export's own, not Python's: ``string`` (X's ids stay strings: they pass 2**53
@@ -19,7 +19,7 @@ from typing import Literal
 
 from harvester.errors import UserError
 
-RowKind = Literal["post", "user"]
+RowKind = Literal["post", "user", "list", "count"]
 ColumnType = Literal["string", "int", "bool", "timestamp"]
 
 SEPARATOR = " "
@@ -37,10 +37,10 @@ class Column:
 
 _PROVENANCE = (
     Column("relation", "string", "how the row was reached, from `__harvester.path` `/2/<things>/<id>/<relation>`: "
-           "`followers`, `following`, `tweets`, `mentions`, `liking_users`, `members`, …; empty for searches "
-           "and lookups"),
-    Column("relation_of", "string", "the `<id>` of that path: the user whose followers/following/posts/mentions "
-           "these are, the post whose liking users, the list whose members"),
+           "`followers`, `following`, `tweets`, `mentions`, `liking_users`, `members`, `owned_lists`, "
+           "`list_memberships`, …; empty for searches and lookups"),
+    Column("relation_of", "string", "the `<id>` of that path: the user whose followers/following/posts/mentions/"
+           "lists these are, the post whose liking users, the list whose members"),
     Column("job", "string", "the harvester job (`__harvester.job`, else the job exported)"),
     Column("retrieved_at", "timestamp", "when harvester received the page (`__harvester.retrieved_at`, else "
            "`__twarc.retrieved_at`)"),
@@ -97,7 +97,34 @@ USER_COLUMNS: tuple[Column, ...] = (
     *_PROVENANCE,
 )
 
-COLUMNS: Mapping[RowKind, tuple[Column, ...]] = {"post": POST_COLUMNS, "user": USER_COLUMNS}
+LIST_COLUMNS: tuple[Column, ...] = (
+    Column("id", "string", "the list's id"),
+    Column("name", "string", "the list's name"),
+    Column("description", "string", "the list's description"),
+    Column("created_at", "timestamp", "when the list was created"),
+    Column("follower_count", "int", "`follower_count`: users following the list"),
+    Column("member_count", "int", "`member_count`: users on the list"),
+    Column("owner_id", "string", "the owner's user id"),
+    Column("private", "bool", "whether the list is private"),
+    *_PROVENANCE,
+)
+
+COUNT_COLUMNS: tuple[Column, ...] = (
+    Column("job", "string", "the harvester job (`__harvester.job`, else the job exported)"),
+    Column("query", "string", "the search query counted: the `query` parameter of the page's request "
+           "(`__twarc.url`); empty when the page does not record it"),
+    Column("start", "timestamp", "the bucket's start (inclusive)"),
+    Column("end", "timestamp", "the bucket's end (exclusive)"),
+    Column("tweet_count", "int", "posts matching the query in the bucket"),
+    Column("granularity", "string", "`minute`, `hour` or `day`: the request's `granularity` parameter, X's "
+           "default `hour` when the request was recorded without one; empty when the page does not record it"),
+    Column("retrieved_at", "timestamp", "when harvester received the page (`__harvester.retrieved_at`, else "
+           "`__twarc.retrieved_at`)"),
+)
+
+COLUMNS: Mapping[RowKind, tuple[Column, ...]] = {
+    "post": POST_COLUMNS, "user": USER_COLUMNS, "list": LIST_COLUMNS, "count": COUNT_COLUMNS,
+}  # fmt: skip
 
 KIND_ROWS: Mapping[str, RowKind] = {
     "search": "post", "timeline": "post", "mentions": "post", "lookup_tweets": "post",
@@ -106,6 +133,8 @@ KIND_ROWS: Mapping[str, RowKind] = {
     "followers": "user", "following": "user", "lookup_users": "user", "liking_users": "user",
     "retweeted_by": "user", "list_members": "user", "list_followers": "user", "blocking": "user",
     "muting": "user",
+    "owned_lists": "list", "followed_lists": "list", "list_memberships": "list", "pinned_lists": "list",
+    "counts": "count",
 }  # fmt: skip
 """A job kind's rows: only a hint for a job whose output holds no object yet (objects decide)."""
 

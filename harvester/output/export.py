@@ -16,9 +16,10 @@ a user following two tracked accounts stays two rows and no edge is lost. Rows t
 out newest retrieval first: the exact reverse of the file order, so a search's posts come out
 oldest first.
 
-Whether a job makes post rows or user rows is read from its objects (posts carry ``text``, users
-``username``), so kinds added later export without a change here; for a job whose output holds
-no object yet, from the page path or the job's kind.
+Whether a job makes post, user, list or count rows is read from its objects (posts carry ``text``,
+users ``username``, count buckets ``start`` and ``tweet_count``, lists ``name``), so kinds added
+later export without a change here; for a job whose output holds no object yet, from the page
+path or the job's kind. A count bucket has no id: its ``start`` and ``end`` deduplicate it.
 
 The output file is written beside its final name and renamed into place when complete, so an
 interrupted export never leaves a file that looks finished.
@@ -37,10 +38,14 @@ from harvester.errors import HarvesterError, UserError
 from harvester.output import reader
 from harvester.output.columns import COLUMNS, KIND_ROWS, Column, RowKind, select
 from harvester.output.rows import (
+    NO_REQUEST,
     Value,
+    count_request,
+    count_row,
     dedup_key,
     kind_of_object,
     kind_of_path,
+    list_row,
     page_context,
     post_row,
     text,
@@ -62,9 +67,9 @@ class ExportOptions:
     Attributes:
         format: ``csv``, ``parquet`` or ``jsonl``.
         fields: the columns to write, in this order (None: every column of the row kind).
-        since, until: epoch seconds; ``since <= t < until`` where ``t`` is a post's ``created_at``
-            or a user row's retrieval time. A post without ``created_at`` is left out when either
-            bound is set (it cannot be shown to lie inside).
+        since, until: epoch seconds; ``since <= t < until`` where ``t`` is a post's ``created_at``,
+            a count bucket's ``start``, or a user or list row's retrieval time. A post without
+            ``created_at`` is left out when either bound is set (it cannot be shown to lie inside).
         batch_rows: rows handed to the writer at once (the unit of memory).
     """
 
@@ -81,7 +86,7 @@ class JobExport:
 
     Attributes:
         job: the job's name.
-        kind: ``post`` or ``user`` rows.
+        kind: ``post``, ``user``, ``list`` or ``count`` rows.
         out: the file written (shared by the jobs of a combined export).
         files: JSONL files read (the job's file and its slots' files).
         pages: lines read that are pages.
@@ -156,7 +161,7 @@ def export_jobs(
 
     Raises:
         UserError: a job without output, a bad name or column, pyarrow missing for Parquet, an
-            ``out`` that would overwrite harvest output, jobs of both row kinds in one file.
+            ``out`` that would overwrite harvest output, jobs of two row kinds in one file.
     """
     if options.format == "parquet":
         pyarrow_modules()  # fail before reading anything
@@ -173,10 +178,11 @@ def export_jobs(
     plan = targets(output_dir, list(sources), options.format, out)
     for t in plan:
         _refuse_harvest_output(output_dir, t.path)
-        found = {row_kinds[j] for j in t.jobs}
+        found = list(dict.fromkeys(row_kinds[j] for j in t.jobs))
         if len(found) > 1:
             by_kind = ", ".join(f"{j} ({row_kinds[j]})" for j in t.jobs)
-            raise UserError(f"--out {t.path}: one file cannot hold post rows and user rows ({by_kind}); "
+            kinds_said = " and ".join(f"{k} rows" for k in found)
+            raise UserError(f"--out {t.path}: one file cannot hold {kinds_said} ({by_kind}); "
                             "give a directory to write one file per job")  # fmt: skip
         select(row_kinds[t.jobs[0]], options.fields)  # an unknown column fails before any work
     results: list[JobExport] = []
@@ -248,28 +254,39 @@ def _export_job(job: str, files: list[Path], kind: RowKind, columns: tuple[Colum
     bounded = since_ms is not None or until_ms is not None
     seen: set[int | str] = set()
     batch: list[list[Value]] = []
-    posts = kind == "post"
+    posts, counts = kind == "post", kind == "count"
     for page in reader.newest_first(files, tally.read):
         data = page.body.get("data") or []
         if not data:
             continue
         ctx = page_context(page.body, job, page.retrieved_at, includes=posts)
+        request = count_request(page.body) if counts else NO_REQUEST
         for obj in reversed(data):
-            if not isinstance(obj, dict) or kind_of_object(obj) != kind or (oid := text(obj.get("id"))) is None:
+            if not isinstance(obj, dict) or kind_of_object(obj) != kind:
                 tally.other += 1
                 continue
-            created = time_ms(obj.get("created_at")) if posts else None
+            # A bucket has no id: its start (and end: a run's first bucket is a partial one) is its identity.
+            oid = text(obj.get("start")) if counts else text(obj.get("id"))
+            if oid is None:
+                tally.other += 1
+                continue
+            created = time_ms(obj.get("start" if counts else "created_at")) if posts or counts else None
             if bounded:
-                t = created if posts else ctx.retrieved_ms
+                t = created if posts or counts else ctx.retrieved_ms
                 if t is None or (since_ms is not None and t < since_ms) or (until_ms is not None and t >= until_ms):
                     tally.outside += 1
                     continue
-            key = dedup_key(oid, ctx.relation_of)
+            key = f"{oid}/{text(obj.get('end'))}" if counts else dedup_key(oid, ctx.relation_of)
             if key in seen:
                 tally.duplicates += 1
                 continue
             seen.add(key)
-            row = post_row(obj, ctx, created) if posts else user_row(obj, ctx)
+            if posts:
+                row = post_row(obj, ctx, created)
+            elif counts:
+                row = count_row(obj, ctx, request, created)
+            else:
+                row = list_row(obj, ctx) if kind == "list" else user_row(obj, ctx)
             batch.append(row if pick is None else [row[i] for i in pick])
             if len(batch) >= options.batch_rows:
                 writer.write(batch)

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from harvester.output.columns import SEPARATOR, RowKind
 
@@ -28,6 +28,11 @@ _USER_PATH = re.compile(r"^/2/users(?:/by(?:/username/[^/]+)?|/[0-9]+|/me)?$")
 USER_RELATIONS = frozenset({"followers", "following", "liking_users", "retweeted_by", "members",
                             "blocking", "muting"})  # fmt: skip
 POST_RELATIONS = frozenset({"tweets", "mentions", "liked_tweets", "bookmarks", "quote_tweets"})
+LIST_RELATIONS = frozenset({"owned_lists", "followed_lists", "list_memberships", "pinned_lists"})
+_LIST_PATH = re.compile(r"^/2/lists/[0-9]+$")
+_COUNTS_PATH = re.compile(r"^/2/tweets/counts/[a-z]+$")
+_DEFAULT_GRANULARITY = "hour"
+"""X's ``granularity`` when a counts request names none."""
 _REFERENCE_COLUMNS = ("replied_to", "quoted", "retweeted")
 _POST_METRICS = ("like_count", "retweet_count", "reply_count", "quote_count", "impression_count",
                  "bookmark_count")  # fmt: skip
@@ -107,17 +112,26 @@ def relation(path: str) -> tuple[str | None, str | None]:
 
 
 def kind_of_object(obj: Json) -> RowKind | None:
-    """Posts always carry ``text``, users ``username`` (X's default fields); anything else is neither."""
+    """X's default fields tell: posts carry ``text``, users ``username``, count buckets ``start`` and
+    ``tweet_count``, lists ``name`` (and no ``username``); anything else is none of them."""
     if "text" in obj:
         return "post"
     if "username" in obj:
         return "user"
+    if "tweet_count" in obj and "start" in obj:
+        return "count"
+    if "name" in obj:
+        return "list"
     return None
 
 
 def kind_of_path(path: str) -> RowKind | None:
     """The row kind a route returns, for pages that hold no object to tell it."""
     rel, _ = relation(path)
+    if _COUNTS_PATH.match(path):
+        return "count"
+    if rel in LIST_RELATIONS or _LIST_PATH.match(path):
+        return "list"
     if rel in USER_RELATIONS or _USER_PATH.match(path):
         return "user"
     if rel in POST_RELATIONS or path.startswith("/2/tweets"):
@@ -224,6 +238,59 @@ def user_row(o: Json, ctx: PageContext) -> list[Value]:
         _bool(o.get("protected")),
         *[_int(metrics.get(k)) for k in _USER_METRICS],
         *_provenance(ctx),
+    ]
+
+
+def list_row(o: Json, ctx: PageContext) -> list[Value]:
+    """``o`` as values in ``LIST_COLUMNS`` order."""
+    return [
+        text(o.get("id")),
+        text(o.get("name")),
+        text(o.get("description")),
+        time_ms(o.get("created_at")),
+        _int(o.get("follower_count")),
+        _int(o.get("member_count")),
+        text(o.get("owner_id")),
+        _bool(o.get("private")),
+        *_provenance(ctx),
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class CountRequest:
+    """What a counts page's request asked: its query and granularity (None when not recorded)."""
+
+    query: str | None
+    granularity: str | None
+
+
+NO_REQUEST = CountRequest(None, None)
+
+
+def count_request(body: Json) -> CountRequest:
+    """The ``query`` and ``granularity`` parameters of the page's ``__twarc.url``.
+
+    harvester records the request's URL with every page; a request without ``granularity`` got
+    X's default (``hour``). A page from elsewhere without the URL leaves both unknown.
+    """
+    url = _dict(body.get("__twarc")).get("url")
+    if not isinstance(url, str):
+        return NO_REQUEST
+    params = parse_qs(urlsplit(url).query)
+    query = params.get("query", [None])[0]
+    return CountRequest(query, params.get("granularity", [_DEFAULT_GRANULARITY])[0])
+
+
+def count_row(o: Json, ctx: PageContext, request: CountRequest, start_ms: int | None) -> list[Value]:
+    """``o`` (one bucket) as values in ``COUNT_COLUMNS`` order."""
+    return [
+        ctx.job,
+        request.query,
+        start_ms,
+        time_ms(o.get("end")),
+        _int(o.get("tweet_count")),
+        request.granularity,
+        ctx.retrieved_ms,
     ]
 
 
