@@ -163,7 +163,7 @@ def _parser() -> argparse.ArgumentParser:
                     help="the real wall-clock time at which simulated time is --epoch (default: now); "
                          "a sandbox given the same three runs on the same timeline")
 
-    ex = command("export", "jobs' output as one flat table: a row per post or user (CSV, Parquet, JSONL)")
+    ex = command("export", "jobs' output as one flat table: a row per post, user, list or count bucket (CSV, Parquet, JSONL)")
     common(ex)
     ex.add_argument("job", nargs="+", metavar="JOB", help="job name(s), as in the job files")
     ex.add_argument("--format", choices=["csv", "parquet", "jsonl"], default=None,

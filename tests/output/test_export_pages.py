@@ -308,6 +308,8 @@ def test_readme_lists_every_column_in_order() -> None:
     readme = (ROOT / "README.md").read_text()
     assert readme_table("post") in readme
     assert readme_table("user") in readme
+    assert readme_table("list") in readme
+    assert readme_table("count") in readme
 
 
 # --------------------------------------------------------------------------- the command
