@@ -382,10 +382,12 @@ class Api:
         if not chunk:
             return Result({"meta": {"result_count": 0}}, path_user=owner)
         lf = P.csv(q.get("list.fields"))
-        data = [self._list_json(lst, lf) for lst in chunk]
+        expand_owner = "owner_id" in P.csv(q.get("expansions"))
+        # X's list.fields enum has no owner_id: the expansion is what puts it on the object.
+        data = [self._list_json(lst, lf | {"owner_id"} if expand_owner else lf) for lst in chunk]
         body: dict[str, Any] = {"data": data}
         inc_users: tuple[str, ...] = ()
-        if "owner_id" in P.csv(q.get("expansions")):
+        if expand_owner:
             owners = dict.fromkeys(lst.owner for lst in chunk)
             uf = P.fields(q).user
             body["includes"] = {"users": [R.user_json(self.world, self.world.users[i], uf) for i in owners]}

@@ -14,7 +14,7 @@ from structlog.testing import capture_logs
 
 from harvester.cli import main
 from harvester.errors import UserError
-from harvester.output.columns import POST_COLUMNS, USER_COLUMNS, readme_table
+from harvester.output.columns import COUNT_COLUMNS, LIST_COLUMNS, POST_COLUMNS, USER_COLUMNS, readme_table
 from harvester.output.export import ExportOptions, JobExport, export_jobs
 from harvester.output.reader import lines_backwards
 
@@ -222,6 +222,44 @@ def test_an_output_without_objects_gets_the_header_its_path_or_job_kind_says(tmp
     for job in ("f", "g"):
         header = (tmp_path / "x" / f"{job}.csv").read_text().splitlines()
         assert header == [",".join(c.name for c in USER_COLUMNS)]
+
+
+def test_counts_and_lists_without_objects_get_their_own_header_not_posts(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    write(out / "c.jsonl", {"meta": {"total_tweet_count": 0},
+                            "__harvester": {"job": "c", "path": "/2/tweets/counts/all", "retrieved_at": T0}})  # fmt: skip
+    write(out / "m.jsonl", {"meta": {"result_count": 0},
+                            "__harvester": {"job": "m", "path": "/2/users/1/list_memberships", "retrieved_at": T0}})  # fmt: skip
+    (out / "p.jsonl").write_text("")
+    results = export_jobs(out, ["c", "m", "p"], ExportOptions(), out=str(tmp_path / "x") + "/",
+                          kinds={"p": "pinned_lists"})  # fmt: skip
+    assert [r.kind for r in results] == ["count", "list", "list"]
+    for job, columns in (("c", COUNT_COLUMNS), ("m", LIST_COLUMNS), ("p", LIST_COLUMNS)):
+        assert (tmp_path / "x" / f"{job}.csv").read_text().splitlines() == [",".join(c.name for c in columns)]
+    with pytest.raises(UserError, match=r"cannot hold count rows and list rows \(c \(count\), m \(list\)\)"):
+        export_jobs(out, ["c", "m"], ExportOptions(), out=str(tmp_path / "both.csv"))
+
+
+def test_count_buckets_dedup_by_start_and_end_and_select_by_start(tmp_path: Path) -> None:
+    """Two runs' pages over the same hours: each bucket once (the newer), a partial first bucket kept apart."""
+    out = tmp_path / "out"
+
+    def counts(buckets: list[tuple[str, str, int]], at: float) -> dict[str, Any]:
+        return {"data": [{"start": s, "end": e, "tweet_count": n} for s, e, n in buckets],
+                "meta": {"total_tweet_count": sum(n for _, _, n in buckets)},
+                "__harvester": {"job": "c", "path": "/2/tweets/counts/recent", "retrieved_at": at},
+                "__twarc": {"url": "https://api.x.com/2/tweets/counts/recent?query=a+b&granularity=day"}}  # fmt: skip
+
+    d = "2026-11-1{}T00:00:00.000Z".format
+    write(out / "c.jsonl", counts([(d(5), d(6), 1), (d(6), d(7), 2)], T0),
+          counts([("2026-11-15T00:00:00.500Z", d(6), 9), (d(6), d(7), 3), (d(7), d(8), 4)], T0 + 1))  # fmt: skip
+    [result], rows = export_csv(out, ["c"])
+    got = sorted((r["start"], r["tweet_count"]) for r in rows)
+    assert got == [(d(5), "1"), ("2026-11-15T00:00:00.500Z", "9"), (d(6), "3"), (d(7), "4")]
+    assert result.duplicates == 1
+    assert {(r["query"], r["granularity"], r["job"]) for r in rows} == {("a b", "day", "c")}
+    _, rows = export_csv(out, ["c"], since=datetime(2026, 11, 16, tzinfo=UTC).timestamp())
+    assert sorted(r["start"] for r in rows) == [d(6), d(7)]
 
 
 # --------------------------------------------------------------------------- selection
