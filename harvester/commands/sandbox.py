@@ -23,6 +23,7 @@ from harvester.errors import UserError
 
 if TYPE_CHECKING:
     from harvester.sandbox import SandboxConfig
+    from harvester.sandbox.config import StreamFault
 
 DEFAULT_API_VERSION = "2.166"  # SandboxConfig's default (a test keeps the two equal)
 API_VERSIONS = ("2.166", "2.167")  # harvester.sandbox.openapi.VERSIONS (likewise)
@@ -58,6 +59,13 @@ def add_sandbox_arguments(sb: argparse.ArgumentParser) -> None:
                          "never reached)")  # fmt: skip
     sb.add_argument("--capped-route", action="append", default=[], metavar="ROUTE",
                     help="a route whose Posts count toward the cap (repeatable; default: every Post read)")
+    sb.add_argument("--keepalive", type=float, default=20.0, metavar="SECONDS",
+                    help="the filtered stream's keep-alive period (default: 20, as X)")
+    sb.add_argument("--stream-fault", action="append", default=[], metavar="AFTER:END[:THEN:TIMES]",
+                    help="AFTER simulated seconds from the sandbox's start (or at the next connect, if none is "
+                         "open then), end the stream by END (drop, stall or disconnect), then answer the next "
+                         "TIMES connects with THEN (refuse, 503 or 429); repeatable, e.g. 60:drop or "
+                         "300:drop:429:2 (default: none)")  # fmt: skip
 
 
 def _limits(specs: list[str], table: dict[str, tuple[int | None, int | None]]) -> dict[str, tuple[int | None, int | None]]:
@@ -69,6 +77,33 @@ def _limits(specs: list[str], table: dict[str, tuple[int | None, int | None]]) -
             raise UserError(f"--limit {spec}: expected ROUTE=N with a known route and N >= 1")
         out[route] = (int(n), table[route][1])
     return out
+
+
+STREAM_ENDS = ("drop", "stall", "disconnect")
+STREAM_THEN = ("refuse", "503", "429")
+
+
+def _stream_faults(specs: list[str]) -> tuple[StreamFault, ...]:
+    """``--stream-fault AFTER:END[:THEN:TIMES]`` options, in the order given."""
+    from harvester.sandbox.config import StreamFault
+
+    faults = []
+    for spec in specs:
+        parts = spec.split(":")
+        bad = UserError(f"--stream-fault {spec}: expected AFTER:END[:THEN:TIMES] with AFTER seconds >= 0, END one "
+                        f"of {', '.join(STREAM_ENDS)}, THEN one of {', '.join(STREAM_THEN)}, TIMES >= 1")  # fmt: skip
+        if len(parts) not in (2, 4) or parts[1] not in STREAM_ENDS:
+            raise bad
+        try:
+            after = float(parts[0])
+            times = int(parts[3]) if len(parts) == 4 else 0
+        except ValueError:
+            raise bad from None
+        then = parts[2] if len(parts) == 4 else ""
+        if not 0 <= after < float("inf") or (then and (then not in STREAM_THEN or times < 1)):
+            raise bad
+        faults.append(StreamFault(after=after, end=parts[1], then=then, times=times))
+    return tuple(faults)
 
 
 def sandbox_config(args: argparse.Namespace) -> tuple[SandboxConfig, list[str]]:
@@ -106,6 +141,10 @@ def sandbox_config(args: argparse.Namespace) -> tuple[SandboxConfig, list[str]]:
         overrides["limit_overrides"] = _limits(args.limit, T.RATE_LIMITS)
     if args.capped_route:
         overrides["capped_routes"] = frozenset(args.capped_route)
+    if not 0 < args.keepalive < float("inf"):
+        raise UserError("--keepalive: must be > 0 seconds")
+    overrides["stream_keepalive_seconds"] = args.keepalive
+    overrides["stream_faults"] = _stream_faults(args.stream_fault)
     return SandboxConfig(**overrides), tokens  # type: ignore[arg-type]  # keys are SandboxConfig fields
 
 

@@ -30,7 +30,8 @@ def test_every_flag_has_a_help_line_with_its_default(capsys: pytest.CaptureFixtu
     blocks = re.split(r"\n(?=  -)", text.split("options:", 1)[1])
     flags = {b.split()[0].rstrip(","): " ".join(b.split()) for b in blocks if b.strip()}
     for flag in ("--host", "--port", "--seed", "--epoch", "--speed", "--token-env", "--latency", "--window",
-                 "--limit", "--api-version", "--quirk", "--cap", "--capped-route", "--config", "-v", "--json-logs"):
+                 "--limit", "--api-version", "--quirk", "--cap", "--capped-route", "--keepalive", "--stream-fault",
+                 "--config", "-v", "--json-logs"):
         assert flag in flags, flag
         assert "default" in flags[flag], flags[flag]
     assert "(default: 127.0.0.1)" in flags["--host"] and "(default: 8899)" in flags["--port"]
@@ -69,6 +70,21 @@ def test_flags_reach_the_config(monkeypatch: pytest.MonkeyPatch) -> None:
         _config("--capped-route", "/2/nope")
     with pytest.raises(SystemExit):
         _config("--api-version", "2.150")
+
+
+def test_stream_flags_reach_the_config() -> None:
+    cfg, _ = _config("--epoch", "0")
+    assert cfg.stream_keepalive_seconds == 20.0 and cfg.stream_faults == ()
+    cfg, _ = _config("--epoch", "0", "--keepalive", "5", "--stream-fault", "60:drop",
+                     "--stream-fault", "300:disconnect:429:2")  # fmt: skip
+    assert cfg.stream_keepalive_seconds == 5.0
+    assert [(f.after, f.end, f.then, f.times) for f in cfg.stream_faults] == [
+        (60.0, "drop", "", 0), (300.0, "disconnect", "429", 2)]
+    for bad in ("60", "x:drop", "60:explode", "60:drop:429", "60:drop:429:0", "60:drop:418:1", "-1:drop"):
+        with pytest.raises(UserError, match=f"--stream-fault {bad}: expected AFTER:END"):
+            _config("--epoch", "0", f"--stream-fault={bad}")
+    with pytest.raises(UserError, match="--keepalive: must be > 0 seconds"):
+        _config("--epoch", "0", "--keepalive", "0")
 
 
 def _free_port() -> int:
