@@ -49,7 +49,7 @@ def render(jobs: Sequence[JobEstimate], buckets: Sequence[BucketEstimate], probe
     for col in ("job", "endpoint", "requests", "resources", "cost", "capped posts", "runs in 30 days"):
         t.add_column(col)
     for j in jobs:
-        runs = "once" if j.runs_30d is None else f"{j.runs_30d:,} ({j.schedule})"
+        runs = (j.schedule or "once") if j.runs_30d is None else f"{j.runs_30d:,} ({j.schedule})"
         t.add_row(j.job, j.route, f"{_n(j.requests_expected)} / {_n(j.requests_worst)}",
                   f"{_n(j.resources_expected)} / {_n(j.resources_worst)}",
                   f"{_usd(j.cost_expected)} / {_usd(j.cost_worst)}", _n(j.capped_posts), runs)

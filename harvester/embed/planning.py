@@ -13,6 +13,7 @@ import os
 import socket
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from harvester.clock import Clock, LoopClock, wall_time
@@ -51,8 +52,11 @@ def scheduled(estimate: JobEstimate, spec: JobSpec, now: float) -> JobEstimate:
 
     A poll job's sources each run at most once per ``min_interval``: its worst case is that many
     polls of every source (the policy backs quiet sources off towards ``max_interval``, so the
-    real figure is usually far lower).
+    real figure is usually far lower). A stream job holds a connection instead: no runs, no
+    requests, each Post priced as it arrives, with no bound but the budget and the cap.
     """
+    if spec.kind == "stream":
+        return replace(estimate, requests_expected=0, requests_worst=0, schedule="streamed")
     if spec.extra.get("mode") == "poll":
         policy = policy_for(spec)
         runs = runs_in(policy.min_interval, None, now)

@@ -46,3 +46,11 @@ def test_time_at_the_limits_per_bucket_uses_the_worst_case_where_every_job_has_o
     assert tl.seconds_worst == (2 * 400 * 32 // 10_000) * 900.0  # 25,600 requests: three windows, two waited out
     text = render(estimates, [tl], None)
     assert "30 min worst case" in text
+
+
+def test_a_stream_job_is_planned_as_streamed_with_no_requests_and_no_bound() -> None:
+    stream = JobSpec(name="live", kind="stream", extra={"rules": ({"value": "cats", "tag": "live"},)})
+    [job], [bucket] = plan(Config(), [stream], {}, now=EPOCH)
+    assert (job.schedule, job.runs_30d, job.requests_expected, job.cost_worst) == ("streamed", None, 0, None)
+    assert bucket.requests == 0 and bucket.requests_worst == 0
+    assert "streamed" in render([job], [bucket], None)
