@@ -206,10 +206,7 @@ class Daemon:
             with self._pool_scope:
                 await run_pool(rt, self.config.harvest.workers)
             if self.stream is not None:
-                self.stream.stop()
-                with anyio.move_on_after(5.0):  # it saves its position, then ends
-                    while self.stream.status.state not in ("stopped", "idle"):
-                        await rt.clock.sleep(0.05)
+                await self.stream.close()  # it saves its position, then ends
             self._pool_done.set()
             tg.cancel_scope.cancel()
 

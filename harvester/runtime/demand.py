@@ -21,7 +21,7 @@ async def refresh_demand(rt: Runtime) -> bool:
     rt.machine.set_demand(demand)
     for route, auth in demand:
         if auth in rt.machine.contexts or auth in rt.machine.pools:
-            rt.pacer.tune((route, auth), rt.machine.pace_interval(route, auth, now))
+            rt.repace(route, auth, now)
     return bool(demand)
 
 

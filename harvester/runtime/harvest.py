@@ -21,7 +21,7 @@ import signal
 import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -226,19 +226,24 @@ async def harvest(
     lock = state_lock(config.harvest.state)
     lock.acquire()
     try:
-        api = StreamApi(base_url or config.api.base_url, signers[APP_AUTH], user_agent=config.api.user_agent,
-                        timeout=config.api.timeout_seconds)  # fmt: skip
+        stack = AsyncExitStack()
+        api: StreamApi | None = None
+        if streaming:  # the stream's own session (no silent reconnects): only a run with stream jobs opens it
+            api = await stack.enter_async_context(StreamApi(
+                base_url or config.api.base_url, signers[APP_AUTH], user_agent=config.api.user_agent,
+                timeout=config.api.timeout_seconds))  # fmt: skip
 
         async def rules(store: Store) -> None:  # the server's rules first: refused, nothing is queued
+            assert api is not None
             await RuleBook(api, store, prune=config.stream.prune_rules).apply(specs)
 
-        async with api, open_runtime(config, specs, clock=clock, base_url=base_url, max_usd=max_usd, bearer=bearer,
-                                     signers=signers, settings=settings,
-                                     before_enqueue=rules if streaming else None) as rt:  # fmt: skip
+        async with stack, open_runtime(config, specs, clock=clock, base_url=base_url, max_usd=max_usd,
+                                       bearer=bearer, signers=signers, settings=settings,
+                                       before_enqueue=rules if streaming else None) as rt:  # fmt: skip
             if on_runtime is not None:
                 on_runtime(rt)
             runner: StreamRunner | None = None
-            if streaming:
+            if api is not None:
                 runner = StreamRunner(rt, config, api)
                 runner.set_jobs(specs)
             async with anyio.create_task_group() as tg:
@@ -256,10 +261,7 @@ async def harvest(
                 tg.start_soon(track_demand, rt)
                 await run_pool(rt, config.harvest.workers)
                 if runner is not None:
-                    runner.stop()
-                    with anyio.move_on_after(5.0):  # it saves its position, then ends
-                        while runner.status.state != "stopped":
-                            await rt.clock.sleep(0.05)
+                    await runner.close()  # it saves its position, then ends
                 tg.cancel_scope.cancel()
             jobs = [j for j in await rt.store.job_stats() if j.job in rt.jobs.names]
             return RunResult(stats=rt.stats, jobs=jobs, stop=rt.signals.stop, machine=rt.machine,

@@ -87,3 +87,8 @@ class Runtime:
     waits_logged: set[tuple[str, str, int]] = field(default_factory=set)  # each wait said once
     stream: StreamStatus | None = None  # the stream runner's figures, when one runs
     poll_rates: PollRates = field(default_factory=PollRates)  # budgeted poll jobs' source rates
+
+    def repace(self, route: str, auth: str, now: float) -> None:
+        """Retune (route, auth)'s pacer to the machine's pace now: after an answer's headers, a
+        finished task or a new count of the backlog moved it."""
+        self.pacer.tune((route, auth), self.machine.pace_interval(route, auth, now))

@@ -28,6 +28,6 @@ async def exchange(rt: Runtime, task: Task, permit: Permit) -> Settlement:
     outcome = await send(rt, permit)
     now = rt.clock.now()
     settlement = rt.machine.settle(permit, outcome, task, now)
-    rt.pacer.tune((task.endpoint, task.auth), rt.machine.pace_interval(task.endpoint, task.auth, now))
+    rt.repace(task.endpoint, task.auth, now)
     emit(settlement.events)
     return settlement

@@ -13,6 +13,7 @@ waiting bucket never holds back another that has room.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, assert_never
@@ -256,7 +257,7 @@ class Worker:
                         if "since_id" not in task.params else None)  # fmt: skip
             follow = await polling.next_poll(rt.store, spec, task, total, newest, now, exposure=exposure,
                                              book=rt.poll_rates, specs=rt.jobs.specs,
-                                             generations=getattr(rt.store, "generations", None))  # fmt: skip
+                                             generations=self._generations())  # fmt: skip
             spawn = (*spawn, follow.task)
             state[follow.key] = follow.state.to_dict()
             log.info("poll_scheduled", job=task.job, source=split_key(task.key)[0], new_items=task.items + items,
@@ -282,10 +283,15 @@ class Worker:
         rt.stats.cache_hits += len(cached)
         if result.next_cursor is None:  # the task is done: its bucket's backlog shrinks now, not at the next count
             rt.machine.task_done(task.endpoint, task.auth)
-            rt.pacer.tune((task.endpoint, task.auth), rt.machine.pace_interval(task.endpoint, task.auth, now))
+            rt.repace(task.endpoint, task.auth, now)
         log.info("page_committed", job=task.job, task=task.key, page=task.pages + 1, items=items,
                  more=result.next_cursor is not None, cached=len(cached))  # fmt: skip
         rt.signals.notify()
+
+    def _generations(self) -> Mapping[str, int]:
+        """Each job's current generation (the runtime's store keeps them; a bare store: none)."""
+        store = self.rt.store
+        return store.generations if isinstance(store, DaemonStore) else {}
 
     def _fan_out(self, task: Task, page: Page) -> list[NewTask]:
         """The tasks this page gives the jobs that take ``task``'s job's output (``from_job``):
@@ -297,8 +303,8 @@ class Worker:
         for spec in self.rt.jobs.specs.values():
             if spec.from_job != task.job:
                 continue
-            generation = self.rt.store.generations.get(spec.name, 0) if isinstance(self.rt.store, DaemonStore) else 0
-            out += [replace(t, key=run_key(t.key, slot=slot, generation=generation or 0))
+            generation = self._generations().get(spec.name, 0)
+            out += [replace(t, key=run_key(t.key, slot=slot, generation=generation))
                     for t in plan.fan_out(spec, task, page)]  # fmt: skip
         return out
 

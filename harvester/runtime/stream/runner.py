@@ -49,6 +49,8 @@ from harvester.runtime.stream.api import STREAM_PATH, StreamApi
 
 log = structlog.get_logger(__name__)
 
+CLOSE_WAIT_SECONDS = 5.0  # a stop waits this long for the runner to save its position
+
 POSITION_KEY = "stream:position"
 STATUS_KEY = "stream:status"  # the figures, for ``harvester status`` (saved with every commit)
 NO_JOB = "(stream)"  # the ledger's job for a Post no stream job's rule matched (someone else's rule)
@@ -83,6 +85,8 @@ class StreamRunner:
         self._scope: anyio.CancelScope | None = None
         self._changed = anyio.Event()
         self._done = False
+        self._started = False
+        self._finished = anyio.Event()  # run() saved its position and ended
 
     def set_jobs(self, specs: Sequence[JobSpec]) -> None:
         """The stream jobs from now on (the rules on the server must already match them)."""
@@ -99,10 +103,19 @@ class StreamRunner:
         if self._scope is not None:
             self._scope.cancel()
 
+    async def close(self) -> None:
+        """:meth:`stop`, then wait (:data:`CLOSE_WAIT_SECONDS` at most) for :meth:`run` to save
+        its position and end."""
+        self.stop()
+        if self._started:
+            with anyio.move_on_after(CLOSE_WAIT_SECONDS):
+                await self._finished.wait()
+
     # -- the loop --------------------------------------------------------------------------
 
     async def run(self) -> None:
         rt = self.rt
+        self._started = True
         now = rt.clock.now()
         self.status.started = now
         saved = await rt.store.get_state(POSITION_KEY)
@@ -156,6 +169,7 @@ class StreamRunner:
         self.status.state = "stopped"
         self.status.stopped_at = rt.clock.now()
         await rt.store.commit_stream(StreamCommit(state=self._state()))
+        self._finished.set()
 
     def _state(self) -> dict[str, Any]:
         """The documents saved with each commit: the position, and the figures as of now."""
