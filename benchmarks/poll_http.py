@@ -56,7 +56,7 @@ from functools import partial
 import psutil
 
 from harvester.clock import LoopClock
-from harvester.core.policy import DAY
+from harvester.core.policy import DAY, budget_stretch
 from harvester.runtime.polling import snowflake_time
 from harvester.sandbox import Sandbox, SandboxConfig
 from harvester.sandbox.query import parse
@@ -251,6 +251,7 @@ def run_harvester(args: argparse.Namespace, users: list[str], queries: list[str]
                 for item in data:
                     seen.setdefault(str(item["id"]), at)
     state = sum(p.stat().st_size for p in tmp.glob("state.db*"))
+    (tmp / "rss.csv").write_text("".join(f"{(t - t0) / DAY:.4f},{r}\n" for t, r in rss))  # day, bytes
     print(f"  (run folder {tmp})", flush=True)
     return Run(t0=t0, t1=t1, captured=dict(captured), requests=requests, backfill=backfill, empty=empty, rss=rss,
                state_bytes=state, request_times=times)  # fmt: skip
@@ -334,9 +335,9 @@ def fixed_intervals(sources: list[str], step: float) -> dict[str, float]:
     return dict.fromkeys(sources, step)
 
 
-def oracle_intervals(rates: dict[str, float], c: float) -> dict[str, float]:
-    """Each source every ``c / sqrt(true rate)`` seconds, within the job's bounds."""
-    return {s: min(MAX_INTERVAL, max(MIN_INTERVAL, c / math.sqrt(r))) for s, r in rates.items()}
+def oracle_intervals(rates: dict[str, float], hi: float, c: float) -> dict[str, float]:
+    """Each source every ``c / sqrt(true rate)`` seconds, within ``[MIN_INTERVAL, hi]``."""
+    return {s: min(hi, max(MIN_INTERVAL, c / math.sqrt(r))) for s, r in rates.items()}
 
 
 def at_requests(make: Callable[[float], dict[str, float]], world: World, t0: float, t1: float, cut: float,
@@ -387,7 +388,10 @@ def main() -> None:
         rates = {s: max(len(p), 0.5) / span for s, p in world.posts.items()}
         sources = list(world.posts)
         fixed = at_requests(partial(fixed_intervals, sources), world, run.t0, run.t1, cut, args.seed, steady)
-        oracle = at_requests(partial(oracle_intervals, rates), world, run.t0, run.t1, cut, args.seed, steady)
+        # The oracle keeps the harvester's bounds: max_interval, stretched as the harvester
+        # stretches it when the budget is below the floor (core.policy Rule 5b).
+        hi = MAX_INTERVAL * budget_stretch([(len(sources), MAX_INTERVAL)], budget / DAY)
+        oracle = at_requests(partial(oracle_intervals, rates, hi), world, run.t0, run.t1, cut, args.seed, steady)
         after_day1 = sum(1 for t in run.request_times if t >= run.t0 + DAY)
         per_day = after_day1 / ((run.t1 - run.t0 - DAY) / DAY)
         rss_after = [r for t, r in run.rss if t >= run.t0 + DAY]
@@ -396,6 +400,9 @@ def main() -> None:
         def at(when: float, samples: list[tuple[float, int]] = run.rss) -> float:
             return min(samples, key=lambda x: abs(x[0] - when))[1] / 2**20
 
+        if hi > MAX_INTERVAL:
+            print(f"  budget below the floor ({len(sources)} sources once a day): max_interval stretched to "
+                  f"{hi / DAY:.2f} days for both the harvester and the oracle (core.policy Rule 5b)")
         print(header)
         for name, f in (("harvester", h), ("fixed", fixed), ("oracle", oracle)):
             print(f"{budget:>10g} {name:<9} {f.requests:>8,} {f.per_request:>7.2f} {f.coverage:>8.4f} "

@@ -46,6 +46,14 @@ each source's posterior mean; the source being scheduled uses its scheduling rat
 burst still pulls it in at once, and a full page still means ``min_interval`` (Rule 3). Backoff
 (Rule 2) is not applied: under a budget the posterior's fall after empty polls does that job.
 
+Rule 5b, *a budget below the floor.* Visiting every source once per ``max_interval`` costs
+``sum(1 / max_interval)`` polls a second (the floor). A budget below that cannot keep the bound,
+and the budget is what the user pays for, so the budget wins: every ``max_interval`` of the
+group is stretched by one factor (:func:`budget_stretch`), chosen so that visiting every source
+at its stretched bound costs half the budget; the other half goes, by the square root, to the
+sources that post. (Stretching only to the floor would leave nothing to allocate: every source
+at its bound is fixed-interval polling, the worst use of a budget.) The runtime says so once.
+
 Rule 6, *the first poll teaches.* The first poll of a source is its backfill: everything it
 posted over a known span (the search window, or back to the oldest post returned). Its count over
 that span (``exposure``) enters the posterior as evidence like any other, so a source's rate is
@@ -341,6 +349,19 @@ def poisson_tail(k: int, mu: float) -> float:
         term *= mu / i
         below += term
     return max(0.0, 1.0 - below)
+
+
+STRETCH_SHARE = 0.5  # under Rule 5b, the share of the budget the stretched bounds alone spend
+
+
+def budget_stretch(groups: Iterable[tuple[int, float]], per_second: float) -> float:
+    """Rule 5b's factor on every ``max_interval`` of a budget group: 1.0 when the budget visits
+    each source at least once per its ``max_interval`` (``groups``: ``(sources, max_interval)``
+    pairs), else the factor at which those visits cost :data:`STRETCH_SHARE` of the budget."""
+    floor = sum(n / hi for n, hi in groups if n > 0 and hi > 0)
+    if per_second <= 0 or floor <= per_second:
+        return 1.0
+    return floor / (STRETCH_SHARE * per_second)
 
 
 def budget_scale(rates: Iterable[float], per_second: float, min_interval: float, max_interval: float) -> float:

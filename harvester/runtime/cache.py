@@ -42,14 +42,18 @@ _READERS = {"lookup_tweets": "post", "lookup_users": "user"}  # job kinds that r
 
 
 async def prune(store: Store, clock: Clock) -> None:
-    """Forget, at every UTC midnight (and once at start), the objects of earlier days: a lookup
-    uses only the current UTC day's (X dedups charges per UTC day), so the cache holds at most a
-    day of objects however long the daemon runs. Never returns."""
+    """Forget, at every UTC midnight (and once at start), what only the day that ended could use
+    (X dedups charges per UTC day): the cache's objects of earlier days (a lookup uses only the
+    current day's) and the charged ids of earlier days' ledger rows (their money and Post counts
+    stay). So neither the cache nor the ledger's ids grow with the months a daemon runs. Never
+    returns."""
     while True:
         now = clock.now()
-        removed = await store.cache_prune(next_utc_midnight(now) - 86_400.0)
-        if removed:
-            log.info("cache_pruned", objects=removed)
+        today = next_utc_midnight(now) - 86_400.0
+        removed = await store.cache_prune(today)
+        compacted = await store.ledger_compact(today)
+        if removed or compacted:
+            log.info("cache_pruned", objects=removed, ledger_rows_compacted=compacted)
         await clock.sleep_until(next_utc_midnight(now) + 1.0)
 
 

@@ -76,7 +76,7 @@ log = structlog.get_logger(__name__)
 # The daemon's SQLite page cache. Its queue is its jobs' sources, not a million tasks, and the
 # state file grows (ledger, done polls): a page cache sized for `harvester run` would grow the
 # daemon's memory with the file for months (issue 19).
-DAEMON_SQLITE_CACHE_KIB = 4 * 1024
+DAEMON_SQLITE_CACHE_KIB = 1024
 
 
 @dataclass

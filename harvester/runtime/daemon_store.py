@@ -178,6 +178,9 @@ class DaemonStore:
     async def cache_prune(self, before: float) -> int:
         return await self.inner.cache_prune(before)
 
+    async def ledger_compact(self, before: float) -> int:
+        return await self.inner.ledger_compact(before)
+
     def __repr__(self) -> str:
         return (f"<DaemonStore {self.inner!r} claimed={len(self._claimed)} retired={self.retired} "
                 f"generations={self.generations}>")

@@ -23,7 +23,6 @@ float per source, loaded once from the saved states, bounded by the job's source
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -34,7 +33,14 @@ import structlog
 from harvester.core.endpoints import ARCHIVE_SEARCH, KIND_ENDPOINT
 from harvester.core.model import JobSpec, NewTask, Task
 from harvester.core.plan import plan_job
-from harvester.core.policy import DAY, Policy, SourceState, budget_scale_mixed, prior_from_activity
+from harvester.core.policy import (
+    DAY,
+    Policy,
+    SourceState,
+    budget_scale_mixed,
+    budget_stretch,
+    prior_from_activity,
+)
 from harvester.core.schedule import DEFAULT_POLL_INTERVAL, INCREMENTAL, newest_key, run_key, split_key
 from harvester.store.base import Store
 
@@ -201,18 +207,28 @@ async def next_poll(
         gens[spec.name] = generation
         rates = await book.rates(store, group, members, gens)
         rates[f"{spec.name} {base}"] = state.mean_rate
-        bounds: dict[tuple[float, float], list[float]] = {}
         policies = {m.name: policy_for(m) for m in members}
+        counts: dict[float, int] = {}
+        for source in rates:
+            hi = policies.get(source.split(" ", 1)[0], policy).max_interval
+            counts[hi] = counts.get(hi, 0) + 1
+        stretch = budget_stretch([(n, hi) for hi, n in counts.items()], per_day / DAY)
+        if stretch > 1.0:  # Rule 5b: the budget wins over max_interval
+            policies = {name: replace(p, max_interval=p.max_interval * stretch) for name, p in policies.items()}
+            policy = replace(policy, max_interval=policy.max_interval * stretch)
+            if group not in book.short:
+                book.short.add(group)
+                floor = sum(n * DAY / hi for hi, n in counts.items())
+                log.warning("poll_budget_below_floor", budget=group or "[daemon] poll_budget", per_day=per_day,
+                            floor_per_day=round(floor, 1), max_interval_stretch=round(stretch, 3),
+                            note=f"the budget wins: max_interval is stretched x{stretch:.2f} for these sources, so "
+                                 "visiting each once costs half the budget; raise the budget or max_interval, or "
+                                 "poll fewer sources, to keep max_interval")  # fmt: skip
+        bounds: dict[tuple[float, float], list[float]] = {}
         for source, rate in rates.items():
             p = policies.get(source.split(" ", 1)[0], policy)
             bounds.setdefault((p.min_interval, p.max_interval), []).append(rate)
         scale = budget_scale_mixed([(r, lo, hi) for (lo, hi), r in bounds.items()], per_day / DAY)
-        if math.isinf(scale) and group not in book.short:  # every source at max_interval still spends more
-            book.short.add(group)
-            floor = sum(len(r) * DAY / hi for (_, hi), r in bounds.items())
-            log.warning("poll_budget_below_floor", budget=group, per_day=per_day, floor_per_day=round(floor, 1),
-                        note="max_interval wins: every source is still polled at least that often; "
-                             "raise the budget or max_interval, or poll fewer sources")  # fmt: skip
         rate = policy.budget_rate(before, state, items, now)
         interval = policy.min_interval if state.saturated else policy.budget_interval(rate, scale)
         state = replace(state, interval=interval)

@@ -181,6 +181,12 @@ class Store(Protocol):
         """Forget the objects fetched before ``before``; returns how many."""
         ...
 
+    async def ledger_compact(self, before: float) -> int:
+        """Drop the charged ids of ledger rows settled before ``before`` (the current UTC day's
+        start: ids dedup charges only within their day); money and Post counts stay. Returns
+        how many rows shrank."""
+        ...
+
     async def get_state(self, key: str) -> Any:
         """A saved JSON document (engine state), or None."""
         ...

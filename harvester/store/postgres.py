@@ -359,6 +359,10 @@ class PostgresStore:
         status = await self._write("execute", _Q["cache_prune"], before)
         return int(str(status).rsplit(" ", 1)[-1])
 
+    async def ledger_compact(self, before: float) -> int:
+        status = await self._write("execute", _Q["ledger_compact"], before)
+        return int(str(status).rsplit(" ", 1)[-1])
+
     async def cache_get(self, kind: str, shape: str, ids: Sequence[str], since: float) -> dict[str, str]:
         rows = await self._read(_Q["cache_get"], kind, shape, since, list(ids))
         return {str(r[0]): str(r[1]) for r in rows}

@@ -409,6 +409,9 @@ class SqliteStore:
     async def cache_prune(self, before: float) -> int:
         return int(await self._submit(lambda conn: conn.execute(_Q["cache_prune"], {"before": before}).rowcount))
 
+    async def ledger_compact(self, before: float) -> int:
+        return int(await self._submit(lambda conn: conn.execute(_Q["ledger_compact"], {"before": before}).rowcount))
+
     async def cache_get(self, kind: str, shape: str, ids: Sequence[str], since: float) -> dict[str, str]:
         args = {"kind": kind, "shape": shape, "since": since, "ids": json.dumps(list(ids))}
         return dict(await self._read(_Q["cache_get"], args))

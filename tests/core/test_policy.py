@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from harvester.core.policy import DAY, Policy, SourceState, prior_from_activity
+from harvester.core.policy import DAY, STRETCH_SHARE, Policy, SourceState, budget_stretch, prior_from_activity
 from harvester.core.policy_sim import (
     FixedStrategy,
     OracleStrategy,
@@ -146,3 +146,22 @@ def test_simulation_under_a_short_quota_still_serves_everyone() -> None:
     sources = [*heavy_tailed_sources(150, rng), SimSource(id="dead", rate=0.0)]
     res = simulate(PolicyStrategy(POLICY, sources), sources, 10 * DAY, 2500, random.Random(6))
     assert res.requests <= 2500 and res.max_gap <= DAY + 2 * 900 and res.per_request > 3
+
+
+@pytest.mark.parametrize(
+    ("groups", "per_day", "stretch"),
+    [
+        ([(212, DAY)], 300.0, 1.0),  # the bound fits: nothing stretched
+        ([(212, DAY)], 212.0, 1.0),  # exactly the floor
+        ([(212, DAY)], 150.0, 212 / 75),  # stretched bounds alone spend 75 a day, half of 150
+        ([(100, DAY), (100, 2 * DAY)], 100.0, 150 / 50),  # mixed bounds: floor 150 a day
+        ([(0, DAY)], 1.0, 1.0),  # no sources
+    ],
+)
+def test_budget_stretch_makes_the_bounds_cost_half_a_budget_below_the_floor(
+    groups: list[tuple[int, float]], per_day: float, stretch: float
+) -> None:
+    got = budget_stretch(groups, per_day / DAY)
+    assert got == pytest.approx(stretch)
+    if got > 1.0:  # every source at its stretched bound: half the budget
+        assert sum(n / (hi * got) for n, hi in groups) * DAY == pytest.approx(STRETCH_SHARE * per_day)

@@ -8,7 +8,7 @@ from pathlib import Path
 import anyio
 
 from harvester.clock import LoopClock
-from harvester.core.model import JobSpec
+from harvester.core.model import JobSpec, StreamCommit
 from harvester.runtime import cache
 from harvester.store.sqlite import SqliteStore
 from harvester.testing import run_virtual
@@ -46,3 +46,31 @@ def test_prune_runs_at_every_utc_midnight(tmp_path: Path) -> None:
     at_start, after_midnight = run_virtual(main)
     assert at_start == {"today"}
     assert after_midnight == set()
+
+
+def test_the_ledger_keeps_a_day_of_charged_ids_and_all_of_its_money(tmp_path: Path) -> None:
+    """The ledger's ids (X's per-UTC-day dedup) are dropped after their day; its money stays."""
+
+    def entry(at: float, post: str) -> dict[str, object]:
+        return {"at": at, "run": "r", "job": "a", "route": "/2/tweets", "day": "d", "micros": 5000,
+                "reserved": 0, "keys": [["post", post]], "posts": 1}  # fmt: skip
+
+    async def main() -> list[list[tuple[int, list[list[str]]]]]:
+        store = SqliteStore(str(tmp_path / "state.db"))
+        await store.open()
+        clock = LoopClock(epoch=MIDNIGHT + 10 * 3600)
+        await store.commit_stream(StreamCommit(ledger=(entry(MIDNIGHT - 3600, "old"), entry(MIDNIGHT + 3600, "today"))))
+        seen = []
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(cache.prune, store, clock)
+            await anyio.sleep(1)
+            seen.append([(e["micros"], e["keys"]) for e in await store.ledger_entries(0.0)])
+            await clock.sleep_until(MIDNIGHT + DAY + 60)
+            seen.append([(e["micros"], e["keys"]) for e in await store.ledger_entries(0.0)])
+            tg.cancel_scope.cancel()
+        await store.close()
+        return seen
+
+    at_start, after_midnight = run_virtual(main)
+    assert at_start == [(5000, []), (5000, [["post", "today"]])]
+    assert after_midnight == [(5000, []), (5000, [])]

@@ -1,10 +1,11 @@
-"""A poll budget below what max_interval alone needs is said once, and max_interval wins."""
+"""A poll budget below what max_interval alone needs is said once, and the budget wins (Rule 5b)."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
 
+import pytest
 from structlog.testing import capture_logs
 
 from harvester.core.model import JobSpec, NewTask, Task
@@ -17,7 +18,7 @@ SPEC = JobSpec(name="tl", kind="timeline", user_ids=("1", "2", "3"),
                extra={"mode": "poll", "min_interval": 900.0, "max_interval": 86_400.0, "poll_budget": 1.0})
 
 
-def test_a_budget_below_the_max_interval_floor_warns_once_and_keeps_every_source_within_max_interval(
+def test_a_budget_below_the_max_interval_floor_warns_once_and_is_spent_not_overspent(
     tmp_path: Path,
 ) -> None:
     async def main() -> list[float]:
@@ -36,10 +37,15 @@ def test_a_budget_below_the_max_interval_floor_warns_once_and_keeps_every_source
         warned = [e for e in logs if e["event"] == "poll_budget_below_floor"]
         assert len(warned) == 1, logs
         assert warned[0]["per_day"] == 1.0 and warned[0]["floor_per_day"] == 3.0
+        assert warned[0]["max_interval_stretch"] == 6.0  # the stretched bounds alone spend half the budget
         return waits
 
     waits = asyncio.run(main())
-    assert waits and all(w <= 86_400.0 for w in waits)  # the bound wins over the budget
+    # Three equally quiet sources on 1 request a day: each every 3 days (not every day, the
+    # unstretched bound, which would spend 3 a day), within the stretched bound of 6 days.
+    assert len(waits) == 3
+    assert sum(86_400.0 / w for w in waits) == pytest.approx(1.0, rel=1e-6)
+    assert all(w <= 6 * 86_400.0 for w in waits)
 
 
 def _as_task(new: NewTask) -> Task:

@@ -506,3 +506,18 @@ async def test_cache_prune_forgets_objects_of_earlier_days(store: Store) -> None
     assert await store.cache_prune(NOW - 1) == 0
     assert await store.cache_prune(NOW + 1) == 2
     assert await store.cache_get("user", "s", ["3"], 0.0) == {}
+
+
+async def test_ledger_compact_drops_earlier_days_ids_and_keeps_their_money(store: Store) -> None:
+    day = 86_400.0
+
+    def entry(at: float, keys: list[list[str]]) -> dict[str, object]:
+        return {"at": at, "run": "r", "job": "a", "route": "/2/tweets", "day": "d", "micros": 5000 * len(keys),
+                "reserved": 0, "keys": keys, "posts": len(keys)}  # fmt: skip
+
+    await store.commit_stream(StreamCommit(ledger=(entry(NOW - day, [["post", "1"], ["post", "2"]]),
+                                                   entry(NOW, [["post", "3"]]))))  # fmt: skip
+    assert await store.ledger_compact(NOW - 1) == 1
+    rows = await store.ledger_entries(NOW - 2 * day)
+    assert [(e["micros"], e["posts"], e["keys"]) for e in rows] == [(10000, 2, []), (5000, 1, [["post", "3"]])]
+    assert await store.ledger_compact(NOW - 1) == 0  # nothing left to shrink

@@ -294,6 +294,12 @@ ON CONFLICT (kind, shape, id) DO UPDATE SET fetched_at = excluded.fetched_at, bo
 -- $1 before: objects fetched before the current UTC day's start can answer no lookup any more.
 DELETE FROM cache WHERE fetched_at < $1
 
+-- ledger_compact --
+-- $1 before: rows settled before the current UTC day's start keep their money and Post count,
+-- not their ids (X dedups charges per UTC day). The row's xid column is not touched, so the
+-- shared ledger's readers (pg_shared.py) do not see a compacted row as new.
+UPDATE ledger SET keys = '[]'::jsonb WHERE at < $1 AND keys <> '[]'::jsonb
+
 -- cache_get --
 SELECT id, body FROM cache
 WHERE kind = $1 AND shape = $2 AND fetched_at >= $3 AND id = ANY($4::text[])

@@ -227,6 +227,11 @@ ON CONFLICT (kind, shape, id) DO UPDATE SET fetched_at = excluded.fetched_at, bo
 -- Objects fetched before :before (the current UTC day's start) can answer no lookup any more.
 DELETE FROM cache WHERE fetched_at < :before
 
+-- ledger_compact --
+-- The ids a row charged matter only on its UTC day (X dedups charges per UTC day): rows settled
+-- before :before (the current UTC day's start) keep their money and Post count, not their ids.
+UPDATE ledger SET keys = '[]' WHERE at < :before AND keys <> '[]'
+
 -- cache_get --
 SELECT id, body FROM cache
 WHERE kind = :kind AND shape = :shape AND fetched_at >= :since
