@@ -54,6 +54,13 @@ at its stretched bound costs half the budget; the other half goes, by the square
 sources that post. (Stretching only to the floor would leave nothing to allocate: every source
 at its bound is fixed-interval polling, the worst use of a budget.) The runtime says so once.
 
+Rule 5c, *a request is the unit of cost, not a poll.* A source that posts more than a page
+between two polls costs a request per page whenever it is polled, so polling it sooner costs
+nothing more: under a budget a source is polled every ``min(c / sqrt(rate), fit / rate)``, where
+``fit`` (:func:`page_fit`: 80 for pages of 100) is what one page holds almost surely, and the
+budget counts requests (a source that still brings several pages at ``min_interval`` costs
+``rate / page_size``), so multi-page polls do not overspend it.
+
 Rule 6, *the first poll teaches.* The first poll of a source is its backfill: everything it
 posted over a known span (the search window, or back to the oldest post returned). Its count over
 that span (``exposure``) enters the posterior as evidence like any other, so a source's rate is
@@ -209,13 +216,16 @@ class Policy:
         return self._clamp(self._target / rate) if rate > 0 else self.max_interval
 
     def budget_interval(self, rate: float, scale: float) -> float:
-        """Rule 5: the interval of a source producing ``rate`` items/second when the job's
-        budget gives the scale ``c`` (:func:`budget_scale`): ``c / sqrt(rate)``, clamped."""
+        """Rules 5 and 5c: the interval of a source producing ``rate`` items/second when the
+        job's budget gives the scale ``c`` (:func:`budget_scale`): ``c / sqrt(rate)``, or
+        sooner when that would bring more than a page (``page_fit(page_size) / rate``: the
+        extra polls cost nothing, the posts take as many requests either way), clamped."""
         if scale <= 0:
             return self.min_interval
-        if rate <= 0 or math.isinf(scale):
+        if rate <= 0:
             return self.max_interval
-        return self._clamp(scale / math.sqrt(rate))
+        fit = page_fit(self.page_size) / rate
+        return self._clamp(fit if math.isinf(scale) else min(scale / math.sqrt(rate), fit))
 
     def observe(
         self,
@@ -364,51 +374,101 @@ def budget_stretch(groups: Iterable[tuple[int, float]], per_second: float) -> fl
     return floor / (STRETCH_SHARE * per_second)
 
 
-def budget_scale(rates: Iterable[float], per_second: float, min_interval: float, max_interval: float) -> float:
-    """Rule 5's scale ``c``: polling each source every ``clamp(c / sqrt(rate))`` makes
-    ``per_second`` polls a second in all (:func:`budget_scale_mixed` with one pair of bounds)."""
-    return budget_scale_mixed([(rates, min_interval, max_interval)], per_second)
+def page_fit(page_size: float | None) -> float:
+    """Rule 5c: the new posts a poll can expect and still, almost surely, fit in one page: two
+    Poisson standard deviations under the page size (80 of 100; P(more) about 2 %). ``inf``
+    without a page size (no page cost)."""
+    if page_size is None or math.isinf(page_size):
+        return math.inf
+    return max(1.0, page_size - 2.0 * math.sqrt(page_size))
 
 
-def budget_scale_mixed(groups: Iterable[tuple[Iterable[float], float, float]], per_second: float) -> float:
+def budget_scale(
+    rates: Iterable[float],
+    per_second: float,
+    min_interval: float,
+    max_interval: float,
+    page_size: float | None = None,
+) -> float:
+    """Rule 5's scale ``c``: polling each source as :meth:`Policy.budget_interval` says makes
+    ``per_second`` requests a second in all (:func:`budget_scale_mixed` with one set of bounds)."""
+    return budget_scale_mixed([(rates, min_interval, max_interval, page_size)], per_second)
+
+
+@dataclass(frozen=True, slots=True)
+class _Part:
+    """One group's sorted square roots of the rates, with prefix sums of the roots and the rates."""
+
+    roots: list[float]
+    roots_sum: list[float]
+    rates_sum: list[float]
+    lo: float
+    hi: float
+    page: float  # inf: no page cost
+    fit: float  # page_fit(page)
+
+    def spend(self, c: float) -> float:
+        """Requests a second of this group's sources at scale ``c`` (Rules 5 and 5c).
+
+        Each source's interval is ``clamp(min(c / x, fit / x**2))`` with ``x = sqrt(rate)``,
+        which falls as ``x`` grows: the slowest at ``max_interval``, then ``c / x`` (cost
+        ``x / c``), then ``fit / x**2`` (cost ``x**2 / fit``: a page per ``fit`` posts), then
+        ``min_interval``, where a source posting more than a page per ``min_interval`` costs
+        ``x**2 / page`` (it pages through what is new). Each boundary is found by bisection."""
+        roots, n = self.roots, len(self.roots)
+        crossover = c * c / self.fit if not math.isinf(self.fit) else 0.0  # the interval where both meet
+        x_hi = c / self.hi if crossover <= self.hi else math.sqrt(self.fit / self.hi)
+        x_lo = c / self.lo if crossover <= self.lo else math.sqrt(self.fit / self.lo)
+        h = bisect.bisect_right(roots, x_hi)  # [0, h): max_interval
+        low = max(h, bisect.bisect_left(roots, x_lo, lo=h))  # [low, n): min_interval
+        k = bisect.bisect_right(roots, self.fit / c if c > 0 else math.inf, h, low)  # [h, k): c / x
+        m = bisect.bisect_right(roots, math.sqrt(self.page / self.lo), low, n)  # [m, n): several pages
+        total = h / self.hi + (self.roots_sum[k] - self.roots_sum[h]) / c
+        if k < low:
+            total += (self.rates_sum[low] - self.rates_sum[k]) / self.fit
+        total += (m - low) / self.lo
+        if m < n:
+            total += (self.rates_sum[n] - self.rates_sum[m]) / self.page
+        return total
+
+
+def budget_scale_mixed(groups: Iterable[tuple[Any, ...]], per_second: float) -> float:
     """Rule 5's scale ``c`` for sources in groups with bounds of their own (the jobs sharing a
-    daemon-wide budget): each group is ``(rates, min_interval, max_interval)``.
+    daemon-wide budget): each group is ``(rates, min_interval, max_interval[, page_size])``.
 
     ``0.0`` when even every source at its ``min_interval`` spends less (all go at
-    ``min_interval``); ``inf`` when every source at its ``max_interval`` spends more (all go at
-    ``max_interval``: the bound wins over the budget). Bisection on ``log c`` over each group's
-    sorted square roots with prefix sums: O(n log n) for the sorts, O(groups x log n) per step.
+    ``min_interval``); ``inf`` when the largest ``c`` still spends more (every source at its
+    ``max_interval``, or as often as a page's worth of posts needs: the bounds and the pages win
+    over the budget). Bisection on ``log c`` over each group's sorted square roots with prefix
+    sums: O(n log n) for the sorts, O(groups x log n) per step.
     """
-    parts: list[tuple[list[float], list[float], float, float]] = []
-    fastest = slowest = 0.0
+    parts: list[_Part] = []
     lo_c, hi_c = math.inf, 0.0
-    for rates, min_interval, max_interval in groups:
+    for rates, min_interval, max_interval, *rest in groups:
         roots = sorted(math.sqrt(max(r, 0.0)) for r in rates)
         if not roots:
             continue
-        prefix = [0.0]
+        page = math.inf if not rest or rest[0] is None else float(rest[0])
+        roots_sum, rates_sum = [0.0], [0.0]
         for x in roots:
-            prefix.append(prefix[-1] + x)
-        parts.append((roots, prefix, 1.0 / min_interval, 1.0 / max_interval))
-        fastest += len(roots) / min_interval
-        slowest += len(roots) / max_interval
+            roots_sum.append(roots_sum[-1] + x)
+            rates_sum.append(rates_sum[-1] + x * x)
+        parts.append(_Part(roots, roots_sum, rates_sum, min_interval, max_interval, page, page_fit(page)))
         positive = [x for x in roots if x > 0]
         if positive:
             lo_c, hi_c = min(lo_c, positive[0] * min_interval), max(hi_c, positive[-1] * max_interval)
-    if not parts or per_second >= fastest:
+    if not parts:
         return 0.0
-    if per_second <= slowest or hi_c == 0.0:
+    if hi_c == 0.0:  # nothing posts: every source at max_interval
         return math.inf
 
     def spend(c: float) -> float:
-        total = 0.0
-        for roots, prefix, lo_f, hi_f in parts:
-            n = len(roots)
-            slow = bisect.bisect_right(roots, c * hi_f)  # sqrt(r) / c <= 1/max: at max_interval
-            fast = bisect.bisect_left(roots, c * lo_f, lo=slow)  # sqrt(r) / c >= 1/min: at min_interval
-            total += slow * hi_f + (prefix[fast] - prefix[slow]) / c + (n - fast) * lo_f
-        return total
+        return sum(part.spend(c) for part in parts)
 
+    if per_second >= spend(lo_c):  # at lo_c every source is at min_interval
+        return 0.0
+    if per_second <= spend(hi_c):  # at hi_c and above, nothing moves any more
+        return math.inf
     a, b = math.log(lo_c), math.log(hi_c)  # spend(e^a) is the most, spend(e^b) the least
     for _ in range(100):
         mid = (a + b) / 2

@@ -224,11 +224,11 @@ async def next_poll(
                             note=f"the budget wins: max_interval is stretched x{stretch:.2f} for these sources, so "
                                  "visiting each once costs half the budget; raise the budget or max_interval, or "
                                  "poll fewer sources, to keep max_interval")  # fmt: skip
-        bounds: dict[tuple[float, float], list[float]] = {}
+        bounds: dict[tuple[float, float, int], list[float]] = {}
         for source, rate in rates.items():
             p = policies.get(source.split(" ", 1)[0], policy)
-            bounds.setdefault((p.min_interval, p.max_interval), []).append(rate)
-        scale = budget_scale_mixed([(r, lo, hi) for (lo, hi), r in bounds.items()], per_day / DAY)
+            bounds.setdefault((p.min_interval, p.max_interval, p.page_size), []).append(rate)
+        scale = budget_scale_mixed([(r, *b) for b, r in bounds.items()], per_day / DAY)
         rate = policy.budget_rate(before, state, items, now)
         interval = policy.min_interval if state.saturated else policy.budget_interval(rate, scale)
         state = replace(state, interval=interval)
