@@ -91,6 +91,11 @@ T = TypeVar("T")
 MIN_SQLITE = (3, 35, 0)  # UPDATE ... RETURNING
 BUSY_TIMEOUT_MS = 2000
 CACHE_KIB = 32 * 1024  # page cache; the default 2 MB thrashes on a million-task queue
+# ledger_compact rewrites the file (VACUUM) when it is at most this big: the rows it shrinks were
+# written in id order, so their pages stay two-thirds empty until rewritten (measured on a month
+# of polling: ledger 3.2 MB -> 0.9 MB). A bigger file is left alone: VACUUM holds the store for
+# as long as it copies (about 0.1 s per 20 MB here).
+VACUUM_MAX_BYTES = 64 * 2**20
 
 _Q = load_queries("sqlite")
 _EMPTY: Mapping[str, str] = MappingProxyType({})
@@ -410,7 +415,19 @@ class SqliteStore:
         return int(await self._submit(lambda conn: conn.execute(_Q["cache_prune"], {"before": before}).rowcount))
 
     async def ledger_compact(self, before: float) -> int:
-        return int(await self._submit(lambda conn: conn.execute(_Q["ledger_compact"], {"before": before}).rowcount))
+        n = int(await self._submit(lambda conn: conn.execute(_Q["ledger_compact"], {"before": before}).rowcount))
+        if n and self._path.stat().st_size <= VACUUM_MAX_BYTES:
+            conn = self._require_open()
+
+            def vacuum() -> None:  # outside the committer's transactions, on the store's thread
+                try:
+                    conn.execute("VACUUM")  # in WAL mode the copy lands in the WAL ...
+                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # ... and the file shrinks here
+                except sqlite3.Error as exc:  # a reader holding the file (harvester status, say)
+                    raise self._store_error(exc) from exc
+
+            await self._call(vacuum)
+        return n
 
     async def cache_get(self, kind: str, shape: str, ids: Sequence[str], since: float) -> dict[str, str]:
         args = {"kind": kind, "shape": shape, "since": since, "ids": json.dumps(list(ids))}
