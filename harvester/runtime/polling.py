@@ -202,33 +202,9 @@ async def next_poll(
     state = policy.observe(before, now, items, exposure=exposure)
     budget = book.budget(spec, specs or {spec.name: spec}) if book is not None else None
     if budget is not None and book is not None:
-        group, per_day, members = budget
         gens = dict(generations or {})
         gens[spec.name] = generation
-        rates = await book.rates(store, group, members, gens)
-        rates[f"{spec.name} {base}"] = state.mean_rate
-        policies = {m.name: policy_for(m) for m in members}
-        counts: dict[float, int] = {}
-        for source in rates:
-            hi = policies.get(source.split(" ", 1)[0], policy).max_interval
-            counts[hi] = counts.get(hi, 0) + 1
-        stretch = budget_stretch([(n, hi) for hi, n in counts.items()], per_day / DAY)
-        if stretch > 1.0:  # Rule 5b: the budget wins over max_interval
-            policies = {name: replace(p, max_interval=p.max_interval * stretch) for name, p in policies.items()}
-            policy = replace(policy, max_interval=policy.max_interval * stretch)
-            if group not in book.short:
-                book.short.add(group)
-                floor = sum(n * DAY / hi for hi, n in counts.items())
-                log.warning("poll_budget_below_floor", budget=group or "[daemon] poll_budget", per_day=per_day,
-                            floor_per_day=round(floor, 1), max_interval_stretch=round(stretch, 3),
-                            note=f"the budget wins: max_interval is stretched x{stretch:.2f} for these sources, so "
-                                 "visiting each once costs half the budget; raise the budget or max_interval, or "
-                                 "poll fewer sources, to keep max_interval")  # fmt: skip
-        bounds: dict[tuple[float, float, int], list[float]] = {}
-        for source, rate in rates.items():
-            p = policies.get(source.split(" ", 1)[0], policy)
-            bounds.setdefault((p.min_interval, p.max_interval, p.page_size), []).append(rate)
-        scale = budget_scale_mixed([(r, *b) for b, r in bounds.items()], per_day / DAY)
+        policy, scale = await _budget_scale(store, book, budget, gens, policy, f"{spec.name} {base}", state.mean_rate)
         rate = policy.budget_rate(before, state, items, now)
         interval = policy.min_interval if state.saturated else policy.budget_interval(rate, scale)
         state = replace(state, interval=interval)
@@ -247,3 +223,42 @@ async def next_poll(
         write=task.write, deadline=max(when, now + policy.max_interval),  # the starvation guard
     )
     return NextPoll(task=follow, state=state, key=key)
+
+
+async def _budget_scale(
+    store: Store,
+    book: PollRates,
+    budget: tuple[str, float, list[JobSpec]],
+    generations: Mapping[str, int],
+    policy: Policy,
+    source: str,
+    rate: float,
+) -> tuple[Policy, float]:
+    """Rule 5's scale for ``source`` (now believed to post ``rate``) and the budget group it
+    shares, with its policy; both with ``max_interval`` stretched when the budget is below the
+    floor (Rule 5b, said once per group)."""
+    group, per_day, members = budget
+    rates = await book.rates(store, group, members, generations)
+    rates[source] = rate
+    policies = {m.name: policy_for(m) for m in members}
+    counts: dict[float, int] = {}
+    for name in rates:
+        hi = policies.get(name.split(" ", 1)[0], policy).max_interval
+        counts[hi] = counts.get(hi, 0) + 1
+    stretch = budget_stretch([(n, hi) for hi, n in counts.items()], per_day / DAY)
+    if stretch > 1.0:  # Rule 5b: the budget wins over max_interval
+        policies = {name: replace(p, max_interval=p.max_interval * stretch) for name, p in policies.items()}
+        policy = replace(policy, max_interval=policy.max_interval * stretch)
+        if group not in book.short:
+            book.short.add(group)
+            floor = sum(n * DAY / hi for hi, n in counts.items())
+            log.warning("poll_budget_below_floor", budget=group or "[daemon] poll_budget", per_day=per_day,
+                        floor_per_day=round(floor, 1), max_interval_stretch=round(stretch, 3),
+                        note=f"the budget wins: max_interval is stretched x{stretch:.2f} for these sources, so "
+                             "visiting each once costs half the budget; raise the budget or max_interval, or "
+                             "poll fewer sources, to keep max_interval")  # fmt: skip
+    bounds: dict[tuple[float, float, int], list[float]] = {}
+    for name, r in rates.items():
+        p = policies.get(name.split(" ", 1)[0], policy)
+        bounds.setdefault((p.min_interval, p.max_interval, p.page_size), []).append(r)
+    return policy, budget_scale_mixed([(r, *b) for b, r in bounds.items()], per_day / DAY)
