@@ -136,3 +136,27 @@ def test_parquet_of_odd_input_still_writes(tmp_path: Path) -> None:
     for fmt in ("csv", "jsonl"):
         export_jobs(out, ["odd"], ExportOptions(format=fmt))  # type: ignore[arg-type]
         assert "a?b" in (out / "export" / f"odd.{fmt}").read_text()
+
+
+def test_duckdb_and_pandas_read_the_exports_directly(harvested: Path, tmp_path: Path) -> None:
+    """What researchers do next (issue 18): open the CSV and the Parquet file with DuckDB and
+    pandas as they are, and get the same posts with the same ids and authors."""
+    import duckdb
+    import pandas as pd
+
+    out = copy_output(harvested, tmp_path / "out")
+    config = str(write_config(tmp_path, out))
+    assert main(["export", "search", "--config", config, "--format", "csv"]) == 0
+    assert main(["export", "search", "--config", config, "--format", "parquet"]) == 0
+    csv_path, parquet_path = out / "export" / "search.csv", out / "export" / "search.parquet"
+    posts = {o["id"]: o["author_id"] for p in read_pages(out / "search.jsonl") for o in p["data"]}
+
+    con = duckdb.connect()
+    for path in (csv_path, parquet_path):
+        reader = "read_csv" if path.suffix == ".csv" else "read_parquet"
+        rows = con.execute(f"SELECT CAST(id AS VARCHAR), CAST(author_id AS VARCHAR) FROM {reader}(?)",
+                           [str(path)]).fetchall()  # fmt: skip
+        assert dict(rows) == posts, path
+    frames = [pd.read_csv(csv_path, dtype={"id": str, "author_id": str}), pd.read_parquet(parquet_path)]
+    for frame in frames:
+        assert dict(zip(frame["id"].astype(str), frame["author_id"].astype(str), strict=True)) == posts
