@@ -9,6 +9,7 @@ ledger under each job and route (``core/probe``, ``runtime/probe``); it says wha
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import uuid
@@ -29,7 +30,8 @@ from harvester.core.estimate import (
     with_runs,
 )
 from harvester.core.model import JobSpec
-from harvester.core.schedule import job_schedule
+from harvester.core.plan import plan_job
+from harvester.core.schedule import INCREMENTAL, job_schedule
 from harvester.embed.values import Plan
 from harvester.inputs import FILE_KEYS, check_file
 from harvester.runtime.harvest import open_runtime
@@ -61,6 +63,11 @@ def scheduled(estimate: JobEstimate, spec: JobSpec, now: float) -> JobEstimate:
         policy = policy_for(spec)
         runs = runs_in(policy.min_interval, None, now)
         text = f"poll every {_short(policy.min_interval)}..{_short(policy.max_interval)}"
+        budget = spec.extra.get("poll_budget")
+        if budget:  # the budget bounds the polls: 30 days of it spread over the job's sources
+            sources = max(1, sum(1 for t in plan_job(spec) if t.endpoint in INCREMENTAL))
+            runs = min(runs, math.ceil(30 * float(budget) / sources))
+            text += f", {float(budget):g} requests/day"
         return with_runs(estimate, runs=runs, schedule=text)
     sched = job_schedule(spec)
     if sched is None:

@@ -54,3 +54,18 @@ def test_a_stream_job_is_planned_as_streamed_with_no_requests_and_no_bound() -> 
     assert (job.schedule, job.runs_30d, job.requests_expected, job.cost_worst) == ("streamed", None, 0, None)
     assert bucket.requests == 0 and bucket.requests_worst == 0
     assert "streamed" in render([job], [bucket], None)
+
+
+def test_a_poll_budget_bounds_a_poll_jobs_runs_over_30_days() -> None:
+    """200 timelines on 300 requests a day: 45 polls of each over 30 days, not one every 15 minutes."""
+    users = tuple(str(u) for u in range(1, 201))
+    budgeted = JobSpec(name="b", kind="timeline", user_ids=users, max_results=100,
+                       extra={"mode": "poll", "min_interval": 900.0, "poll_budget": 300.0})  # fmt: skip
+    free = JobSpec(name="f", kind="timeline", user_ids=users, max_results=100,
+                   extra={"mode": "poll", "min_interval": 900.0})  # fmt: skip
+    jobs, _ = plan(Config(), [budgeted, free], {}, now=EPOCH)
+    by = {j.job: j for j in jobs}
+    assert by["b"].runs_30d == 45 and by["b"].schedule == "poll every 15m..1d, 300 requests/day"
+    assert by["f"].runs_30d == 30 * 96  # every source at min_interval: the bound without a budget
+    assert by["b"].cost_worst_30d is not None and by["f"].cost_worst_30d is not None
+    assert by["b"].cost_worst_30d * 64 == by["f"].cost_worst_30d
