@@ -53,3 +53,19 @@ def _as_task(new: NewTask) -> Task:
     return Task(id=1, job=new.job, key=new.key, endpoint=new.endpoint, path_params=new.path_params,
                 params=new.params, priority=0, auth=new.auth, write=True, cursor=None, pages=1, items=0,
                 attempts=0)  # fmt: skip
+
+
+def test_the_allocation_is_trimmed_by_what_the_group_spent_over_the_last_day() -> None:
+    book = PollRates()
+    day = 86_400.0
+    assert book.trim("g", 150.0, EPOCH) == 1.0  # nothing metered yet
+    for i in range(200):  # 200 requests over the first day: a third over a budget of 150
+        book.record("g", EPOCH + i * day / 200, 1)
+    assert book.trim("g", 150.0, EPOCH + day / 2) == 1.0  # not a whole day metered yet
+    assert book.trim("g", 150.0, EPOCH + day) == pytest.approx(0.85)  # 150/200 = 0.75, clamped
+    for i in range(160):  # the next day: 160 requests, 2 pages each for a tenth of the polls
+        book.record("g", EPOCH + day + i * day / 160, 2 if i % 10 == 0 else 1)
+    # The window is the last day, (now - 1 day, now]: 159 polls, 15 of them of 2 pages.
+    assert book.trim("g", 150.0, EPOCH + 2 * day) == pytest.approx(150 / 174)
+    assert book.trim("g", 300.0, EPOCH + 2 * day) == pytest.approx(1.15)  # spending short: up, clamped
+    assert len(book.spent["g"]) <= 161  # a day of polls, no more
